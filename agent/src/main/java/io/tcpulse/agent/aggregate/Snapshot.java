@@ -1,0 +1,46 @@
+package io.tcpulse.agent.aggregate;
+
+import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.SocketRecord;
+import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.model.TransitionCount;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Immutable picture of the kernel's TCP state, published by the aggregator and read
+ * without locks by HTTP handlers, metrics and alert rules.
+ */
+public record Snapshot(
+        long wallMillis,
+        Health health,
+        /* per netns inode: every TcpState.COUNTED present, zeros included */
+        Map<Long, Map<TcpState, Long>> states,
+        List<TransitionCount> transitions,
+        Map<Long, Latency> latency,
+        /* newest first, bounded */
+        List<Event> recent,
+        /* listening sockets from the last walk */
+        List<SocketRecord> listeners) {
+
+    /** State counts of one namespace, or summed over all when netns is null; zeros included. */
+    public Map<TcpState, Long> statesOf(Long netns) {
+        Map<TcpState, Long> out = new java.util.EnumMap<>(TcpState.class);
+        for (TcpState s : TcpState.COUNTED) out.put(s, 0L);
+        for (var e : states.entrySet()) {
+            if (netns != null && !netns.equals(e.getKey())) continue;
+            e.getValue().forEach((s, n) -> out.merge(s, n, Long::sum));
+        }
+        return out;
+    }
+
+    /** Latency of one namespace, or merged over all when netns is null. */
+    public Latency latencyOf(Long netns) {
+        Latency out = Latency.empty();
+        for (var e : latency.entrySet()) {
+            if (netns == null || netns.equals(e.getKey())) out.add(e.getValue());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,44 @@
+package io.tcpulse.agent.host;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Directory listings that tolerate a changing /proc: what vanishes is simply not listed. */
+final class Procfs {
+    private Procfs() {}
+
+    /** /proc/[0-9]* */
+    static List<Path> pidDirs(Path proc) {
+        return list(proc, p -> isNumber(p.getFileName().toString()));
+    }
+
+    static List<Path> list(Path dir) {
+        return list(dir, p -> true);
+    }
+
+    static List<Path> list(Path dir, DirectoryStream.Filter<Path> filter) {
+        List<Path> out = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, filter)) {
+            entries.forEach(out::add);
+        } catch (IOException | RuntimeException e) {
+            // missing, unreadable, or gone meanwhile: what was read so far stands
+        }
+        return out;
+    }
+
+    static boolean isNumber(String s) {
+        if (s.isEmpty() || s.length() > 10) return false;
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+        }
+        return true;
+    }
+
+    static int pidOf(Path pidDir) {
+        return Integer.parseInt(pidDir.getFileName().toString());
+    }
+}

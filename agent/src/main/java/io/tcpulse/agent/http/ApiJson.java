@@ -1,0 +1,188 @@
+package io.tcpulse.agent.http;
+
+import io.tcpulse.agent.aggregate.Health;
+import io.tcpulse.agent.aggregate.Histogram;
+import io.tcpulse.agent.aggregate.Latency;
+import io.tcpulse.agent.aggregate.Snapshot;
+import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.model.TransitionCount;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/** The JSON shapes of the HTTP API, shared by the REST handlers and the SSE stream. */
+final class ApiJson {
+    private ApiJson() {}
+
+    static JsonObject health(Health h) {
+        return new JsonObject()
+                .put("status", h.status())
+                .put("probe", new JsonObject()
+                        .put("available", h.probeAvailable())
+                        .put("cause", h.cause())
+                        .put("mode", h.mode()))
+                .put("events", new JsonObject()
+                        .put("seen", h.seen())
+                        .put("consumed", h.consumed())
+                        .put("lost", h.lost())
+                        .put("sampledOut", h.sampledOut())
+                        .put("mapFull", h.mapFull())
+                        .put("decodeErrors", h.decodeErrors())
+                        .put("samplingRatio", h.samplingRatio()))
+                .put("walk", new JsonObject()
+                        .put("lastMillis", h.lastWalkMillis())
+                        .put("micros", h.lastWalkMicros())
+                        .put("sockets", h.walkedSockets()))
+                .put("startedMillis", h.startedMillis());
+    }
+
+    /** {"states":{...every counted state...},"netns":[known inodes]}. */
+    static JsonObject states(Snapshot s, Long netns) {
+        JsonObject counts = new JsonObject();
+        s.statesOf(netns).forEach((state, n) -> counts.put(state.name(), n));
+        return new JsonObject().put("states", counts).put("netns", new JsonArray(List.copyOf(knownNetns(s))));
+    }
+
+    /** Every namespace the snapshot mentions, in numeric order. */
+    static SortedSet<Long> knownNetns(Snapshot s) {
+        SortedSet<Long> all = new TreeSet<>(s.states().keySet());
+        all.addAll(s.latency().keySet());
+        for (TransitionCount t : s.transitions()) all.add(t.netns());
+        return all;
+    }
+
+    /** Transitions of one namespace, or merged over all when netns is null; largest first. */
+    static JsonObject transitions(Snapshot s, Long netns) {
+        record Key(TcpState from, TcpState to, boolean derived) {}
+        Map<Key, Long> merged = new LinkedHashMap<>();
+        for (TransitionCount t : s.transitions()) {
+            if (!sameNetns(netns, t.netns())) continue;
+            merged.merge(new Key(t.from(), t.to(), t.derived()), t.count(), Long::sum);
+        }
+        List<Map.Entry<Key, Long>> sorted = new ArrayList<>(merged.entrySet());
+        sorted.sort(Map.Entry.<Key, Long>comparingByValue(Comparator.reverseOrder()));
+        JsonArray out = new JsonArray();
+        for (var e : sorted) {
+            out.add(new JsonObject()
+                    .put("from", stateName(e.getKey().from(), -1))
+                    .put("to", stateName(e.getKey().to(), -1))
+                    .put("count", e.getValue())
+                    .put("derived", e.getKey().derived()));
+        }
+        return new JsonObject().put("transitions", out);
+    }
+
+    static JsonObject event(Event e) {
+        return new JsonObject()
+                .put("time", Instant.ofEpochMilli(e.wallMillis()).toString())
+                .put("tsNs", e.tsNs())
+                .put("kind", e.kind() == null ? Event.Kind.UNKNOWN.name() : e.kind().name())
+                .put("netns", e.netns())
+                .put("family", e.family())
+                .put("local", address(e.local()))
+                .put("localPort", e.localPort())
+                .put("remote", address(e.remote()))
+                .put("remotePort", e.remotePort())
+                .put("from", stateName(e.from(), e.fromRaw()))
+                .put("to", stateName(e.to(), e.toRaw()))
+                .put("prevStateMs", millisOrNull(e.prevStateNs()))
+                .put("ageMs", millisOrNull(e.ageNs()))
+                .put("sockId", e.sockId())
+                .put("pid", e.pid() == 0 ? null : e.pid())
+                .put("comm", e.comm())
+                .put("cgroupId", e.cgroupId())
+                .put("sampleRatio", e.sampleRatio());
+    }
+
+    static JsonObject latency(Latency l) {
+        return new JsonObject()
+                .put("handshakeClient", histogram(l.handshakeClient()))
+                .put("handshakeServer", histogram(l.handshakeServer()))
+                .put("lifetime", histogram(l.lifetime()));
+    }
+
+    /**
+     * Percentiles in seconds (null when empty) and per-bucket counts (not cumulative, for
+     * bar charts). le is the bucket's upper bound in seconds, null for the overflow bucket.
+     * max is the upper bound of the highest non-empty bucket.
+     */
+    static JsonObject histogram(Histogram h) {
+        JsonArray buckets = new JsonArray();
+        for (int i = 0; i <= Histogram.BUCKETS; i++) {
+            buckets.add(new JsonObject()
+                    .put("le", i < Histogram.BUCKETS ? Histogram.UPPER_SECONDS[i] : null)
+                    .put("count", h.bucket(i)));
+        }
+        return new JsonObject()
+                .put("count", h.count())
+                .put("sum", h.sumSeconds())
+                .put("p50", finiteOrNull(h.percentile(50)))
+                .put("p90", finiteOrNull(h.percentile(90)))
+                .put("p99", finiteOrNull(h.percentile(99)))
+                .put("p999", finiteOrNull(h.percentile(99.9)))
+                .put("max", finiteOrNull(h.percentile(100)))
+                .put("buckets", buckets);
+    }
+
+    /** The state's name, or UNKNOWN(n) for a number this agent does not know. */
+    static String stateName(TcpState s, int raw) {
+        if (s != null) return s.name();
+        return raw < 0 ? "UNKNOWN" : "UNKNOWN(" + raw + ")";
+    }
+
+    /**
+     * Address text without any name lookup; IPv6 in the RFC 5952 short form ("::1", not
+     * "0:0:0:0:0:0:0:1") so that the peer filter matches what users type.
+     */
+    static String address(InetAddress a) {
+        if (a == null) return null;
+        if (!(a instanceof Inet6Address)) return a.getHostAddress();
+        byte[] b = a.getAddress();
+        int[] groups = new int[8];
+        for (int i = 0; i < 8; i++) groups[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+        // the longest run of two or more zero groups becomes "::" (the first one on a tie)
+        int bestStart = -1, bestLen = 1;
+        for (int i = 0; i < 8; ) {
+            if (groups[i] != 0) { i++; continue; }
+            int j = i;
+            while (j < 8 && groups[j] == 0) j++;
+            if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+            i = j;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                sb.append("::");
+                i += bestLen - 1;
+                continue;
+            }
+            if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') sb.append(':');
+            sb.append(Integer.toHexString(groups[i]));
+        }
+        return sb.toString();
+    }
+
+    private static Double millisOrNull(long nanos) {
+        return nanos == 0 ? null : nanos / 1e6;
+    }
+
+    private static Double finiteOrNull(double d) {
+        return Double.isFinite(d) ? d : null;
+    }
+
+    static boolean sameNetns(Long filter, long netns) {
+        return filter == null || Objects.equals(filter, netns);
+    }
+}

@@ -1,0 +1,335 @@
+package io.tcpulse.agent.http;
+
+import io.tcpulse.agent.aggregate.Health;
+import io.tcpulse.agent.aggregate.Snapshot;
+import io.tcpulse.agent.aggregate.SnapshotSource;
+import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.TcpState;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.StaticHandler;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The agent's HTTP face: JSON API, Server-Sent Events, Prometheus metrics and the
+ * dashboard. Handlers read the latest immutable snapshot and never block.
+ */
+public final class ApiServer extends VerticleBase {
+    private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
+
+    static final String CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            + "script-src 'self'; connect-src 'self'";
+    static final int DEFAULT_EVENT_LIMIT = 100;
+    static final int MAX_EVENT_LIMIT = 10_000;
+    /** Tells EventSource how long to wait before reconnecting (ms). */
+    static final int SSE_RETRY_MILLIS = 2000;
+
+    private final SnapshotSource source;
+    private final String host;
+    private final int port;
+    private final long statesIntervalMillis;
+    private final int maxEventsPerSecond;
+    /** Open SSE streams; touched on this verticle's event loop only. */
+    private final Set<SseStream> streams = new HashSet<>();
+    private HttpServer server;
+
+    /** Port 0 picks a free port: see {@link #actualPort()}. */
+    public ApiServer(SnapshotSource source, String host, int port) {
+        this(source, host, port, 1000, 200);
+    }
+
+    /**
+     * @param statesIntervalMillis how often the stream sends a `states` message
+     * @param maxEventsPerSecond   `event` messages allowed per stream; the rest are dropped
+     *                             and counted in the next `states` message
+     */
+    public ApiServer(SnapshotSource source, String host, int port,
+                     long statesIntervalMillis, int maxEventsPerSecond) {
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("http port must be 0..65535, got " + port);
+        if (statesIntervalMillis < 1) {
+            throw new IllegalArgumentException("states interval must be positive, got " + statesIntervalMillis + "ms");
+        }
+        if (maxEventsPerSecond < 0) {
+            throw new IllegalArgumentException("max events per second must be >= 0, got " + maxEventsPerSecond);
+        }
+        this.source = source;
+        this.host = host;
+        this.port = port;
+        this.statesIntervalMillis = statesIntervalMillis;
+        this.maxEventsPerSecond = maxEventsPerSecond;
+    }
+
+    @Override
+    public Future<?> start() {
+        Router router = Router.router(vertx);
+        router.route().handler(this::securityHeaders);
+        router.get("/api/v1/health").handler(this::health);
+        router.get("/api/v1/states").handler(this::states);
+        router.get("/api/v1/transitions").handler(this::transitions);
+        router.get("/api/v1/events").handler(this::events);
+        router.get("/api/v1/latency").handler(this::latency);
+        router.get("/api/v1/stream").handler(this::stream);
+        router.get("/metrics").handler(this::metrics);
+        router.get("/*").handler(StaticHandler.create("dashboard")
+                .setCachingEnabled(false)
+                .setDirectoryListing(false));
+        router.route().failureHandler(this::failure);
+        router.errorHandler(404, ctx -> error(ctx, 404, "not found", "no resource at " + ctx.request().path()));
+        router.errorHandler(405, ctx -> error(ctx, 405, "method not allowed",
+                ctx.request().method() + " is not allowed on " + ctx.request().path()));
+
+        return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port))
+                .requestHandler(router)
+                .listen()
+                .onSuccess(s -> {
+                    server = s;
+                    LOG.log(System.Logger.Level.INFO, "HTTP API listening on {0}:{1,number,#}", host, s.actualPort());
+                });
+    }
+
+    @Override
+    public Future<?> stop() {
+        new ArrayList<>(streams).forEach(SseStream::close);
+        return server == null ? Future.succeededFuture() : server.close();
+    }
+
+    /** The port the server listens on, once started. */
+    public int actualPort() {
+        return server == null ? -1 : server.actualPort();
+    }
+
+    // ---- handlers, one per route ----
+
+    private void securityHeaders(RoutingContext ctx) {
+        // set just before the headers go out so error pages and static files get them too
+        ctx.addHeadersEndHandler(v -> ctx.response().headers()
+                .set("X-Content-Type-Options", "nosniff")
+                .set("Content-Security-Policy", CSP)
+                .set("Referrer-Policy", "no-referrer"));
+        ctx.next();
+    }
+
+    private void health(RoutingContext ctx) {
+        ctx.json(ApiJson.health(source.current().health()));
+    }
+
+    private void states(RoutingContext ctx) {
+        ctx.json(ApiJson.states(source.current(), netnsParam(ctx)));
+    }
+
+    private void transitions(RoutingContext ctx) {
+        ctx.json(ApiJson.transitions(source.current(), netnsParam(ctx)));
+    }
+
+    private void events(RoutingContext ctx) {
+        EventFilter filter = EventFilter.of(ctx);
+        int limit = intParam(ctx, "limit", 1, MAX_EVENT_LIMIT, DEFAULT_EVENT_LIMIT);
+        JsonArray out = new JsonArray();
+        for (Event e : source.current().recent()) { // newest first already
+            if (out.size() == limit) break;
+            if (filter.matches(e)) out.add(ApiJson.event(e));
+        }
+        ctx.json(new JsonObject().put("events", out));
+    }
+
+    private void latency(RoutingContext ctx) {
+        ctx.json(ApiJson.latency(source.current().latencyOf(netnsParam(ctx))));
+    }
+
+    private void stream(RoutingContext ctx) {
+        new SseStream(ctx.response(), EventFilter.of(ctx)).open();
+    }
+
+    private void metrics(RoutingContext ctx) {
+        ctx.response()
+                .putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE)
+                .end(PrometheusWriter.write(source.current()));
+    }
+
+    // ---- errors ----
+
+    private void failure(RoutingContext ctx) {
+        Throwable t = ctx.failure();
+        if (t instanceof BadParam bad) {
+            error(ctx, 400, "bad request", bad.getMessage());
+        } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
+            error(ctx, ctx.statusCode(), "bad request", t == null ? null : t.getMessage());
+        } else {
+            LOG.log(System.Logger.Level.ERROR, "request " + ctx.request().uri() + " failed", t);
+            error(ctx, 500, "internal error", t == null ? null : t.toString());
+        }
+    }
+
+    /** The one way errors leave this server: {"error":..., "detail":...} with the status. */
+    static void error(RoutingContext ctx, int status, String error, String detail) {
+        HttpServerResponse response = ctx.response();
+        if (response.ended()) return;
+        if (response.headWritten()) { // mid-stream: nothing sensible left to say
+            response.reset();
+            return;
+        }
+        response.setStatusCode(status)
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .end(new JsonObject().put("error", error).put("detail", detail).encode());
+    }
+
+    // ---- query parameters: invalid values become 400, never 500 ----
+
+    /** A query parameter that breaks its rule; the message states the rule and the value. */
+    static final class BadParam extends RuntimeException {
+        BadParam(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private static String param(RoutingContext ctx, String name) {
+        List<String> values = ctx.queryParam(name);
+        if (values.isEmpty()) return null;
+        String v = values.get(0).strip();
+        return v.isEmpty() ? null : v;
+    }
+
+    static Long netnsParam(RoutingContext ctx) {
+        String v = param(ctx, "netns");
+        if (v == null) return null;
+        try {
+            long inode = Long.parseLong(v);
+            if (inode > 0) return inode;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new BadParam("netns must be a namespace inode number (e.g. 4026531840), got '" + v + "'");
+    }
+
+    static Integer intParam(RoutingContext ctx, String name, int min, int max, Integer dflt) {
+        String v = param(ctx, name);
+        if (v == null) return dflt;
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= min && n <= max) return n;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new BadParam(name + " must be an integer in " + min + ".." + max + ", got '" + v + "'");
+    }
+
+    static TcpState stateParam(RoutingContext ctx) {
+        String v = param(ctx, "state");
+        if (v == null) return null;
+        TcpState s = TcpState.parse(v);
+        if (s == null) throw new BadParam("state must be a TCP state name such as TIME_WAIT or close-wait, got '" + v + "'");
+        return s;
+    }
+
+    /** Which events a request asks for; null fields match everything. */
+    record EventFilter(Long netns, Integer port, TcpState state, String peer) {
+        static EventFilter of(RoutingContext ctx) {
+            String peer = param(ctx, "peer");
+            if (peer != null && peer.startsWith("[") && peer.endsWith("]")) peer = peer.substring(1, peer.length() - 1);
+            return new EventFilter(netnsParam(ctx), intParam(ctx, "port", 0, 65535, null), stateParam(ctx), peer);
+        }
+
+        boolean matches(Event e) {
+            return ApiJson.sameNetns(netns, e.netns())
+                    && (port == null || e.localPort() == port || e.remotePort() == port)
+                    && (state == null || e.from() == state || e.to() == state)
+                    && (peer == null || peer.equalsIgnoreCase(ApiJson.address(e.remote())));
+        }
+    }
+
+    // ---- Server-Sent Events ----
+
+    /**
+     * One client of /api/v1/stream. Everything here runs on this verticle's event loop:
+     * event batches arrive on the probe thread and hop over with runOnContext.
+     */
+    private final class SseStream {
+        private final HttpServerResponse response;
+        private final EventFilter filter;
+        private final int eventsPerTick;
+        private long timerId = -1;
+        private AutoCloseable subscription;
+        private int budget;
+        private long dropped;
+        private boolean closed;
+
+        SseStream(HttpServerResponse response, EventFilter filter) {
+            this.response = response;
+            this.filter = filter;
+            this.eventsPerTick = (int) Math.min(Integer.MAX_VALUE, maxEventsPerSecond * statesIntervalMillis / 1000);
+        }
+
+        void open() {
+            streams.add(this);
+            response.setChunked(true)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+                    .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache")
+                    .putHeader("X-Accel-Buffering", "no"); // keep reverse proxies from buffering
+            response.closeHandler(v -> close());
+            response.exceptionHandler(t -> close());
+            response.write("retry: " + SSE_RETRY_MILLIS + "\n\n");
+            sendStates();
+            timerId = vertx.setPeriodic(statesIntervalMillis, id -> sendStates());
+            subscription = source.subscribe(batch -> context.runOnContext(v -> onBatch(batch)));
+        }
+
+        /** Also opens the next rate-limit window: the budget refills with each states message. */
+        private void sendStates() {
+            if (closed || response.writeQueueFull()) return; // a stalled client gets no backlog
+            Snapshot s = source.current();
+            Health h = s.health();
+            JsonObject msg = ApiJson.states(s, filter.netns())
+                    .put("status", h.status())
+                    .put("health", ApiJson.health(h))
+                    .put("dropped", dropped);
+            dropped = 0;
+            budget = eventsPerTick;
+            send("states", msg);
+        }
+
+        private void onBatch(List<Event> batch) {
+            if (closed) return;
+            for (Event e : batch) {
+                if (!filter.matches(e)) continue;
+                if (budget <= 0 || response.writeQueueFull()) {
+                    dropped++;
+                    continue;
+                }
+                budget--;
+                send("event", ApiJson.event(e));
+            }
+        }
+
+        private void send(String event, JsonObject data) {
+            // encode() never emits a raw line break, so one data: line is enough
+            response.write("event: " + event + "\ndata: " + data.encode() + "\n\n");
+        }
+
+        void close() {
+            if (closed) return;
+            closed = true;
+            streams.remove(this);
+            if (timerId >= 0) vertx.cancelTimer(timerId);
+            if (subscription != null) {
+                try {
+                    subscription.close();
+                } catch (Exception e) {
+                    LOG.log(System.Logger.Level.WARNING, "closing an event subscription failed", e);
+                }
+            }
+            if (!response.ended() && !response.closed()) response.end();
+        }
+    }
+}

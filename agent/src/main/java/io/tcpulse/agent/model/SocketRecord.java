@@ -1,0 +1,24 @@
+package io.tcpulse.agent.model;
+
+import java.net.InetAddress;
+
+/**
+ * One socket as the kernel walk (or /proc/net/tcp) reports it.
+ * Listener-only fields are 0 for other sockets; unknown owner: pid 0, comm "".
+ */
+public record SocketRecord(
+        long netns,
+        TcpState state,
+        InetAddress local, int localPort,
+        InetAddress remote, int remotePort,
+        long sockId,          // socket cookie (0 from /proc)
+        long inode,           // socket inode (0 for timewait/request sockets)
+        long cgroupId,
+        int pid, String comm, // owner recorded at connect()/listen()
+        int uid,
+        int acceptQueue, int acceptQueueMax, int synQueue, long drops,
+        long stateSinceNs,    // CLOCK_MONOTONIC ns when it entered state, 0 = unknown
+        long bornNs,          // 0 = unknown
+        int timerMs,          // timewait: ms to expiry
+        boolean timewait, boolean request) {
+}

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libtcpulse: loads the BPF skeleton and hands the agent batches of events,
+ * counters and socket walks through a small C API (see tcpulse.h). No callback
+ * into the caller: events are copied into memory the caller owns.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tcpulse.h"
+#include "tcpulse.skel.h"
+
+#define API __attribute__((visibility("default")))
+#define DEFAULT_RING_BYTES (4u << 20)
+#define SCRATCH_BYTES (64u << 10)
+#define BENCH_CHUNK 65536u
+
+struct tcpulse {
+	struct tcpulse_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *state_link;
+	struct bpf_link *iter_link;
+	int *ring_fds;
+	int nr_rings;
+	int ncpu;
+	/* the poll in progress: where on_event copies to */
+	char *out;
+	size_t out_cap;
+	size_t out_len;
+	/* a record consumed when out was full; delivered first by the next poll */
+	struct tcpulse_event pending;
+	int has_pending;
+};
+
+/* tail of what libbpf said last: the verifier's reason when a load fails */
+static char last_msg[4096];
+
+static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char line[1024];
+	size_t have, add;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, args);
+	if (getenv("TCPULSE_DEBUG"))
+		fputs(line, stderr);
+	have = strlen(last_msg);
+	add = strlen(line);
+	if (add >= sizeof(last_msg))
+		add = sizeof(last_msg) - 1;
+	if (have + add >= sizeof(last_msg)) {
+		/* keep the tail: drop the oldest bytes */
+		size_t drop = have + add - (sizeof(last_msg) - 1);
+
+		memmove(last_msg, last_msg + drop, have - drop + 1);
+		have -= drop;
+	}
+	memcpy(last_msg + have, line + strlen(line) - add, add + 1);
+	return 0;
+}
+
+static void set_error(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(last_msg, sizeof(last_msg), fmt, args);
+	va_end(args);
+}
+
+API int tcpulse__abi_version(void) { return TCPULSE_ABI_VERSION; }
+API int tcpulse__sizeof_event(void) { return sizeof(struct tcpulse_event); }
+API int tcpulse__sizeof_sock(void) { return sizeof(struct tcpulse_sock); }
+API int tcpulse__sizeof_transition(void) { return sizeof(struct tcpulse_transition); }
+API int tcpulse__sizeof_opts(void) { return sizeof(struct tcpulse_opts); }
+
+API int tcpulse__last_error(char *buf, size_t buf_sz)
+{
+	if (!buf || !buf_sz)
+		return -EINVAL;
+	snprintf(buf, buf_sz, "%s", last_msg);
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct tcpulse *t = ctx;
+	size_t n = size < sizeof(struct tcpulse_event) ? size : sizeof(struct tcpulse_event);
+
+	if (t->out_len + sizeof(struct tcpulse_event) > t->out_cap) {
+		/* libbpf has already consumed this record: keep it for the next poll */
+		memset(&t->pending, 0, sizeof(t->pending));
+		memcpy(&t->pending, data, n);
+		t->has_pending = 1;
+		return -E2BIG;
+	}
+	memset(t->out + t->out_len, 0, sizeof(struct tcpulse_event));
+	memcpy(t->out + t->out_len, data, n);
+	t->out_len += sizeof(struct tcpulse_event);
+	return 0;
+}
+
+API void tcpulse__close(struct tcpulse *t)
+{
+	int i;
+
+	if (!t)
+		return;
+	bpf_link__destroy(t->iter_link);
+	bpf_link__destroy(t->state_link);
+	ring_buffer__free(t->rb);
+	for (i = 0; i < t->nr_rings; i++)
+		close(t->ring_fds[i]);
+	free(t->ring_fds);
+	tcpulse_bpf__destroy(t->skel);
+	free(t);
+}
+
+static int create_rings(struct tcpulse *t, __u32 ring_bytes)
+{
+	int outer = bpf_map__fd(t->skel->maps.rings);
+	int i, fd;
+
+	t->ring_fds = calloc(t->ncpu, sizeof(int));
+	if (!t->ring_fds)
+		return -ENOMEM;
+	for (i = 0; i < t->ncpu; i++) {
+		/* one ring per CPU: producers never share a lock or a cache line */
+		fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tcpulse_ring", 0, 0, ring_bytes, NULL);
+		if (fd < 0) {
+			set_error("creating ring buffer %d of %u bytes: %s", i, ring_bytes, strerror(errno));
+			return -errno;
+		}
+		t->ring_fds[t->nr_rings++] = fd;
+		if (bpf_map_update_elem(outer, &i, &fd, 0)) {
+			set_error("adding ring %d to the ring array: %s", i, strerror(errno));
+			return -errno;
+		}
+		if (!t->rb)
+			t->rb = ring_buffer__new(fd, on_event, t, NULL);
+		else if (ring_buffer__add(t->rb, fd, on_event, t))
+			return -errno;
+		if (!t->rb)
+			return -errno;
+	}
+	return 0;
+}
+
+API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err)
+{
+	struct tcpulse_opts opts = { .sz = sizeof(opts) };
+	struct tcpulse *t = NULL;
+	int ret;
+
+	last_msg[0] = '\0';
+	libbpf_set_print(on_libbpf_print);
+	if (user_opts) {
+		/* accept older, shorter option structs */
+		size_t n = user_opts->sz < sizeof(opts) ? user_opts->sz : sizeof(opts);
+
+		if (n < sizeof(size_t)) {
+			ret = -EINVAL;
+			set_error("tcpulse_opts.sz is %zu", user_opts->sz);
+			goto fail;
+		}
+		memcpy(&opts, user_opts, n);
+	}
+	if (!opts.ring_bytes)
+		opts.ring_bytes = DEFAULT_RING_BYTES;
+	if (opts.ring_bytes < 4096 || (opts.ring_bytes & (opts.ring_bytes - 1))) {
+		ret = -EINVAL;
+		set_error("ring size must be a power of two of at least 4096 bytes, got %u",
+			  opts.ring_bytes);
+		goto fail;
+	}
+	if (!opts.wakeup_bytes || opts.wakeup_bytes > opts.ring_bytes)
+		opts.wakeup_bytes = opts.ring_bytes / 4;
+
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	t->ncpu = libbpf_num_possible_cpus();
+	if (t->ncpu <= 0) {
+		ret = t->ncpu ? t->ncpu : -EINVAL;
+		goto fail;
+	}
+
+	/* open: set rodata and map sizes before the kernel sees anything */
+	t->skel = tcpulse_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		goto fail;
+	}
+	if (opts.max_events_per_sec) {
+		long online = sysconf(_SC_NPROCESSORS_ONLN);
+		__u64 per_cpu = opts.max_events_per_sec / (online > 0 ? online : 1);
+
+		t->skel->rodata->cfg_max_rate_per_cpu = per_cpu ? per_cpu : 1;
+	}
+	t->skel->rodata->cfg_wakeup_bytes = opts.wakeup_bytes;
+	/* the kernel does not compare ring sizes against the inner template: any size fits */
+	ret = bpf_map__set_max_entries(t->skel->maps.rings, t->ncpu);
+	if (ret)
+		goto fail;
+	if (!(opts.flags & TCPULSE_OPT_BENCH))
+		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
+
+	/* load: the verifier's verdict lands in last_msg */
+	ret = tcpulse_bpf__load(t->skel);
+	if (ret)
+		goto fail;
+
+	/* rings before attach, so no event finds an empty slot */
+	ret = create_rings(t, opts.ring_bytes);
+	if (ret)
+		goto fail;
+
+	/* attach */
+	t->state_link = bpf_program__attach(t->skel->progs.on_state_change);
+	if (!t->state_link) {
+		ret = -errno;
+		goto fail;
+	}
+	t->iter_link = bpf_program__attach_iter(t->skel->progs.walk_tcp, NULL);
+	if (!t->iter_link) {
+		ret = -errno;
+		goto fail;
+	}
+	if (err)
+		*err = 0;
+	return t;
+
+fail:
+	tcpulse__close(t);
+	if (err)
+		*err = ret < 0 ? ret : -EINVAL;
+	return NULL;
+}
+
+API int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms)
+{
+	int ret;
+
+	if (!t || !buf || buf_sz < sizeof(struct tcpulse_event))
+		return -EINVAL;
+	t->out = buf;
+	t->out_cap = buf_sz;
+	t->out_len = 0;
+	if (t->has_pending) {
+		memcpy(t->out, &t->pending, sizeof(t->pending));
+		t->out_len = sizeof(t->pending);
+		t->has_pending = 0;
+	}
+	ret = ring_buffer__consume(t->rb);
+	if (ret < 0 && ret != -E2BIG)
+		return ret;
+	if (!t->out_len && timeout_ms) {
+		/* nothing ready: sleep until a backlog wake-up or the tick */
+		ret = ring_buffer__poll(t->rb, timeout_ms);
+		if (ret < 0 && ret != -EINTR && ret != -E2BIG)
+			return ret;
+		if (ret != -E2BIG) {
+			ret = ring_buffer__consume(t->rb);
+			if (ret < 0 && ret != -E2BIG)
+				return ret;
+		}
+	}
+	return t->out_len / sizeof(struct tcpulse_event);
+}
+
+API int tcpulse__stats(struct tcpulse *t, __u64 *out, int n)
+{
+	__u64 *vals;
+	__u32 i;
+	int c;
+
+	if (!t || !out || n < 0)
+		return -EINVAL;
+	vals = calloc(t->ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < (__u32)n && i < TCPULSE_STAT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &i, vals))
+			continue;
+		for (c = 0; c < t->ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return i;
+}
+
+API int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int max)
+{
+	struct tcpulse_transition_key key, next;
+	int fd, n = 0, c, ret;
+	__u64 *vals;
+	void *prev = NULL;
+
+	if (!t || !out || max < 0)
+		return -EINVAL;
+	fd = bpf_map__fd(t->skel->maps.transitions);
+	vals = calloc(t->ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (n < max && !(ret = bpf_map_get_next_key(fd, prev, &next))) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].netns = key.netns;
+		out[n].from = key.from;
+		out[n].to = key.to;
+		out[n].derived = key.derived;
+		for (c = 0; c < t->ncpu; c++)
+			out[n].count += vals[c];
+		n++;
+	}
+	free(vals);
+	return n;
+}
+
+/* reads an iterator to its end into buf, counting what did not fit */
+static int read_walk(int iter_fd, char *buf, size_t buf_sz, size_t *total)
+{
+	char scratch[4096];
+	ssize_t r;
+
+	*total = 0;
+	for (;;) {
+		char *dst = *total < buf_sz ? buf + *total : scratch;
+		size_t room = *total < buf_sz ? buf_sz - *total : sizeof(scratch);
+
+		r = read(iter_fd, dst, room);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		*total += r;
+	}
+}
+
+API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
+			  size_t *needed)
+{
+	int self_ns = -1, netns_fd, iter_fd, ret = 0;
+	size_t total;
+
+	if (!t || (!buf && buf_sz))
+		return -EINVAL;
+	/* an iter/tcp walk sees the namespace its fd was created in: enter it briefly */
+	if (netns_path) {
+		netns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+		if (netns_fd < 0)
+			return -errno;
+		self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self_ns < 0 || setns(netns_fd, CLONE_NEWNET)) {
+			ret = -errno;
+			if (self_ns >= 0)
+				close(self_ns);
+			close(netns_fd);
+			return ret;
+		}
+		close(netns_fd);
+	}
+	iter_fd = bpf_iter_create(bpf_link__fd(t->iter_link));
+	if (iter_fd < 0)
+		ret = -errno;
+	if (self_ns >= 0) {
+		if (setns(self_ns, CLONE_NEWNET)) {
+			/* this thread is stuck in the other namespace: say so loudly */
+			ret = -errno;
+			set_error("cannot return to the agent's network namespace: %s", strerror(errno));
+		}
+		close(self_ns);
+	}
+	if (iter_fd < 0 || ret < 0) {
+		if (iter_fd >= 0)
+			close(iter_fd);
+		return ret;
+	}
+	ret = read_walk(iter_fd, buf, buf_sz, &total);
+	close(iter_fd);
+	if (ret < 0)
+		return ret;
+	if (needed)
+		*needed = total;
+	if (total > buf_sz)
+		return -ENOSPC;
+	return total / sizeof(struct tcpulse_sock);
+}
+
+API int tcpulse__bench_generate(struct tcpulse *t, __u32 n)
+{
+	int fd, ret;
+
+	if (!t)
+		return -EINVAL;
+	fd = bpf_program__fd(t->skel->progs.bench_generate);
+	if (fd < 0)
+		return -ENOENT; /* not opened with TCPULSE_OPT_BENCH */
+	while (n) {
+		__u64 args[1] = { n < BENCH_CHUNK ? n : BENCH_CHUNK };
+		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+		ret = bpf_prog_test_run_opts(fd, &run);
+		if (ret)
+			return -errno;
+		n -= args[0];
+	}
+	return 0;
+}
+
+API int tcpulse__ring_count(struct tcpulse *t)
+{
+	return t ? t->nr_rings : -EINVAL;
+}
+
+API long long tcpulse__recursion_misses(struct tcpulse *t)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!t)
+		return -EINVAL;
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(t->skel->progs.on_state_change), &info, &len))
+		return -errno;
+	return info.recursion_misses;
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpulse kernel side: follows every TCP state change, keeps exact per-CPU
+ * counters, streams (possibly sampled) events into one ring buffer per CPU,
+ * and walks all TCP sockets of a namespace on demand (iter/tcp).
+ *
+ * Only tp_btf and iter programs: they attach without tracefs, so CAP_BPF +
+ * CAP_PERFMON are enough, and they hand us the struct sock itself.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpulse.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define RCV_SHUTDOWN 1
+#define NSEC_PER_SEC 1000000000ULL
+
+/* TCP_* numbers from include/net/tcp_states.h (enums in vmlinux.h, named here for clarity) */
+#define S_ESTABLISHED 1
+#define S_SYN_SENT 2
+#define S_SYN_RECV 3
+#define S_FIN_WAIT2 5
+#define S_TIME_WAIT 6
+#define S_CLOSE 7
+#define S_LISTEN 10
+#define S_CLOSING 11
+#define S_NEW_SYN_RECV 12
+
+/* set by the loader before load */
+const volatile __u64 cfg_max_rate_per_cpu = 0; /* events/s per CPU before sampling; 0 = never */
+const volatile __u64 cfg_wakeup_bytes = 1 << 20; /* wake the consumer when a ring holds this much */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* what tcpulse remembers about a socket; cloned from listener to child */
+struct sk_info {
+	__u64 born_ns;
+	__u64 state_ns;
+	__u32 pid;
+	__u16 flags; /* TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN */
+	__u16 sport; /* the local port once bound: the kernel clears it before the last ->CLOSE */
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sk_info);
+} sk_infos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tcpulse_transition_key);
+	__type(value, __u64);
+} transitions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPULSE_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* per-CPU sampling window */
+struct rate_state {
+	__u64 window_start;
+	__u64 in_window;
+	__u64 ratio;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rate_state);
+} rate SEC(".maps");
+
+/* one ring per CPU; the loader creates them (of any size) and fills the slots */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* template only */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	/* per-CPU and never re-entered on one CPU (recursion is refused): no atomics */
+	if (v)
+		*v += n;
+}
+
+static __always_inline void count_transition(__u32 netns, int from, int to, __u8 derived)
+{
+	struct tcpulse_transition_key key = {
+		.netns = netns, .from = from, .to = to, .derived = derived,
+	};
+	__u64 zero = 0, *v;
+
+	v = bpf_map_lookup_elem(&transitions, &key);
+	if (!v) {
+		/* first time for this (netns, from, to): insert, then look up again */
+		bpf_map_update_elem(&transitions, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&transitions, &key);
+		if (!v) {
+			stat_add(TCPULSE_STAT_MAP_FULL, 1);
+			return;
+		}
+	}
+	*v += 1;
+}
+
+/* 0: sample this event out; otherwise how many events it stands for */
+static __always_inline __u32 sample_ratio(__u64 now)
+{
+	__u32 zero = 0;
+	struct rate_state *rs;
+
+	if (!cfg_max_rate_per_cpu)
+		return 1;
+	rs = bpf_map_lookup_elem(&rate, &zero);
+	if (!rs)
+		return 1;
+	/* a new one-second window: the ratio follows the last window's rate */
+	if (now - rs->window_start >= NSEC_PER_SEC) {
+		__u64 n = rs->in_window;
+
+		rs->ratio = n > cfg_max_rate_per_cpu ?
+			(n + cfg_max_rate_per_cpu - 1) / cfg_max_rate_per_cpu : 1;
+		rs->window_start = now;
+		rs->in_window = 0;
+	}
+	rs->in_window++;
+	if (rs->ratio > 1 && rs->in_window % rs->ratio)
+		return 0;
+	return rs->ratio ?: 1;
+}
+
+static __always_inline __u32 netns_of(const struct sock_common *skc)
+{
+	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
+}
+
+static __always_inline __u64 cgroup_of(const struct sock *sk)
+{
+	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return 0;
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+/* family, ports and addresses, shared by events and the walk */
+static __always_inline void read_endpoints(const struct sock_common *skc, __u16 *family,
+					   __u16 *sport, __u16 *dport, __u8 *saddr, __u8 *daddr)
+{
+	*family = BPF_CORE_READ(skc, skc_family);
+	*sport = BPF_CORE_READ(skc, skc_num);
+	*dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (*family == AF_INET6) {
+		BPF_CORE_READ_INTO(saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)saddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)daddr, skc, skc_daddr);
+	}
+}
+
+/* reserve a slot in this CPU's ring; counts the loss when it is full */
+static __always_inline struct tcpulse_event *reserve_event(void **ringp)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct tcpulse_event *e;
+	void *rb;
+
+	rb = bpf_map_lookup_elem(&rings, &cpu);
+	if (!rb) {
+		stat_add(TCPULSE_STAT_LOST, 1);
+		return NULL;
+	}
+	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(TCPULSE_STAT_LOST, 1);
+		return NULL;
+	}
+	*ringp = rb;
+	return e;
+}
+
+/* submit without waking the consumer, unless this record crossed the backlog mark */
+static __always_inline void submit_event(void *rb, struct tcpulse_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
+	__u64 rec = sizeof(*e) + 8; /* ring header */
+
+	if (avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + rec) {
+		stat_add(TCPULSE_STAT_WAKEUPS, 1);
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	} else {
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	}
+	stat_add(TCPULSE_STAT_SUBMITTED, 1);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 prev_ns = 0, age_ns = 0;
+	struct tcpulse_event *e;
+	struct sk_info *si;
+	__u8 flags = 0;
+	__u32 netns, ratio;
+	void *rb;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	stat_add(TCPULSE_STAT_SEEN, 1);
+	netns = netns_of(skc);
+
+	/* exact counters first: they do not depend on sampling or ring space */
+	count_transition(netns, oldstate, newstate, 0);
+
+	/* a timewait sock replaced this one if it is already unhashed at ->CLOSE */
+	if (newstate == S_CLOSE && (oldstate == S_FIN_WAIT2 || oldstate == S_CLOSING) &&
+	    !BPF_CORE_READ(skc, skc_nulls_node.pprev)) {
+		/* FIN received: TIME_WAIT proper; otherwise an orphan's FIN_WAIT2 substate */
+		int sub = (sk->sk_shutdown & RCV_SHUTDOWN) ? S_TIME_WAIT : S_FIN_WAIT2;
+
+		flags |= TCPULSE_F_TIMEWAIT | (sub == S_FIN_WAIT2 ? TCPULSE_F_TW_FIN_WAIT2 : 0);
+		count_transition(netns, oldstate, sub, 1);
+	}
+
+	/* remember owner and timing; a closing socket gets no new storage */
+	si = bpf_sk_storage_get(&sk_infos, sk, 0,
+				newstate == S_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (!si && newstate != S_CLOSE)
+		stat_add(TCPULSE_STAT_MAP_FULL, 1);
+	if (si) {
+		if (oldstate == S_CLOSE && (newstate == S_SYN_SENT || newstate == S_LISTEN)) {
+			/* connect() or listen(): process context, the owner is current */
+			struct task_struct *task = bpf_get_current_task_btf();
+
+			si->pid = bpf_get_current_pid_tgid() >> 32;
+			bpf_probe_read_kernel_str(si->comm, sizeof(si->comm), task->group_leader->comm);
+			si->born_ns = now;
+			si->sport = 0;
+			si->flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN;
+		} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
+			/* a child: storage (owner) was cloned from its listener, its life starts now */
+			si->born_ns = now;
+			si->sport = 0;
+			si->flags |= TCPULSE_F_BORN_KNOWN;
+		} else if (si->state_ns) {
+			prev_ns = now - si->state_ns;
+		}
+		if (si->born_ns)
+			age_ns = now - si->born_ns;
+		si->state_ns = now;
+		flags |= si->flags;
+	}
+
+	ratio = sample_ratio(now);
+	if (!ratio) {
+		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
+		return 0;
+	}
+	e = reserve_event(&rb);
+	if (!e)
+		return 0;
+
+	e->ts_ns = now;
+	e->sock_id = bpf_get_socket_cookie(sk);
+	e->prev_state_ns = prev_ns;
+	e->age_ns = age_ns;
+	e->cgroup_id = cgroup_of(sk);
+	e->netns = netns;
+	e->sample_ratio = ratio;
+	e->aux = 0;
+	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
+	if (si) {
+		if (e->sport)
+			si->sport = e->sport;
+		else
+			e->sport = si->sport;
+	}
+	e->kind = TCPULSE_EV_STATE;
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	e->flags = flags;
+	__builtin_memset(e->__pad, 0, sizeof(e->__pad));
+	if (si) {
+		e->pid = si->pid;
+		__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	} else {
+		e->pid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
+	submit_event(rb, e);
+	return 0;
+}
+
+SEC("iter/tcp")
+int walk_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct seq_file *seq = ctx->meta->seq;
+	struct tcpulse_sock r = {};
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	r.sock_id = bpf_get_socket_cookie(skc);
+	r.netns = netns_of(skc);
+	r.uid = ctx->uid;
+	read_endpoints(skc, &r.family, &r.sport, &r.dport, r.saddr, r.daddr);
+	r.state = skc->skc_state;
+
+	if (r.state == S_TIME_WAIT) {
+		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
+
+		/* ss reports the substate: FIN_WAIT2 until the peer's FIN arrives */
+		if (tw)
+			r.state = tw->tw_sk.tw_substate;
+		r.flags = TCPULSE_SK_TIMEWAIT;
+	} else if (r.state == S_NEW_SYN_RECV) {
+		r.flags = TCPULSE_SK_REQUEST;
+	} else {
+		struct sk_info *si;
+		struct sock *sk;
+
+		tp = bpf_skc_to_tcp_sock(skc);
+		if (!tp)
+			return 0;
+		sk = &tp->inet_conn.icsk_inet.sk;
+		r.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+		r.cgroup_id = cgroup_of(sk);
+		if (r.state == S_LISTEN) {
+			r.ack_backlog = sk->sk_ack_backlog;
+			r.max_ack_backlog = sk->sk_max_ack_backlog;
+			r.syn_qlen = tp->inet_conn.icsk_accept_queue.qlen.counter;
+			r.drops = sk->sk_drops.counter;
+		}
+		si = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+		if (si) {
+			r.pid = si->pid;
+			r.born_ns = si->born_ns;
+			r.state_ns = si->state_ns;
+			__builtin_memcpy(r.comm, si->comm, sizeof(r.comm));
+			if (si->flags & TCPULSE_F_OWNER_KNOWN)
+				r.flags |= TCPULSE_SK_OWNER;
+		}
+	}
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}
+
+/* benchmark only: BPF_PROG_TEST_RUN makes ctx->args[0] synthetic events */
+struct gen_ctx {
+	__u64 now;
+};
+
+static long gen_one(__u32 i, struct gen_ctx *g)
+{
+	struct tcpulse_event *e;
+	__u32 ratio;
+	void *rb;
+
+	stat_add(TCPULSE_STAT_SEEN, 1);
+	count_transition(0, S_ESTABLISHED, S_CLOSE, 0);
+	ratio = sample_ratio(g->now);
+	if (!ratio) {
+		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
+		return 0;
+	}
+	e = reserve_event(&rb);
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = g->now;
+	e->sock_id = i + 1;
+	e->prev_state_ns = 1000 + (i & 1023) * 100;
+	e->age_ns = 5000 + (i & 1023) * 1000;
+	e->sample_ratio = ratio;
+	e->family = AF_INET;
+	e->sport = 40000 + (i & 8191);
+	e->dport = 8080;
+	e->saddr[0] = 127;
+	e->saddr[3] = 1;
+	e->daddr[0] = 127;
+	e->daddr[3] = 1;
+	e->kind = TCPULSE_EV_STATE;
+	e->oldstate = S_ESTABLISHED;
+	e->newstate = S_CLOSE;
+	submit_event(rb, e);
+	return 0;
+}
+
+SEC("raw_tp")
+int bench_generate(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct gen_ctx g = { .now = bpf_ktime_get_ns() };
+
+	bpf_loop(ctx->args[0], gen_one, &g, 0);
+	return 0;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tcpulse.h - the one contract between the BPF programs, the loader library
+ * and the Java decoder (agent/.../probe/EventDecoder.java mirrors the offsets).
+ *
+ * Layout rules: fixed-width fields, largest first, explicit padding, a size
+ * assert per struct. Bump TCPULSE_ABI_VERSION on any change.
+ */
+#ifndef __TCPULSE_H
+#define __TCPULSE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define TCPULSE_ABI_VERSION 1
+
+/* event kinds (tcpulse_event.kind) */
+enum tcpulse_event_kind {
+	TCPULSE_EV_STATE = 1,           /* sock:inet_sock_set_state */
+	TCPULSE_EV_RESET_SENT = 2,      /* tcp:tcp_send_reset */
+	TCPULSE_EV_RESET_RECV = 3,      /* tcp:tcp_receive_reset */
+	TCPULSE_EV_SYNACK_RETRANS = 4,  /* tcp:tcp_retransmit_synack */
+	TCPULSE_EV_LISTEN_OVERFLOW = 5, /* skb:kfree_skb, listen overflow reason */
+};
+
+/* tcpulse_event.flags */
+#define TCPULSE_F_OWNER_KNOWN  0x01 /* pid/comm are the connecting/listening process */
+#define TCPULSE_F_TIMEWAIT     0x02 /* this ->CLOSE handed the socket to a timewait sock */
+#define TCPULSE_F_TW_FIN_WAIT2 0x04 /* ... whose substate is FIN_WAIT2 (no FIN received yet) */
+#define TCPULSE_F_BORN_KNOWN   0x08 /* age_ns counts from the socket's creation */
+
+/* one record in the per-CPU ring buffers: 120 bytes */
+struct tcpulse_event {
+	__u64 ts_ns;         /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 sock_id;       /* socket cookie, same as in tcpulse_sock */
+	__u64 prev_state_ns; /* time spent in oldstate; 0 = unknown */
+	__u64 age_ns;        /* time since the socket was first seen */
+	__u64 cgroup_id;     /* cgroup v2 id of the socket (inode of its dir) */
+	__u32 netns;         /* network namespace inode */
+	__u32 pid;           /* owner tgid; 0 = unknown */
+	__u32 sample_ratio;  /* this event stands for that many; 1 = unsampled */
+	__u32 aux;           /* kind-specific: drop reason, queue length... */
+	__u16 family;        /* AF_INET or AF_INET6 */
+	__u16 sport;         /* host byte order */
+	__u16 dport;         /* host byte order */
+	__u8 kind;           /* enum tcpulse_event_kind */
+	__u8 oldstate;       /* kernel TCP_* numbers */
+	__u8 newstate;
+	__u8 flags;          /* TCPULSE_F_* */
+	__u8 __pad[6];
+	__u8 saddr[16];      /* IPv4 in the first 4 bytes, network order */
+	__u8 daddr[16];
+	char comm[16];       /* owner's process name, NUL padded */
+};
+_Static_assert(sizeof(struct tcpulse_event) == 120, "tcpulse_event layout");
+
+/* tcpulse_sock.flags */
+#define TCPULSE_SK_TIMEWAIT 0x01 /* a timewait mini-socket; state holds its substate */
+#define TCPULSE_SK_REQUEST  0x02 /* a request socket in a SYN queue (NEW_SYN_RECV) */
+#define TCPULSE_SK_OWNER    0x04 /* pid/comm were recorded by tcpulse */
+
+/* one socket from the iter/tcp walk: 128 bytes */
+struct tcpulse_sock {
+	__u64 sock_id;         /* socket cookie */
+	__u64 ino;             /* socket inode (0 for timewait/request sockets) */
+	__u64 cgroup_id;
+	__u64 state_ns;        /* when it entered its state, if tcpulse saw it; 0 = unknown */
+	__u64 born_ns;         /* when tcpulse first saw it; 0 = unknown */
+	__u32 netns;
+	__u32 pid;             /* owner recorded at connect()/listen(); 0 = unknown */
+	__u32 ack_backlog;     /* listeners: accept queue length */
+	__u32 max_ack_backlog; /* listeners: accept queue limit */
+	__u32 syn_qlen;        /* listeners: request sockets in the SYN queue */
+	__u32 drops;           /* listeners: sk_drops */
+	__u32 uid;
+	__u32 timer_ms;        /* timewait: ms until it expires */
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 state;            /* TCP_* (timewait: its substate) */
+	__u8 flags;            /* TCPULSE_SK_* */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[16];
+};
+_Static_assert(sizeof(struct tcpulse_sock) == 128, "tcpulse_sock layout");
+
+/* key of the per-CPU transition counters; derived != 0 marks timewait entries */
+struct tcpulse_transition_key {
+	__u32 netns;
+	__u8 from;
+	__u8 to;
+	__u8 derived; /* 1: ->CLOSE that created a timewait sock; to = its substate */
+	__u8 __pad;
+};
+_Static_assert(sizeof(struct tcpulse_transition_key) == 8, "transition key layout");
+
+/* what tcpulse__transitions() copies out: 16 bytes */
+struct tcpulse_transition {
+	__u32 netns;
+	__u8 from;
+	__u8 to;
+	__u8 derived;
+	__u8 __pad;
+	__u64 count;
+};
+_Static_assert(sizeof(struct tcpulse_transition) == 16, "transition layout");
+
+/* per-CPU health counters, summed by tcpulse__stats() */
+enum tcpulse_stat {
+	TCPULSE_STAT_SEEN = 0,      /* events the programs saw */
+	TCPULSE_STAT_SUBMITTED = 1, /* events written to a ring */
+	TCPULSE_STAT_LOST = 2,      /* ring full: event dropped (counters stay exact) */
+	TCPULSE_STAT_SAMPLED_OUT = 3,
+	TCPULSE_STAT_MAP_FULL = 4,  /* a counter or socket-storage insert failed */
+	TCPULSE_STAT_WAKEUPS = 5,   /* consumer wake-ups forced by ring backlog */
+	TCPULSE_STAT_MAX = 8,
+};
+
+
+#ifndef __bpf__
+/*
+ * Loader library API (libtcpulse.so), in libbpf's style: an opaque handle,
+ * tcpulse__verb(), results are counts or a negative errno.
+ */
+#include <stddef.h>
+
+struct tcpulse;
+
+#define TCPULSE_OPT_BENCH 0x1 /* also load the synthetic event generator */
+
+struct tcpulse_opts {
+	size_t sz;                /* sizeof(struct tcpulse_opts), for forward compatibility */
+	__u32 ring_bytes;         /* per-CPU ring size, power of two; 0 = 4 MiB */
+	__u32 max_events_per_sec; /* whole host, before the stream is sampled; 0 = never sample */
+	__u32 wakeup_bytes;       /* backlog that wakes the consumer; 0 = ring_bytes / 4 */
+	__u32 flags;              /* TCPULSE_OPT_* */
+};
+
+int tcpulse__abi_version(void);
+int tcpulse__sizeof_event(void);
+int tcpulse__sizeof_sock(void);
+int tcpulse__sizeof_transition(void);
+int tcpulse__sizeof_opts(void);
+
+/* loads and attaches everything; NULL and *err = -errno on failure */
+struct tcpulse *tcpulse__open(const struct tcpulse_opts *opts, int *err);
+/* copies whole events into buf; waits up to timeout_ms when none are ready */
+int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms);
+/* sums the per-CPU TCPULSE_STAT_* counters into out[0..n) */
+int tcpulse__stats(struct tcpulse *t, __u64 *out, int n);
+/* copies up to max summed transition counters; returns how many */
+int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int max);
+/*
+ * walks every TCP socket of the namespace at netns_path (/proc/PID/ns/net,
+ * /run/netns/NAME; NULL: the caller's)
+ * into buf as struct tcpulse_sock records; returns their number, or -ENOSPC with
+ * *needed set to the bytes a complete walk takes.
+ */
+int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
+		      size_t *needed);
+/* benchmark: makes the kernel generate n synthetic events on this CPU */
+int tcpulse__bench_generate(struct tcpulse *t, __u32 n);
+/* the last libbpf/loader message (verifier log tail), NUL terminated */
+int tcpulse__last_error(char *buf, size_t buf_sz);
+/* per-CPU ring count, and events refused by the kernel's recursion guard */
+int tcpulse__ring_count(struct tcpulse *t);
+long long tcpulse__recursion_misses(struct tcpulse *t);
+void tcpulse__close(struct tcpulse *t);
+#endif /* !__bpf__ */
+
+#endif /* __TCPULSE_H */
