@@ -169,6 +169,11 @@ static __always_inline void read_endpoints(const struct sock_common *skc, __u16 
 	*family = BPF_CORE_READ(skc, skc_family);
 	*sport = BPF_CORE_READ(skc, skc_num);
 	*dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	/* a v4 peer on a dual-stack socket: report it as the IPv4 connection it is */
+	if (*family == AF_INET6 && BPF_CORE_READ(skc, skc_daddr) &&
+	    !BPF_CORE_READ(skc, skc_v6_daddr.in6_u.u6_addr32[0]) &&
+	    !BPF_CORE_READ(skc, skc_v6_daddr.in6_u.u6_addr32[3]))
+		*family = AF_INET;
 	if (*family == AF_INET6) {
 		BPF_CORE_READ_INTO(saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
@@ -290,6 +295,13 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	e->netns = netns;
 	e->sample_ratio = ratio;
 	e->aux = 0;
+	if (oldstate == S_SYN_RECV && newstate == S_ESTABLISHED) {
+		/* the child's first RTT sample is its SYN-ACK's: the server side of the handshake */
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+		if (tp)
+			e->aux = tp->srtt_us >> 3;
+	}
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	if (si) {
 		if (e->sport)

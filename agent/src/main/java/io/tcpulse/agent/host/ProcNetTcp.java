@@ -24,6 +24,9 @@ import java.util.List;
  * SYN_RECV; a timewait sock shows its substate, TIME_WAIT or FIN_WAIT2. The short form is
  * what tells a timewait FIN_WAIT2 from an orphaned full FIN_WAIT2 socket, whose inode is
  * 0 as well.
+ *
+ * <p>Not in these files, so 0 in the records: the accept queue limit, the SYN queue length
+ * and drops of listeners, socket cookies, owners.
  */
 public final class ProcNetTcp {
 
@@ -94,16 +97,15 @@ public final class ProcNetTcp {
                     || (printed == TcpState.FIN_WAIT2 && inode == 0 && shortForm);
             TcpState state = request ? TcpState.NEW_SYN_RECV : printed;
 
-            // for listeners the kernel prints sk_max_ack_backlog as tx_queue, sk_ack_backlog as rx_queue
-            boolean listener = state == TcpState.LISTEN;
-            int acceptQueueMax = listener ? (int) queues[0] : 0;
-            int acceptQueue = listener ? (int) queues[1] : 0;
+            // for a listener rx_queue is sk_ack_backlog; its limit is not in this file
+            // (tx_queue is write_seq - snd_una, 0 for a listener; ss gets the limit by netlink)
+            int acceptQueue = state == TcpState.LISTEN ? (int) queues[1] : 0;
             int timerMs = timewait && timer[0] == TIMER_TIMEWAIT
                     ? (int) Math.min(Integer.MAX_VALUE, timer[1] * MILLIS_PER_TICK) : 0;
 
             return new SocketRecord(netns, state, local, localPort, remote, remotePort,
                     0, inode, 0, 0, "", uid,
-                    acceptQueue, acceptQueueMax, 0, 0,
+                    acceptQueue, 0, 0, 0,
                     0, 0, timerMs, timewait, request);
         } catch (NumberFormatException e) {
             return null;

@@ -1,0 +1,235 @@
+package io.tcpulse.agent.aggregate;
+
+import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.SocketRecord;
+import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.model.TransitionCount;
+import io.tcpulse.agent.probe.EventDecoder;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * Single writer: every on* method runs on the probe thread. Readers get immutable
+ * {@link Snapshot}s through {@link #current()}, published with a volatile write.
+ *
+ * State counts = the last walk (exact at that moment) + what the kernel's exact
+ * transition counters say happened since. The walk repeats, so counts that
+ * events cannot keep (timewait expiry, request sockets) converge to the truth.
+ */
+public final class Aggregator implements SnapshotSource {
+    private static final int STATE_SLOTS = 13;
+
+    private final int recentCapacity;
+    private final LongSupplier wallMillis;
+    private final long startedMillis;
+
+    /* baseline: per netns, counts by kernel state number, from the last walk */
+    private final Map<Long, long[]> walkCounts = new HashMap<>();
+    private Map<TransitionKey, Long> transitionsAtWalk = Map.of();
+    private List<TransitionCount> transitionsNow = List.of();
+    private List<SocketRecord> listeners = List.of();
+
+    private final Map<Long, Latency> latency = new HashMap<>();
+    private final ArrayDeque<Event> recent;
+
+    /* health */
+    private boolean probeAvailable;
+    private String cause;
+    private String mode;
+    private final long[] kernelStats = new long[8];
+    private long consumed, decodeErrors;
+    private int samplingRatio = 1;
+    private long lastWalkMillis, lastWalkMicros, walkedSockets;
+
+    private final List<Consumer<List<Event>>> subscribers = new CopyOnWriteArrayList<>();
+    private volatile Snapshot current;
+
+    record TransitionKey(long netns, TcpState from, TcpState to, boolean derived) {
+        static TransitionKey of(TransitionCount t) {
+            return new TransitionKey(t.netns(), t.from(), t.to(), t.derived());
+        }
+    }
+
+    public Aggregator(int recentCapacity, LongSupplier wallMillis) {
+        if (recentCapacity <= 0) throw new IllegalArgumentException("recentCapacity must be positive, got " + recentCapacity);
+        this.recentCapacity = recentCapacity;
+        this.wallMillis = wallMillis;
+        this.startedMillis = wallMillis.getAsLong();
+        this.recent = new ArrayDeque<>(recentCapacity);
+        this.mode = "starting";
+        publish();
+    }
+
+    /** What the agent runs on: the BPF probe, or /proc when the probe is unavailable. */
+    public void setProbe(boolean available, String cause) {
+        this.probeAvailable = available;
+        this.cause = cause;
+        this.mode = available ? "bpf" : "procfs";
+    }
+
+    /**
+     * A batch of raw events (EventDecoder layout). The hot path reads fields in place;
+     * only the newest events of the batch become objects (recent buffer, subscribers).
+     */
+    public void onEvents(ByteBuffer batch, int count, long monoToWallNs) {
+        Latency cachedLatency = null;
+        long cachedNetns = -1;
+        for (int i = 0; i < count; i++) {
+            int at = i * EventDecoder.EVENT_SIZE;
+            consumed++;
+            if (EventDecoder.kind(batch, at) != EventDecoder.KIND_STATE) continue;
+            int from = EventDecoder.oldState(batch, at), to = EventDecoder.newState(batch, at);
+            if (TcpState.ofKernel(from) == null || TcpState.ofKernel(to) == null) {
+                decodeErrors++;
+                continue;
+            }
+            long netns = EventDecoder.netns(batch, at);
+            if (netns != cachedNetns) {
+                cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
+                cachedNetns = netns;
+            }
+            int ratio = EventDecoder.sampleRatio(batch, at);
+            samplingRatio = ratio;
+            if (to == TcpState.ESTABLISHED.kernel) {
+                if (from == TcpState.SYN_SENT.kernel) {
+                    long ns = EventDecoder.prevStateNs(batch, at);
+                    if (ns > 0) cachedLatency.handshakeClient().record(ns, ratio);
+                } else if (from == TcpState.SYN_RECV.kernel) {
+                    long synAckRttUs = EventDecoder.aux(batch, at);
+                    if (synAckRttUs > 0) cachedLatency.handshakeServer().record(synAckRttUs * 1000, ratio);
+                }
+            } else if (to == TcpState.CLOSE.kernel && (EventDecoder.flags(batch, at) & Event.F_BORN_KNOWN) != 0) {
+                long age = EventDecoder.ageNs(batch, at);
+                if (age > 0) cachedLatency.lifetime().record(age, ratio);
+            }
+        }
+        materializeNewest(batch, count, monoToWallNs);
+    }
+
+    private void materializeNewest(ByteBuffer batch, int count, long monoToWallNs) {
+        int keep = Math.min(count, Math.min(recentCapacity, 4096));
+        List<Event> fresh = new ArrayList<>(keep);
+        for (int i = count - keep; i < count; i++) {
+            EventDecoder.Result d = EventDecoder.decode(batch, i * EventDecoder.EVENT_SIZE, EventDecoder.EVENT_SIZE, monoToWallNs);
+            if (d.event() == null) {
+                decodeErrors++;
+                continue;
+            }
+            fresh.add(d.event());
+        }
+        for (Event e : fresh) {
+            if (recent.size() == recentCapacity) recent.removeFirst();
+            recent.addLast(e);
+        }
+        if (!fresh.isEmpty() && !subscribers.isEmpty()) {
+            List<Event> view = Collections.unmodifiableList(fresh);
+            for (Consumer<List<Event>> s : subscribers) {
+                try {
+                    s.accept(view);
+                } catch (RuntimeException e) {
+                    // a broken subscriber must not stop the probe thread
+                    subscribers.remove(s);
+                }
+            }
+        }
+    }
+
+    /** Kernel health counters and the exact transition counters, read on a short tick. */
+    public void onCounters(long[] stats, List<TransitionCount> transitions) {
+        System.arraycopy(stats, 0, kernelStats, 0, Math.min(stats.length, kernelStats.length));
+        this.transitionsNow = List.copyOf(transitions);
+    }
+
+    /**
+     * A reconciliation walk: every socket of the namespaces walked, and the transition
+     * counters read right after it (changes during the walk are then not counted twice).
+     */
+    public void onWalk(Collection<SocketRecord> sockets, Set<Long> walkedNetns,
+                       List<TransitionCount> transitionsAfter, long walkMicros) {
+        walkCounts.clear();
+        for (long ns : walkedNetns) walkCounts.put(ns, new long[STATE_SLOTS]);
+        List<SocketRecord> ls = new ArrayList<>();
+        for (SocketRecord r : sockets) {
+            if (r.state() == null) continue;
+            walkCounts.computeIfAbsent(r.netns(), n -> new long[STATE_SLOTS])[r.state().kernel]++;
+            if (r.state() == TcpState.LISTEN) ls.add(r);
+        }
+        Map<TransitionKey, Long> at = new HashMap<>();
+        for (TransitionCount t : transitionsAfter) at.put(TransitionKey.of(t), t.count());
+        this.transitionsAtWalk = at;
+        this.transitionsNow = List.copyOf(transitionsAfter);
+        this.listeners = List.copyOf(ls);
+        this.lastWalkMillis = wallMillis.getAsLong();
+        this.lastWalkMicros = walkMicros;
+        this.walkedSockets = sockets.size();
+    }
+
+    /** Builds and publishes a new immutable snapshot. */
+    public void publish() {
+        Map<Long, long[]> counts = new HashMap<>();
+        walkCounts.forEach((ns, c) -> counts.put(ns, c.clone()));
+        for (TransitionCount t : transitionsNow) {
+            long delta = t.count() - transitionsAtWalk.getOrDefault(TransitionKey.of(t), 0L);
+            if (delta != 0) applyDelta(counts.computeIfAbsent(t.netns(), n -> new long[STATE_SLOTS]), t, delta);
+        }
+        Map<Long, Map<TcpState, Long>> states = new HashMap<>();
+        counts.forEach((ns, c) -> {
+            Map<TcpState, Long> m = new EnumMap<>(TcpState.class);
+            for (TcpState s : TcpState.COUNTED) m.put(s, Math.max(0, c[s.kernel]));
+            states.put(ns, Collections.unmodifiableMap(m));
+        });
+        Map<Long, Latency> lat = new HashMap<>();
+        latency.forEach((ns, l) -> lat.put(ns, l.copy()));
+        Health health = new Health(probeAvailable, cause, mode,
+                kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
+                samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets, startedMillis);
+        List<Event> newestFirst = new ArrayList<>(recent);
+        Collections.reverse(newestFirst);
+        current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
+                transitionsNow, Collections.unmodifiableMap(lat),
+                Collections.unmodifiableList(newestFirst), listeners);
+    }
+
+    /**
+     * How one kind of transition moves the counts. A child's LISTEN->SYN_RECV leaves
+     * its listener in LISTEN; CLOSE is not counted; a timewait entry adds its substate.
+     */
+    static void applyDelta(long[] counts, TransitionCount t, long d) {
+        if (t.derived()) {
+            counts[t.to().kernel] += d;
+            return;
+        }
+        boolean childBirth = t.from() == TcpState.LISTEN && t.to() == TcpState.SYN_RECV;
+        if (t.from() != TcpState.CLOSE && !childBirth) counts[t.from().kernel] -= d;
+        if (t.to() != TcpState.CLOSE) counts[t.to().kernel] += d;
+    }
+
+    /** Namespaces seen by events or walks. */
+    public Set<Long> knownNetns() {
+        Set<Long> s = new HashSet<>(walkCounts.keySet());
+        for (TransitionCount t : transitionsNow) s.add(t.netns());
+        return s;
+    }
+
+    @Override
+    public Snapshot current() { return current; }
+
+    @Override
+    public AutoCloseable subscribe(Consumer<List<Event>> listener) {
+        subscribers.add(listener);
+        return () -> subscribers.remove(listener);
+    }
+}

@@ -1,0 +1,45 @@
+package io.tcpulse.agent.probe;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
+
+/**
+ * JNA direct mapping of libtcpulse.so (native/tcpulse.h). Package-private: only
+ * {@link Probe} calls it, turning negative errno into exceptions.
+ */
+final class TcpulseNative {
+    private TcpulseNative() {}
+
+    private static final Throwable LOAD_FAILURE;
+    static {
+        Throwable failure = null;
+        try {
+            // JNA extracts linux-x86-64/libtcpulse.so from the jar
+            Native.register(TcpulseNative.class, "tcpulse");
+        } catch (Throwable t) {
+            failure = t;
+        }
+        LOAD_FAILURE = failure;
+    }
+
+    /** Null when the library loaded, else why not. */
+    static Throwable loadFailure() { return LOAD_FAILURE; }
+
+    static native int tcpulse__abi_version();
+    static native int tcpulse__sizeof_event();
+    static native int tcpulse__sizeof_sock();
+    static native int tcpulse__sizeof_transition();
+    static native int tcpulse__sizeof_opts();
+    static native Pointer tcpulse__open(Pointer opts, IntByReference err);
+    static native int tcpulse__poll(Pointer t, Pointer buf, long bufSize, int timeoutMs);
+    static native int tcpulse__stats(Pointer t, Pointer out, int n);
+    static native int tcpulse__transitions(Pointer t, Pointer out, int max);
+    static native int tcpulse__snapshot(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);
+    static native int tcpulse__bench_generate(Pointer t, int n);
+    static native int tcpulse__last_error(byte[] buf, long size);
+    static native int tcpulse__ring_count(Pointer t);
+    static native long tcpulse__recursion_misses(Pointer t);
+    static native void tcpulse__close(Pointer t);
+}

@@ -1,0 +1,131 @@
+package io.tcpulse.agent.http;
+
+import io.tcpulse.agent.aggregate.Histogram;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import static io.tcpulse.agent.http.TestSnapshots.NS_A;
+import static org.junit.jupiter.api.Assertions.*;
+
+class PrometheusWriterTest {
+    private final String text = PrometheusWriter.write(TestSnapshots.sample());
+    private final List<String> lines = Arrays.asList(text.split("\n"));
+
+    @Test
+    void socketsGaugeListsEveryStatePerNamespaceInOrder() {
+        String expected = """
+                # HELP tcpulse_sockets TCP sockets by state in each network namespace.
+                # TYPE tcpulse_sockets gauge
+                tcpulse_sockets{netns="4026531840",state="established"} 3
+                tcpulse_sockets{netns="4026531840",state="syn_sent"} 0
+                tcpulse_sockets{netns="4026531840",state="syn_recv"} 0
+                tcpulse_sockets{netns="4026531840",state="fin_wait1"} 0
+                tcpulse_sockets{netns="4026531840",state="fin_wait2"} 0
+                tcpulse_sockets{netns="4026531840",state="time_wait"} 2
+                tcpulse_sockets{netns="4026531840",state="close_wait"} 0
+                tcpulse_sockets{netns="4026531840",state="last_ack"} 0
+                tcpulse_sockets{netns="4026531840",state="listen"} 1
+                tcpulse_sockets{netns="4026531840",state="closing"} 0
+                tcpulse_sockets{netns="4026531840",state="new_syn_recv"} 0
+                tcpulse_sockets{netns="4026532999",state="established"} 1
+                """;
+        assertTrue(text.startsWith(expected), text);
+        assertEquals(22, lines.stream().filter(l -> l.startsWith("tcpulse_sockets{")).count());
+    }
+
+    @Test
+    void transitionsKeepDerivedTimewaitEntriesApart() {
+        assertSection("tcpulse_state_transitions_total", "counter", """
+                tcpulse_state_transitions_total{netns="4026531840",from="established",to="close_wait"} 9
+                tcpulse_state_transitions_total{netns="4026531840",from="syn_sent",to="established"} 5
+                tcpulse_state_transitions_total{netns="4026532999",from="syn_sent",to="established"} 2
+                """);
+        assertSection("tcpulse_timewait_entries_total", "counter", """
+                tcpulse_timewait_entries_total{netns="4026531840",substate="fin_wait2"} 1
+                tcpulse_timewait_entries_total{netns="4026531840",substate="time_wait"} 4
+                """);
+    }
+
+    @Test
+    void probeCountersComeFromHealth() {
+        assertSection("tcpulse_probe_up", "gauge", "tcpulse_probe_up 1\n");
+        assertSection("tcpulse_probe_events_total", "counter", "tcpulse_probe_events_total 1000\n");
+        assertSection("tcpulse_probe_events_lost_total", "counter", "tcpulse_probe_events_lost_total 3\n");
+        assertSection("tcpulse_probe_events_sampled_out_total", "counter", "tcpulse_probe_events_sampled_out_total 7\n");
+        assertSection("tcpulse_probe_map_full_total", "counter", "tcpulse_probe_map_full_total 1\n");
+        assertSection("tcpulse_probe_decode_errors_total", "counter", "tcpulse_probe_decode_errors_total 2\n");
+    }
+
+    @Test
+    void histogramBucketsAreCumulative() {
+        String client = "tcpulse_handshake_latency_seconds_bucket{netns=\"" + NS_A + "\",side=\"client\",le=\"";
+        assertTrue(lines.contains(client + "0.000001\"} 0"));
+        assertTrue(lines.contains(client + "0.131072\"} 0"));
+        assertTrue(lines.contains(client + "0.262144\"} 1"));
+        assertTrue(lines.contains(client + "0.524288\"} 2"));
+        assertTrue(lines.contains(client + "34359.738368\"} 2"));
+        assertTrue(lines.contains(client + "+Inf\"} 2"));
+        assertTrue(lines.contains("tcpulse_handshake_latency_seconds_sum{netns=\"" + NS_A + "\",side=\"client\"} 0.75"));
+        assertTrue(lines.contains("tcpulse_handshake_latency_seconds_count{netns=\"" + NS_A + "\",side=\"client\"} 2"));
+        assertEquals(Histogram.BUCKETS + 1L, lines.stream().filter(l -> l.startsWith(client)).count());
+
+        // a value above the top bound shows only in +Inf
+        String lifetime = "tcpulse_connection_lifetime_seconds_bucket{netns=\"" + NS_A + "\",le=\"";
+        assertTrue(lines.contains(lifetime + "34359.738368\"} 0"));
+        assertTrue(lines.contains(lifetime + "+Inf\"} 1"));
+        assertTrue(lines.contains("tcpulse_connection_lifetime_seconds_count{netns=\"" + NS_A + "\"} 1"));
+    }
+
+    @Test
+    void bucketCountsNeverDecrease() {
+        long previous = -1;
+        for (String l : lines) {
+            if (!l.startsWith("tcpulse_handshake_latency_seconds_bucket{netns=\"" + NS_A + "\",side=\"client\"")) continue;
+            long n = Long.parseLong(l.substring(l.lastIndexOf(' ') + 1));
+            assertTrue(n >= previous, l);
+            previous = n;
+        }
+    }
+
+    @Test
+    void everyLineIsWellFormedAndEveryFamilyDeclaredOnce() {
+        Pattern sample = Pattern.compile(
+                "[a-zA-Z_:][a-zA-Z0-9_:]*(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\\n]|\\\\[\\\\\"n])*\",?)*})? \\S+");
+        for (String l : lines) {
+            if (l.startsWith("# HELP ") || l.startsWith("# TYPE ")) continue;
+            assertTrue(sample.matcher(l).matches(), l);
+        }
+        List<String> types = lines.stream().filter(l -> l.startsWith("# TYPE ")).collect(Collectors.toList());
+        assertEquals(types.size(), types.stream().map(l -> l.split(" ")[2]).distinct().count());
+        assertEquals(types.size(), lines.stream().filter(l -> l.startsWith("# HELP ")).count());
+        assertTrue(text.endsWith("\n"));
+    }
+
+    @Test
+    void labelValuesAreEscaped() {
+        assertEquals("a\\\\b\\\"c\\nd", PrometheusWriter.escapeLabelValue("a\\b\"c\nd"));
+        assertEquals("x\\\\y\\nz \"q\"", PrometheusWriter.escapeHelp("x\\y\nz \"q\""));
+    }
+
+    @Test
+    void specialFloats() {
+        assertEquals("NaN", PrometheusWriter.formatDouble(Double.NaN));
+        assertEquals("+Inf", PrometheusWriter.formatDouble(Double.POSITIVE_INFINITY));
+        assertEquals("0.75", PrometheusWriter.formatDouble(0.75));
+    }
+
+    /** HELP, TYPE, then exactly these samples, up to the next family. */
+    private void assertSection(String name, String type, String samples) {
+        int start = text.indexOf("# HELP " + name + " ");
+        assertTrue(start >= 0, "no family " + name);
+        int typeLine = text.indexOf('\n', start) + 1;
+        assertTrue(text.startsWith("# TYPE " + name + " " + type + "\n", typeLine), name);
+        int body = text.indexOf('\n', typeLine) + 1;
+        int end = text.indexOf("# HELP ", body);
+        assertEquals(samples, text.substring(body, end < 0 ? text.length() : end));
+    }
+}

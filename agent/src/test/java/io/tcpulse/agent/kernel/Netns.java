@@ -1,0 +1,110 @@
+package io.tcpulse.agent.kernel;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/** A network namespace of the test's own (ip netns), loopback up; removed on close. */
+final class Netns implements AutoCloseable {
+    final String name;
+    private final List<Process> processes = new ArrayList<>();
+
+    private Netns(String name) { this.name = name; }
+
+    static Netns create() throws IOException, InterruptedException {
+        Netns ns = new Netns("tcpulse-t-" + UUID.randomUUID().toString().substring(0, 8));
+        run("ip", "netns", "add", ns.name);
+        run("ip", "-n", ns.name, "link", "set", "lo", "up");
+        return ns;
+    }
+
+    /** Namespace inode, as stat -L -c %i /proc/PID/ns/net prints it. */
+    long inode() throws IOException {
+        return ((Number) Files.getAttribute(Path.of("/run/netns", name), "unix:ino")).longValue();
+    }
+
+    /** Runs a command inside the namespace to completion; returns its stdout. */
+    String exec(String... cmd) throws IOException, InterruptedException {
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
+        full.addAll(List.of(cmd));
+        return run(full.toArray(String[]::new));
+    }
+
+    /** Starts a command inside the namespace in the background; killed on close. */
+    Process spawn(String... cmd) throws IOException {
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
+        full.addAll(List.of(cmd));
+        Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
+        processes.add(p);
+        return p;
+    }
+
+    /** Starts tcpulse-storm serve and waits until it listens; returns the process. */
+    Process serve(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(KernelTestSupport.stormTool(), "serve"));
+        cmd.addAll(List.of(args));
+        Process p = spawn(cmd.toArray(String[]::new));
+        var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line = reader.readLine();
+        if (line == null || !line.startsWith("ready")) {
+            throw new IOException("serve did not start: " + line);
+        }
+        return p;
+    }
+
+    /** ss -tan inside the namespace: count per state, named like TcpState (ESTAB -> ESTABLISHED). */
+    Map<String, Long> ssCounts() throws IOException, InterruptedException {
+        Map<String, Long> out = new TreeMap<>();
+        String[] lines = exec("ss", "-tanH").split("\n");
+        for (String l : lines) {
+            if (l.isBlank()) continue;
+            String st = l.trim().split("\\s+")[0];
+            String name = switch (st) {
+                case "ESTAB" -> "ESTABLISHED";
+                case "UNCONN" -> null;
+                default -> st.replace('-', '_').replace("FIN_WAIT_", "FIN_WAIT");
+            };
+            if (name != null) out.merge(name, 1L, Long::sum);
+        }
+        return out;
+    }
+
+    /** TcpExt counters of the namespace (/proc/net/netstat). */
+    Map<String, Long> tcpExt() throws IOException, InterruptedException {
+        String[] lines = exec("cat", "/proc/net/netstat").split("\n");
+        Map<String, Long> out = new TreeMap<>();
+        for (int i = 0; i + 1 < lines.length; i += 2) {
+            if (!lines[i].startsWith("TcpExt:")) continue;
+            String[] k = lines[i].split("\\s+"), v = lines[i + 1].split("\\s+");
+            for (int j = 1; j < k.length && j < v.length; j++) out.put(k[j], Long.parseLong(v[j]));
+        }
+        return out;
+    }
+
+    static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("timed out: " + String.join(" ", cmd));
+        }
+        if (p.exitValue() != 0) throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
+        return out;
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        for (Process p : processes) {
+            p.destroy();
+            if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+        run("ip", "netns", "del", name);
+    }
+}

@@ -1,0 +1,130 @@
+package io.tcpulse.agent.kernel;
+
+import io.tcpulse.agent.Main;
+import io.tcpulse.agent.model.TcpState;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static io.tcpulse.agent.kernel.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The core pipeline against the real kernel, in a namespace of the test's own:
+ * exact transition counts and state counts equal to ss.
+ */
+class StateMachineKernelTest {
+    static final int N = 500;
+    static Main.Agent agent;
+
+    @BeforeAll
+    static void start() throws Exception {
+        requireRootAndBpf();
+        agent = startAgent("--walk-interval-ms", "500");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (agent != null) agent.close();
+    }
+
+    @Test
+    void transitionMatrixIsExactAndStatesMatchSs() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            // round 1: the client closes first
+            ns.serve("--port", "8001");
+            ns.exec(stormTool(), "connect", "--port", "8001", "--count", String.valueOf(N), "--close", "client");
+            // round 2: the server closes first
+            ns.serve("--port", "8002", "--close-first");
+            ns.exec(stormTool(), "connect", "--port", "8002", "--count", String.valueOf(N), "--close", "server");
+
+            Map<String, Long> expected = new TreeMap<>();
+            expected.put("CLOSE>LISTEN", 2L);
+            expected.put("CLOSE>SYN_SENT", 2L * N);
+            expected.put("SYN_SENT>ESTABLISHED", 2L * N);
+            expected.put("LISTEN>SYN_RECV", 2L * N);
+            expected.put("SYN_RECV>ESTABLISHED", 2L * N);
+            // the closing side (client in round 1, server in round 2)
+            expected.put("ESTABLISHED>FIN_WAIT1", 2L * N);
+            expected.put("FIN_WAIT1>FIN_WAIT2", 2L * N);
+            expected.put("FIN_WAIT2>CLOSE", 2L * N);
+            // the other side
+            expected.put("ESTABLISHED>CLOSE_WAIT", 2L * N);
+            expected.put("CLOSE_WAIT>LAST_ACK", 2L * N);
+            expected.put("LAST_ACK>CLOSE", 2L * N);
+
+            await(Duration.ofSeconds(5), () -> expected.equals(kernelTransitions(inode)),
+                    () -> "transitions for netns " + inode + ": expected " + expected + " got " + kernelTransitions(inode));
+
+            // every FIN_WAIT2->CLOSE handed over to a timewait sock (substate TIME_WAIT or FIN_WAIT2)
+            JsonArray all = getJson(agent.port(), "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
+            long twEntries = all.stream().map(JsonObject.class::cast)
+                    .filter(t -> t.getBoolean("derived")).mapToLong(t -> t.getLong("count")).sum();
+            assertEquals(2L * N, twEntries, "timewait entries: " + all);
+
+            // once traffic stops, the states equal ss inside the namespace, state by state
+            Map<String, Long> ss = ns.ssCounts();
+            assertEquals(2L * N, ss.get("TIME_WAIT"), "ss shows every closing side in TIME-WAIT: " + ss);
+            await(Duration.ofSeconds(10), () -> ss.equals(safeStates(inode)),
+                    () -> "states for netns " + inode + ": ss " + ss + ", agent " + safeStates(inode));
+        }
+    }
+
+    @Test
+    void ipv6ConnectionsCarryTheirAddresses() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            ns.serve("--addr", "::1", "--port", "8006");
+            ns.exec(stormTool(), "connect", "--addr", "::1", "--port", "8006", "--count", "3", "--close", "client");
+            await(Duration.ofSeconds(5), () -> events(inode, "port=8006&state=SYN_SENT").size() >= 1,
+                    () -> "no IPv6 events seen");
+            JsonObject established = events(inode, "port=8006&state=ESTABLISHED").stream()
+                    .map(JsonObject.class::cast)
+                    .filter(e -> "SYN_SENT".equals(e.getString("from"))).findFirst().orElseThrow();
+            assertEquals(6, established.getInteger("family"));
+            assertEquals("::1", established.getString("local").replace("0:0:0:0:0:0:0:1", "::1"));
+            assertEquals("::1", established.getString("remote").replace("0:0:0:0:0:0:0:1", "::1"));
+            assertEquals(8006, established.getInteger("remotePort"));
+            assertTrue(established.getInteger("localPort") > 1024, established.encode());
+            assertEquals("tcpulse-storm", established.getString("comm"));
+        }
+    }
+
+    static JsonArray events(long inode, String query) {
+        try {
+            return getJson(agent.port(), "/api/v1/events?netns=" + inode + "&limit=10000&" + query).getJsonArray("events");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static Map<String, Long> kernelTransitions(long inode) {
+        try {
+            JsonArray arr = getJson(agent.port(), "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
+            Map<String, Long> out = new TreeMap<>();
+            for (Object o : arr) {
+                JsonObject t = (JsonObject) o;
+                if (!t.getBoolean("derived")) out.put(t.getString("from") + ">" + t.getString("to"), t.getLong("count"));
+            }
+            return out;
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static Map<String, Long> safeStates(long inode) {
+        try {
+            Map<TcpState, Long> s = apiStates(agent.port(), inode);
+            return asSs(s);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+}
