@@ -175,8 +175,8 @@ static __always_inline void read_endpoints(const struct sock_common *skc, __u16 
 	    !BPF_CORE_READ(skc, skc_v6_daddr.in6_u.u6_addr32[3]))
 		*family = AF_INET;
 	if (*family == AF_INET6) {
-		BPF_CORE_READ_INTO(saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(saddr, 16, &skc->skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &skc->skc_v6_daddr);
 	} else {
 		BPF_CORE_READ_INTO((__u32 *)saddr, skc, skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)daddr, skc, skc_daddr);

@@ -52,11 +52,13 @@ static const char usage_text[] =
 	"      connect/close loop against its own server for S seconds (default 5)\n"
 	"      with T client threads (default: online CPUs); close mode default rst.\n"
 	"      Prints one JSON line.\n"
-	"  serve   --port P [--addr A] [--backlog B] [--no-accept | --hold | --never-close]\n"
+	"  serve   --port P [--addr A] [--backlog B]\n"
+	"          [--no-accept | --hold | --never-close | --close-first]\n"
 	"          [--ready-file F]\n"
 	"      long-lived server (backlog default 128). Default: read each connection\n"
 	"      to EOF, then close. --no-accept never accepts; --hold accepts and never\n"
-	"      reads; --never-close reads to EOF and keeps the socket (CLOSE_WAIT).\n"
+	"      reads; --never-close reads to EOF and keeps the socket (CLOSE_WAIT);\n"
+	"      --close-first closes each connection as soon as it is accepted.\n"
 	"      SIGUSR1 closes all accepted connections; SIGTERM/SIGINT exit 0.\n"
 	"  connect --port P [--addr A] --count N [--close client|server|rst|none]\n"
 	"          [--parallel K] [--hold-seconds S]\n"
@@ -666,7 +668,7 @@ static int cmd_storm(int argc, char **argv)
 
 /* ---- serve ---- */
 
-enum serve_mode { SERVE_CLOSE, SERVE_NO_ACCEPT, SERVE_HOLD, SERVE_NEVER_CLOSE };
+enum serve_mode { SERVE_CLOSE, SERVE_NO_ACCEPT, SERVE_HOLD, SERVE_NEVER_CLOSE, SERVE_CLOSE_FIRST };
 
 /* Accepted sockets indexed by fd; SIGUSR1 closes every one of them. */
 enum conn_state { CONN_FREE, CONN_READING, CONN_HELD };
@@ -756,7 +758,9 @@ static void serve_accept(struct server *s)
 			}
 			die("serve: accept4");
 		}
-		if (s->mode == SERVE_HOLD) {
+		if (s->mode == SERVE_CLOSE_FIRST) {
+			xclose(fd); /* the server closes first: it takes the TIME_WAIT */
+		} else if (s->mode == SERVE_HOLD) {
 			conn_set(&s->conns, fd, CONN_HELD); /* never read: not watched */
 		} else {
 			conn_set(&s->conns, fd, CONN_READING);
@@ -833,6 +837,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "no-accept", no_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "never-close", no_argument, NULL, 'N' },
+		{ "close-first", no_argument, NULL, 'C' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -854,13 +859,15 @@ static int cmd_serve(int argc, char **argv)
 		case 'n': s.mode = SERVE_NO_ACCEPT; modes++; break;
 		case 'H': s.mode = SERVE_HOLD; modes++; break;
 		case 'N': s.mode = SERVE_NEVER_CLOSE; modes++; break;
+		case 'C': s.mode = SERVE_CLOSE_FIRST; modes++; break;
 		case 'r': ready_file = optarg; break;
 		}
 	}
 	if (port < 0)
 		usage_error("serve: %s is required", "--port");
 	if (modes > 1)
-		usage_error("serve: %s are mutually exclusive", "--no-accept, --hold and --never-close");
+		usage_error("serve: %s are mutually exclusive",
+			    "--no-accept, --hold, --never-close and --close-first");
 	parse_endpoint(&ep, host, port);
 	raise_nofile();
 	ignore_sigpipe();

@@ -20,6 +20,10 @@ public final class Main {
     private static final Logger LOG = Logger.getLogger(Main.class.getName());
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("bench-pipeline")) {
+            io.tcpulse.agent.bench.PipelineBench.main(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
             System.out.print(Config.USAGE);
             return;

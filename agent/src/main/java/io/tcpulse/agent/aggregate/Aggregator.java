@@ -54,6 +54,11 @@ public final class Aggregator implements SnapshotSource {
     private int samplingRatio = 1;
     private long lastWalkMillis, lastWalkMicros, walkedSockets;
 
+    /* events decoded into objects per second, at most */
+    static final int MATERIALIZE_PER_SEC = 50_000;
+    private long budgetWindowStart;
+    private long budgetLeft = MATERIALIZE_PER_SEC;
+
     private final List<Consumer<List<Event>>> subscribers = new CopyOnWriteArrayList<>();
     private volatile Snapshot current;
 
@@ -119,8 +124,19 @@ public final class Aggregator implements SnapshotSource {
         materializeNewest(batch, count, monoToWallNs);
     }
 
+    /**
+     * Turns the newest events of a batch into objects, within a budget per second: under
+     * a storm the recent buffer and the live tail carry the newest events of each batch,
+     * while counters and histograms above still see every event.
+     */
     private void materializeNewest(ByteBuffer batch, int count, long monoToWallNs) {
-        int keep = Math.min(count, Math.min(recentCapacity, 4096));
+        long nowNs = System.nanoTime();
+        if (nowNs - budgetWindowStart >= 1_000_000_000L) {
+            budgetWindowStart = nowNs;
+            budgetLeft = MATERIALIZE_PER_SEC;
+        }
+        int keep = (int) Math.min(Math.min(count, recentCapacity), budgetLeft);
+        budgetLeft -= keep;
         List<Event> fresh = new ArrayList<>(keep);
         for (int i = count - keep; i < count; i++) {
             EventDecoder.Result d = EventDecoder.decode(batch, i * EventDecoder.EVENT_SIZE, EventDecoder.EVENT_SIZE, monoToWallNs);

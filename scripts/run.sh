@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command: install build dependencies, build tcpulse, start the agent.
+# Extra arguments go to the agent, e.g. scripts/run.sh --listen 127.0.0.1:9470
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+mvn -B -q -DskipTests package
+if [[ $(id -u) -ne 0 ]]; then
+    echo "tcpulse: not root: the BPF probe needs root or CAP_BPF+CAP_PERFMON; trying sudo" >&2
+    exec sudo java -jar agent/target/tcpulse.jar "$@"
+fi
+exec java -jar agent/target/tcpulse.jar "$@"
