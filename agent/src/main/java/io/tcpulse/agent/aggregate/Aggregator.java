@@ -216,7 +216,8 @@ public final class Aggregator implements SnapshotSource {
         Collections.reverse(newestFirst);
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),
-                Collections.unmodifiableList(newestFirst), listeners);
+                Collections.unmodifiableList(newestFirst), listeners,
+                List.of(), Map.of(), Map.of(), Map.of(), Map.of());
     }
 
     /**

@@ -22,7 +22,18 @@ public record Snapshot(
         /* newest first, bounded */
         List<Event> recent,
         /* listening sockets from the last walk */
-        List<SocketRecord> listeners) {
+        List<SocketRecord> listeners,
+        /* per listener: queues, overflows, owner, verdict (issue 3) */
+        List<ListenerStatus> listenerStatus,
+        /* per netns: TIME_WAIT ledger and CLOSE_WAIT by owner (issue 4) */
+        Map<Long, TimeWaitReport> timewait,
+        Map<Long, CloseWaitReport> closewait,
+        /* per netns: TcpExt counters from /proc/net/netstat, and RSTs sent/received */
+        Map<Long, Map<String, Long>> netstat,
+        Map<Long, Resets> resets) {
+
+    /** RSTs of one namespace, exact (kernel counters). */
+    public record Resets(long sent, long received) {}
 
     /** State counts of one namespace, or summed over all when netns is null; zeros included. */
     public Map<TcpState, Long> statesOf(Long netns) {

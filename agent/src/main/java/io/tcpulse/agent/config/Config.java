@@ -17,7 +17,10 @@ import java.util.Set;
 public record Config(
         String host, int port,
         boolean probeEnabled, long maxEventsPerSec, int ringBytes, int tickMs,
-        long walkIntervalMs, int recentEvents) {
+        long walkIntervalMs, int recentEvents,
+        /* HTTP side (issue 7): bearer token file, TLS PEM pair, request limits, CORS */
+        String tokenFile, String tlsCert, String tlsKey,
+        long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins) {
 
     public static final String USAGE = """
             usage: java -jar tcpulse.jar [--listen HOST:PORT] [--config FILE] [options]
@@ -32,7 +35,8 @@ public record Config(
             """;
 
     public static Config defaults() {
-        return new Config("127.0.0.1", 9470, true, 0, 4 << 20, 5, 2000, 10_000);
+        return new Config("127.0.0.1", 9470, true, 0, 4 << 20, 5, 2000, 10_000,
+                null, null, null, 64 * 1024, 100, java.util.List.of());
     }
 
     /** Thrown with a message meant for the user. */
@@ -169,14 +173,19 @@ public record Config(
     private static final class Builder {
         String host; int port; boolean probeEnabled; long maxEventsPerSec; int ringBytes; int tickMs;
         long walkIntervalMs; int recentEvents;
+        String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
+        java.util.List<String> corsOrigins;
 
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
             ringBytes = c.ringBytes; tickMs = c.tickMs; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
+            tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
+            requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins;
         }
 
         Config build() {
-            return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, walkIntervalMs, recentEvents);
+            return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, walkIntervalMs, recentEvents,
+                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins);
         }
     }
 }

@@ -47,7 +47,7 @@ final class TestSnapshots {
                         event(2, NS_A, "::1", 8080, "2001:db8:0:0:1:0:0:1", 51000, ESTABLISHED, CLOSE_WAIT, 4321, 1500_000_000L),
                         unknownState(1, NS_A),
                         event(0, NS_A, "127.0.0.1", 51000, "127.0.0.1", 8080, SYN_SENT, ESTABLISHED, 250_000, 0)),
-                List.of());
+                List.of(), List.of(), Map.of(), Map.of(), Map.of(), Map.of());
     }
 
     static Map<TcpState, Long> counts(Object... stateThenCount) {

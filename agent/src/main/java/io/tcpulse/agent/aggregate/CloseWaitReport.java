@@ -1,0 +1,17 @@
+package io.tcpulse.agent.aggregate;
+
+import java.util.List;
+
+/** CLOSE_WAIT sockets of one namespace by owner (GET /api/v1/closewait). */
+public record CloseWaitReport(long total, List<ByOwner> byOwner) {
+
+    public record ByOwner(int pid, String comm, String unit, long count, double oldestAgeSeconds,
+                          double growthPerMinute, boolean leaking, List<Sock> sockets) {}
+
+    /** One CLOSE_WAIT socket, listed on demand. */
+    public record Sock(String peer, int localPort, double ageSeconds) {}
+
+    public static CloseWaitReport empty() {
+        return new CloseWaitReport(0, List.of());
+    }
+}
