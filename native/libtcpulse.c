@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tcpulse.h"
 #include "tcpulse.skel.h"
@@ -28,6 +30,8 @@ struct tcpulse {
 	struct ring_buffer *rb;
 	struct bpf_link *state_link;
 	struct bpf_link *iter_link;
+	struct bpf_link *extra_links[4];
+	int features;
 	int *ring_fds;
 	int nr_rings;
 	int ncpu;
@@ -45,26 +49,33 @@ static char last_msg[4096];
 
 static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	char line[1024];
+	char *line = NULL;
 	size_t have, add;
+	const char *src;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, args);
+	/* a verifier log arrives as one long message: keep all of it, then its tail */
+	if (vasprintf(&line, fmt, args) < 0)
+		return 0;
 	if (getenv("TCPULSE_DEBUG"))
 		fputs(line, stderr);
 	have = strlen(last_msg);
 	add = strlen(line);
-	if (add >= sizeof(last_msg))
+	src = line;
+	if (add >= sizeof(last_msg)) {
+		src = line + add - (sizeof(last_msg) - 1);
 		add = sizeof(last_msg) - 1;
+	}
 	if (have + add >= sizeof(last_msg)) {
-		/* keep the tail: drop the oldest bytes */
+		/* drop the oldest bytes */
 		size_t drop = have + add - (sizeof(last_msg) - 1);
 
 		memmove(last_msg, last_msg + drop, have - drop + 1);
 		have -= drop;
 	}
-	memcpy(last_msg + have, line + strlen(line) - add, add + 1);
+	memcpy(last_msg + have, src, add + 1);
+	free(line);
 	return 0;
 }
 
@@ -115,6 +126,8 @@ API void tcpulse__close(struct tcpulse *t)
 
 	if (!t)
 		return;
+	for (i = 0; i < 4; i++)
+		bpf_link__destroy(t->extra_links[i]);
 	bpf_link__destroy(t->iter_link);
 	bpf_link__destroy(t->state_link);
 	ring_buffer__free(t->rb);
@@ -123,6 +136,67 @@ API void tcpulse__close(struct tcpulse *t)
 	free(t->ring_fds);
 	tcpulse_bpf__destroy(t->skel);
 	free(t);
+}
+
+/* value of an enumerator in the running kernel's BTF, or -ENOENT */
+static long long kernel_enum_value(const struct btf *btf, const char *type, const char *name)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	int id, i;
+
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, id);
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++, e++) {
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name))
+			return e->val;
+	}
+	return -ENOENT;
+}
+
+/* parameters of a tracepoint's BTF prototype (btf_trace_NAME), counting the ctx pointer */
+static int tracepoint_arity(const struct btf *btf, const char *tp)
+{
+	char name[128];
+	const struct btf_type *t;
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	if (!t || !btf_is_ptr(t))
+		return -EINVAL;
+	t = btf__type_by_id(btf, t->type);
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : -EINVAL;
+}
+
+/*
+ * Listen overflows per listener need skb:kfree_skb with the listen-overflow
+ * reason and its rx_sk argument; on kernels without them, per-listener sk_drops
+ * from the walk is what the agent has.
+ */
+static void configure_overflow_probe(struct tcpulse *t)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	long long reason;
+
+	if (!btf)
+		goto off;
+	reason = kernel_enum_value(btf, "skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
+	if (reason > 0 && tracepoint_arity(btf, "kfree_skb") >= 5) {
+		t->skel->rodata->cfg_reason_listen_overflow = reason;
+		t->features |= TCPULSE_FEAT_OVERFLOW_REASON;
+		btf__free(btf);
+		return;
+	}
+	btf__free(btf);
+off:
+	bpf_program__set_autoload(t->skel->progs.on_kfree_skb, false);
 }
 
 static int create_rings(struct tcpulse *t, __u32 ring_bytes)
@@ -215,6 +289,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 		goto fail;
 	if (!(opts.flags & TCPULSE_OPT_BENCH))
 		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
+	configure_overflow_probe(t);
 
 	/* load: the verifier's verdict lands in last_msg */
 	ret = tcpulse_bpf__load(t->skel);
@@ -236,6 +311,24 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (!t->iter_link) {
 		ret = -errno;
 		goto fail;
+	}
+	/* listener, RST and overflow figures */
+	{
+		struct bpf_program *extra[4] = {
+			t->skel->progs.on_synack_retransmit, t->skel->progs.on_send_reset,
+			t->skel->progs.on_receive_reset, t->skel->progs.on_kfree_skb,
+		};
+		int i;
+
+		for (i = 0; i < 4; i++) {
+			if (!bpf_program__autoload(extra[i]))
+				continue;
+			t->extra_links[i] = bpf_program__attach(extra[i]);
+			if (!t->extra_links[i]) {
+				ret = -errno;
+				goto fail;
+			}
+		}
 	}
 	if (err)
 		*err = 0;
@@ -320,6 +413,7 @@ API int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, 
 		if (bpf_map_lookup_elem(fd, &key, vals))
 			continue;
 		memset(&out[n], 0, sizeof(out[n]));
+		out[n].netns_cookie = key.netns_cookie;
 		out[n].netns = key.netns;
 		out[n].from = key.from;
 		out[n].to = key.to;
@@ -355,40 +449,125 @@ static int read_walk(int iter_fd, char *buf, size_t buf_sz, size_t *total)
 	}
 }
 
+/* enters the namespace at netns_path on this thread; *self_ns gets the way back */
+static int enter_netns(const char *netns_path, int *self_ns)
+{
+	int netns_fd, ret;
+
+	*self_ns = -1;
+	if (!netns_path)
+		return 0;
+	netns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+	if (netns_fd < 0)
+		return -errno;
+	*self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*self_ns < 0 || setns(netns_fd, CLONE_NEWNET)) {
+		ret = -errno;
+		if (*self_ns >= 0)
+			close(*self_ns);
+		*self_ns = -1;
+		close(netns_fd);
+		return ret;
+	}
+	close(netns_fd);
+	return 0;
+}
+
+static int leave_netns(int self_ns)
+{
+	int ret = 0;
+
+	if (self_ns < 0)
+		return 0;
+	if (setns(self_ns, CLONE_NEWNET)) {
+		/* this thread is stuck in the other namespace: say so loudly */
+		ret = -errno;
+		set_error("cannot return to the agent's network namespace: %s", strerror(errno));
+	}
+	close(self_ns);
+	return ret;
+}
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+API int tcpulse__netns_cookie(const char *netns_path, __u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int self_ns, fd, ret;
+
+	if (!cookie)
+		return -EINVAL;
+	ret = enter_netns(netns_path, &self_ns);
+	if (ret)
+		return ret;
+	/* a socket belongs to the namespace it was made in: ask it for the cookie */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ret = fd < 0 ? -errno : 0;
+	if (leave_netns(self_ns) && !ret)
+		ret = -EIO;
+	if (fd >= 0) {
+		if (!ret && getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+			ret = -errno;
+		close(fd);
+	}
+	return ret;
+}
+
+API int tcpulse__read_in_netns(const char *netns_path, const char *file, char *buf, size_t buf_sz)
+{
+	int self_ns, fd, ret;
+	size_t total = 0;
+	ssize_t r;
+
+	if (!file || !buf || !buf_sz)
+		return -EINVAL;
+	ret = enter_netns(netns_path, &self_ns);
+	if (ret)
+		return ret;
+	/* /proc/thread-self/net and /proc/sys/net follow the opener's namespace */
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	ret = fd < 0 ? -errno : 0;
+	if (leave_netns(self_ns) && !ret)
+		ret = -EIO;
+	if (fd < 0 || ret) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	while (total < buf_sz - 1 && (r = read(fd, buf + total, buf_sz - 1 - total)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		total += r;
+	}
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
 API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
 			  size_t *needed)
 {
-	int self_ns = -1, netns_fd, iter_fd, ret = 0;
+	int self_ns, iter_fd, ret;
 	size_t total;
 
 	if (!t || (!buf && buf_sz))
 		return -EINVAL;
 	/* an iter/tcp walk sees the namespace its fd was created in: enter it briefly */
-	if (netns_path) {
-		netns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
-		if (netns_fd < 0)
-			return -errno;
-		self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (self_ns < 0 || setns(netns_fd, CLONE_NEWNET)) {
-			ret = -errno;
-			if (self_ns >= 0)
-				close(self_ns);
-			close(netns_fd);
-			return ret;
-		}
-		close(netns_fd);
-	}
+	ret = enter_netns(netns_path, &self_ns);
+	if (ret)
+		return ret;
 	iter_fd = bpf_iter_create(bpf_link__fd(t->iter_link));
 	if (iter_fd < 0)
 		ret = -errno;
-	if (self_ns >= 0) {
-		if (setns(self_ns, CLONE_NEWNET)) {
-			/* this thread is stuck in the other namespace: say so loudly */
-			ret = -errno;
-			set_error("cannot return to the agent's network namespace: %s", strerror(errno));
-		}
-		close(self_ns);
-	}
+	if (leave_netns(self_ns) && !ret)
+		ret = -EIO;
 	if (iter_fd < 0 || ret < 0) {
 		if (iter_fd >= 0)
 			close(iter_fd);
@@ -424,6 +603,42 @@ API int tcpulse__bench_generate(struct tcpulse *t, __u32 n)
 		n -= args[0];
 	}
 	return 0;
+}
+
+API int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max)
+{
+	struct tcpulse_port_key key, next;
+	int fd, n = 0, c;
+	__u64 *vals;
+	void *prev = NULL;
+
+	if (!t || !out || max < 0)
+		return -EINVAL;
+	fd = bpf_map__fd(t->skel->maps.port_counters);
+	vals = calloc(t->ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].netns_cookie = key.netns_cookie;
+		out[n].netns = key.netns;
+		out[n].port = key.port;
+		out[n].what = key.what;
+		for (c = 0; c < t->ncpu; c++)
+			out[n].count += vals[c];
+		n++;
+	}
+	free(vals);
+	return n;
+}
+
+API int tcpulse__features(struct tcpulse *t)
+{
+	return t ? t->features : -EINVAL;
 }
 
 API int tcpulse__ring_count(struct tcpulse *t)

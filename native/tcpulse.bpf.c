@@ -34,6 +34,8 @@
 /* set by the loader before load */
 const volatile __u64 cfg_max_rate_per_cpu = 0; /* events/s per CPU before sampling; 0 = never */
 const volatile __u64 cfg_wakeup_bytes = 1 << 20; /* wake the consumer when a ring holds this much */
+/* SKB_DROP_REASON_TCP_LISTEN_OVERFLOW: its number changes between kernels, resolved from BTF */
+const volatile __u32 cfg_reason_listen_overflow = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -68,6 +70,13 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tcpulse_port_key);
+	__type(value, __u64);
+} port_counters SEC(".maps");
+
 /* per-CPU sampling window */
 struct rate_state {
 	__u64 window_start;
@@ -95,6 +104,11 @@ struct {
 	__array(values, struct ring);
 } rings SEC(".maps");
 
+static __always_inline __u64 netns_cookie_of(const struct sock_common *skc)
+{
+	return skc ? BPF_CORE_READ(skc, skc_net.net, net_cookie) : 0;
+}
+
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -104,10 +118,10 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 		*v += n;
 }
 
-static __always_inline void count_transition(__u32 netns, int from, int to, __u8 derived)
+static __always_inline void count_transition(__u64 cookie, __u32 netns, int from, int to, __u8 derived)
 {
 	struct tcpulse_transition_key key = {
-		.netns = netns, .from = from, .to = to, .derived = derived,
+		.netns_cookie = cookie, .netns = netns, .from = from, .to = to, .derived = derived,
 	};
 	__u64 zero = 0, *v;
 
@@ -116,6 +130,25 @@ static __always_inline void count_transition(__u32 netns, int from, int to, __u8
 		/* first time for this (netns, from, to): insert, then look up again */
 		bpf_map_update_elem(&transitions, &key, &zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&transitions, &key);
+		if (!v) {
+			stat_add(TCPULSE_STAT_MAP_FULL, 1);
+			return;
+		}
+	}
+	*v += 1;
+}
+
+static __always_inline void count_port(const struct sock_common *skc, __u32 netns, __u16 port, __u8 what)
+{
+	struct tcpulse_port_key key = {
+		.netns_cookie = netns_cookie_of(skc), .netns = netns, .port = port, .what = what,
+	};
+	__u64 zero = 0, *v;
+
+	v = bpf_map_lookup_elem(&port_counters, &key);
+	if (!v) {
+		bpf_map_update_elem(&port_counters, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&port_counters, &key);
 		if (!v) {
 			stat_add(TCPULSE_STAT_MAP_FULL, 1);
 			return;
@@ -229,6 +262,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	struct sk_info *si;
 	__u8 flags = 0;
 	__u32 netns, ratio;
+	__u64 cookie;
 	void *rb;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -237,7 +271,8 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	netns = netns_of(skc);
 
 	/* exact counters first: they do not depend on sampling or ring space */
-	count_transition(netns, oldstate, newstate, 0);
+	cookie = netns_cookie_of(skc);
+	count_transition(cookie, netns, oldstate, newstate, 0);
 
 	/* a timewait sock replaced this one if it is already unhashed at ->CLOSE */
 	if (newstate == S_CLOSE && (oldstate == S_FIN_WAIT2 || oldstate == S_CLOSING) &&
@@ -246,7 +281,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 		int sub = (sk->sk_shutdown & RCV_SHUTDOWN) ? S_TIME_WAIT : S_FIN_WAIT2;
 
 		flags |= TCPULSE_F_TIMEWAIT | (sub == S_FIN_WAIT2 ? TCPULSE_F_TW_FIN_WAIT2 : 0);
-		count_transition(netns, oldstate, sub, 1);
+		count_transition(cookie, netns, oldstate, sub, 1);
 	}
 
 	/* remember owner and timing; a closing socket gets no new storage */
@@ -325,6 +360,194 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/*
+ * One event about a socket that is not a state change (RST, SYN-ACK retransmit,
+ * overflow): endpoints from skc, owner from storage when the socket has one.
+ */
+static __always_inline void emit_sock_event(const struct sock_common *skc, struct sock *full,
+					    __u8 kind, __u32 aux)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct tcpulse_event *e;
+	struct sk_info *si = NULL;
+	__u32 ratio;
+	void *rb;
+
+	stat_add(TCPULSE_STAT_SEEN, 1);
+	ratio = sample_ratio(now);
+	if (!ratio) {
+		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
+		return;
+	}
+	e = reserve_event(&rb);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	e->kind = kind;
+	e->sample_ratio = ratio;
+	e->aux = aux;
+	if (skc) {
+		e->sock_id = bpf_get_socket_cookie((void *)skc);
+		e->netns = netns_of(skc);
+		e->oldstate = e->newstate = BPF_CORE_READ(skc, skc_state);
+		read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
+	}
+	if (full) {
+		e->cgroup_id = cgroup_of(full);
+		si = bpf_sk_storage_get(&sk_infos, full, 0, 0);
+	}
+	if (si) {
+		e->pid = si->pid;
+		e->flags = si->flags;
+		__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+		if (!e->sport)
+			e->sport = si->sport;
+	}
+	submit_event(rb, e);
+}
+
+/* a full socket behind a sock_common, or NULL for timewait/request sockets */
+static __always_inline struct sock *full_sock(const struct sock_common *skc)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)skc);
+
+	return tp ? &tp->inet_conn.icsk_inet.sk : NULL;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(on_synack_retransmit, const struct sock *sk, const struct request_sock *req)
+{
+	/* sk is the listener: the handshake it waits for did not complete */
+	__u32 netns = netns_of(&sk->__sk_common);
+
+	count_port(&sk->__sk_common, netns, sk->__sk_common.skc_num, TCPULSE_PC_SYNACK_RETRANS);
+	emit_sock_event(&req->__req_common, NULL, TCPULSE_EV_SYNACK_RETRANS,
+			BPF_CORE_READ(req, num_retrans));
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (sk) {
+		const struct sock_common *skc = &sk->__sk_common;
+		struct sock *full = full_sock(skc);
+		__u16 port = BPF_CORE_READ(skc, skc_num);
+
+		/* an abortive close() unbinds the port before the RST goes out */
+		if (!port && full) {
+			struct sk_info *si = bpf_sk_storage_get(&sk_infos, full, 0, 0);
+
+			if (si)
+				port = si->sport;
+		}
+		count_port(skc, netns_of(skc), port, TCPULSE_PC_RESET_SENT);
+		emit_sock_event(skc, full, TCPULSE_EV_RESET_SENT, 0);
+		return 0;
+	}
+	/* no socket (e.g. a closed port): the ports come from the packet answered */
+	if (!skb)
+		return 0;
+	{
+		unsigned char *head = BPF_CORE_READ(skb, head);
+		__u16 thoff = BPF_CORE_READ(skb, transport_header);
+		__u16 nhoff = BPF_CORE_READ(skb, network_header);
+		struct net_device *dev = BPF_CORE_READ(skb, dev);
+		struct tcphdr th = {};
+		struct tcpulse_event *e;
+		__u32 netns = 0, ratio;
+		__u8 ver = 0;
+		void *rb;
+
+		bpf_probe_read_kernel(&th, sizeof(th), head + thoff);
+		bpf_probe_read_kernel(&ver, 1, head + nhoff);
+		if (dev)
+			netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		{
+			struct tcpulse_port_key key = {
+				.netns = netns, .port = bpf_ntohs(th.dest), .what = TCPULSE_PC_RESET_SENT,
+			};
+			__u64 zero = 0, *v;
+
+			if (dev)
+				key.netns_cookie = BPF_CORE_READ(dev, nd_net.net, net_cookie);
+			v = bpf_map_lookup_elem(&port_counters, &key);
+			if (!v) {
+				bpf_map_update_elem(&port_counters, &key, &zero, BPF_NOEXIST);
+				v = bpf_map_lookup_elem(&port_counters, &key);
+			}
+			if (v)
+				*v += 1;
+			else
+				stat_add(TCPULSE_STAT_MAP_FULL, 1);
+		}
+
+		stat_add(TCPULSE_STAT_SEEN, 1);
+		ratio = sample_ratio(bpf_ktime_get_ns());
+		if (!ratio) {
+			stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
+			return 0;
+		}
+		e = reserve_event(&rb);
+		if (!e)
+			return 0;
+		__builtin_memset(e, 0, sizeof(*e));
+		e->ts_ns = bpf_ktime_get_ns();
+		e->kind = TCPULSE_EV_RESET_SENT;
+		e->sample_ratio = ratio;
+		e->netns = netns;
+		e->sport = bpf_ntohs(th.dest);
+		e->dport = bpf_ntohs(th.source);
+		if ((ver >> 4) == 6) {
+			struct ipv6hdr ip6;
+
+			bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nhoff);
+			e->family = AF_INET6;
+			__builtin_memcpy(e->saddr, &ip6.daddr, 16);
+			__builtin_memcpy(e->daddr, &ip6.saddr, 16);
+		} else {
+			struct iphdr ip;
+
+			bpf_probe_read_kernel(&ip, sizeof(ip), head + nhoff);
+			e->family = AF_INET;
+			__builtin_memcpy(e->saddr, &ip.daddr, 4);
+			__builtin_memcpy(e->daddr, &ip.saddr, 4);
+		}
+		submit_event(rb, e);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_receive_reset, struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_RESET_RECV);
+	emit_sock_event(skc, sk, TCPULSE_EV_RESET_RECV, 0);
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	const struct sock_common *skc;
+
+	/* every drop in the kernel passes here: leave at once unless it is ours */
+	if (!cfg_reason_listen_overflow || reason != cfg_reason_listen_overflow)
+		return 0;
+	/* rx_sk: the listener that dropped it */
+	if (!rx_sk)
+		return 0;
+	skc = &rx_sk->__sk_common;
+	count_port(skc, netns_of(skc), BPF_CORE_READ(skc, skc_num), TCPULSE_PC_OVERFLOW);
+	emit_sock_event(skc, full_sock(skc), TCPULSE_EV_LISTEN_OVERFLOW,
+			BPF_CORE_READ(rx_sk, sk_ack_backlog));
+	return 0;
+}
+
 SEC("iter/tcp")
 int walk_tcp(struct bpf_iter__tcp *ctx)
 {
@@ -392,7 +615,7 @@ static long gen_one(__u32 i, struct gen_ctx *g)
 	void *rb;
 
 	stat_add(TCPULSE_STAT_SEEN, 1);
-	count_transition(0, S_ESTABLISHED, S_CLOSE, 0);
+	count_transition(0, 0, S_ESTABLISHED, S_CLOSE, 0);
 	ratio = sample_ratio(g->now);
 	if (!ratio) {
 		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);

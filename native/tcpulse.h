@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 1
+#define TCPULSE_ABI_VERSION 2
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -86,18 +86,25 @@ struct tcpulse_sock {
 };
 _Static_assert(sizeof(struct tcpulse_sock) == 128, "tcpulse_sock layout");
 
+/*
+ * Counters are keyed by the namespace's cookie as well as its inode: inodes are
+ * reused once a namespace is gone, cookies never are (the newest is the largest).
+ */
+
 /* key of the per-CPU transition counters; derived != 0 marks timewait entries */
 struct tcpulse_transition_key {
+	__u64 netns_cookie;
 	__u32 netns;
 	__u8 from;
 	__u8 to;
 	__u8 derived; /* 1: ->CLOSE that created a timewait sock; to = its substate */
 	__u8 __pad;
 };
-_Static_assert(sizeof(struct tcpulse_transition_key) == 8, "transition key layout");
+_Static_assert(sizeof(struct tcpulse_transition_key) == 16, "transition key layout");
 
-/* what tcpulse__transitions() copies out: 16 bytes */
+/* what tcpulse__transitions() copies out: 24 bytes */
 struct tcpulse_transition {
+	__u64 netns_cookie;
 	__u32 netns;
 	__u8 from;
 	__u8 to;
@@ -105,7 +112,39 @@ struct tcpulse_transition {
 	__u8 __pad;
 	__u64 count;
 };
-_Static_assert(sizeof(struct tcpulse_transition) == 16, "transition layout");
+_Static_assert(sizeof(struct tcpulse_transition) == 24, "transition layout");
+
+/* what a per-port counter counts (tcpulse_port_key.what) */
+enum tcpulse_port_counter {
+	TCPULSE_PC_OVERFLOW = 1,       /* accept-queue overflow drops on this listening port */
+	TCPULSE_PC_SYNACK_RETRANS = 2, /* SYN-ACKs retransmitted by this listening port */
+	TCPULSE_PC_RESET_SENT = 3,     /* RSTs sent from this local port */
+	TCPULSE_PC_RESET_RECV = 4,     /* RSTs received on this local port */
+};
+
+/* key of the per-CPU per-(netns, local port) counters */
+struct tcpulse_port_key {
+	__u64 netns_cookie;
+	__u32 netns;
+	__u16 port;
+	__u8 what; /* enum tcpulse_port_counter */
+	__u8 __pad;
+};
+_Static_assert(sizeof(struct tcpulse_port_key) == 16, "port key layout");
+
+/* what tcpulse__port_counters() copies out: 24 bytes */
+struct tcpulse_port_count {
+	__u64 netns_cookie;
+	__u32 netns;
+	__u16 port;
+	__u8 what;
+	__u8 __pad;
+	__u64 count;
+};
+_Static_assert(sizeof(struct tcpulse_port_count) == 24, "port count layout");
+
+/* tcpulse__features() bits */
+#define TCPULSE_FEAT_OVERFLOW_REASON 0x1 /* skb:kfree_skb reports listen overflows per listener */
 
 /* per-CPU health counters, summed by tcpulse__stats() */
 enum tcpulse_stat {
@@ -160,6 +199,18 @@ int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int 
  */
 int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
 		      size_t *needed);
+/* copies up to max summed per-port counters; returns how many */
+int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max);
+/*
+ * reads a file as seen from the namespace at netns_path (NULL: the caller's), e.g.
+ * /proc/thread-self/net/netstat or /proc/sys/net/ipv4/tcp_syncookies; NUL terminated;
+ * returns the bytes read
+ */
+int tcpulse__read_in_netns(const char *netns_path, const char *file, char *buf, size_t buf_sz);
+/* the cookie (never reused, unlike the inode) of the namespace at netns_path (NULL: the caller's) */
+int tcpulse__netns_cookie(const char *netns_path, __u64 *cookie);
+/* TCPULSE_FEAT_* this kernel gave us */
+int tcpulse__features(struct tcpulse *t);
 /* benchmark: makes the kernel generate n synthetic events on this CPU */
 int tcpulse__bench_generate(struct tcpulse *t, __u32 n);
 /* the last libbpf/loader message (verifier log tail), NUL terminated */

@@ -68,6 +68,9 @@ static const char usage_text[] =
 	"  syn     --port P [--addr A] --count N [--hold-seconds S]\n"
 	"      N non-blocking connects, never waited for, kept S seconds (default 30).\n"
 	"      Prints JSON.\n"
+	"  synflood --port P [--addr A] --count N [--from BASE]\n"
+	"      N raw SYNs from spoofed sources BASE+1.. (default 10.99.0.0); route\n"
+	"      BASE's network to a dummy device so the SYN-ACKs vanish. Needs CAP_NET_RAW.\n"
 	"\n"
 	"A is an IPv4 or IPv6 literal (default " DEFAULT_ADDR ").\n";
 
@@ -1216,6 +1219,102 @@ static int cmd_syn(int argc, char **argv)
 	return 0;
 }
 
+/* Internet checksum over a buffer, folded */
+static uint16_t inet_csum(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)p[0] << 8 | p[1];
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/*
+ * Raw IPv4 SYNs from spoofed sources (--from BASE: BASE+1, BASE+2, ...): the listener
+ * answers with SYN-ACKs nobody acknowledges, so its SYN queue fills with half-open
+ * request sockets. Route BASE's network to a dummy device so the SYN-ACKs vanish
+ * instead of drawing RSTs.
+ */
+static int cmd_synflood(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *host = DEFAULT_ADDR, *from = "10.99.0.0";
+	long port = -1, count = -1, sent = 0;
+	struct in_addr dst, base;
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	int fd, c, one = 1;
+
+	while ((c = next_opt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'a': host = optarg; break;
+		case 'p': port = parse_long("port", optarg, 1, 65535); break;
+		case 'n': count = parse_long("count", optarg, 0, 65000); break;
+		case 'f': from = optarg; break;
+		}
+	}
+	if (port < 0 || count < 0)
+		usage_error("synflood: %s are required", "--port and --count");
+	if (inet_pton(AF_INET, host, &dst) != 1 || inet_pton(AF_INET, from, &base) != 1)
+		usage_error("synflood: %s must be IPv4 addresses", "--addr and --from");
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		die("synflood: raw socket (needs CAP_NET_RAW)");
+	if (setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) < 0)
+		die("synflood: IP_HDRINCL");
+	to.sin_addr = dst;
+	for (long i = 0; i < count; i++) {
+		struct {
+			uint8_t ver_ihl, tos;
+			uint16_t tot_len, id, frag;
+			uint8_t ttl, proto;
+			uint16_t check;
+			uint32_t saddr, daddr;
+			uint16_t sport, dport;
+			uint32_t seq, ack;
+			uint8_t doff, flags;
+			uint16_t window, csum, urg;
+		} __attribute__((packed)) pkt = {
+			.ver_ihl = 0x45, .tot_len = htons(40), .id = htons((uint16_t)i), .ttl = 64,
+			.proto = IPPROTO_TCP, .daddr = dst.s_addr, .sport = htons(20000 + i % 40000),
+			.dport = htons((uint16_t)port), .seq = htonl(0x1000 + i), .doff = 5 << 4,
+			.flags = 0x02 /* SYN */, .window = htons(65535),
+		};
+		struct {
+			uint32_t saddr, daddr;
+			uint8_t zero, proto;
+			uint16_t len;
+		} __attribute__((packed)) pseudo;
+		uint32_t sum = 0;
+		const uint8_t *ph = (const uint8_t *)&pseudo;
+
+		pkt.saddr = htonl(ntohl(base.s_addr) + 1 + (uint32_t)i);
+		pseudo = (typeof(pseudo)){ pkt.saddr, pkt.daddr, 0, IPPROTO_TCP, htons(20) };
+		for (size_t k = 0; k < sizeof(pseudo); k += 2)
+			sum += (uint32_t)ph[k] << 8 | ph[k + 1];
+		pkt.csum = inet_csum(&pkt.sport, 20, sum);
+		pkt.check = inet_csum(&pkt, 20, 0);
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			die("synflood: sendto");
+		sent++;
+	}
+	printf("{\"mode\":\"synflood\",\"sent\":%ld}\n", sent);
+	if (fflush(stdout) == EOF)
+		die("stdout");
+	xclose(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1226,6 +1325,7 @@ int main(int argc, char **argv)
 		{ "serve", cmd_serve },
 		{ "connect", cmd_connect },
 		{ "syn", cmd_syn },
+		{ "synflood", cmd_synflood },
 	};
 
 	if (argc < 2)

@@ -4,7 +4,10 @@ import io.tcpulse.agent.model.Event;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
+import io.tcpulse.agent.host.NetnsInfo;
+import io.tcpulse.agent.host.Owners;
 import io.tcpulse.agent.probe.EventDecoder;
+import io.tcpulse.agent.probe.Probe;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -41,6 +44,14 @@ public final class Aggregator implements SnapshotSource {
     private Map<TransitionKey, Long> transitionsAtWalk = Map.of();
     private List<TransitionCount> transitionsNow = List.of();
     private List<SocketRecord> listeners = List.of();
+    private List<ListenerStatus> listenerStatus = List.of();
+    private Map<Long, TimeWaitReport> timewait = Map.of();
+    private Map<Long, CloseWaitReport> closewait = Map.of();
+    private Map<Long, Map<String, Long>> netstat = Map.of();
+    private Map<Long, Snapshot.Resets> resets = Map.of();
+    private final ListenerTracker listenerTracker = new ListenerTracker();
+    private final ClosingTracker closing;
+    private final OwnerResolver owners;
 
     private final Map<Long, Latency> latency = new HashMap<>();
     private final ArrayDeque<Event> recent;
@@ -61,6 +72,8 @@ public final class Aggregator implements SnapshotSource {
 
     private final List<Consumer<List<Event>>> subscribers = new CopyOnWriteArrayList<>();
     private volatile Snapshot current;
+    /* the last hour, one sample a second (dashboard charts, GET /api/v1/history) */
+    private final History history = new History();
 
     record TransitionKey(long netns, TcpState from, TcpState to, boolean derived) {
         static TransitionKey of(TransitionCount t) {
@@ -69,7 +82,14 @@ public final class Aggregator implements SnapshotSource {
     }
 
     public Aggregator(int recentCapacity, LongSupplier wallMillis) {
+        this(recentCapacity, wallMillis, new Owners(), 60_000);
+    }
+
+    /** @param closeWaitMinAgeMs CLOSE_WAIT sockets older than this flag their owner as leaking */
+    public Aggregator(int recentCapacity, LongSupplier wallMillis, Owners hostOwners, long closeWaitMinAgeMs) {
         if (recentCapacity <= 0) throw new IllegalArgumentException("recentCapacity must be positive, got " + recentCapacity);
+        this.owners = new OwnerResolver(hostOwners);
+        this.closing = new ClosingTracker(closeWaitMinAgeMs);
         this.recentCapacity = recentCapacity;
         this.wallMillis = wallMillis;
         this.startedMillis = wallMillis.getAsLong();
@@ -170,27 +190,42 @@ public final class Aggregator implements SnapshotSource {
     }
 
     /**
-     * A reconciliation walk: every socket of the namespaces walked, and the transition
-     * counters read right after it (changes during the walk are then not counted twice).
+     * A reconciliation walk: every socket of the namespaces walked, what each namespace
+     * says of itself, and the kernel counters read right after the walk (changes during
+     * the walk are then not counted twice).
      */
-    public void onWalk(Collection<SocketRecord> sockets, Set<Long> walkedNetns,
-                       List<TransitionCount> transitionsAfter, long walkMicros) {
+    public void onWalk(WalkAccumulator walk, Map<Long, NetnsInfo> info, List<TransitionCount> transitionsAfter,
+                       List<Probe.PortCount> ports, long walkMicros) {
         walkCounts.clear();
-        for (long ns : walkedNetns) walkCounts.put(ns, new long[STATE_SLOTS]);
-        List<SocketRecord> ls = new ArrayList<>();
-        for (SocketRecord r : sockets) {
-            if (r.state() == null) continue;
-            walkCounts.computeIfAbsent(r.netns(), n -> new long[STATE_SLOTS])[r.state().kernel]++;
-            if (r.state() == TcpState.LISTEN) ls.add(r);
-        }
+        walk.stateCounts.forEach((ns, c) -> walkCounts.put(ns, c.clone()));
         Map<TransitionKey, Long> at = new HashMap<>();
-        for (TransitionCount t : transitionsAfter) at.put(TransitionKey.of(t), t.count());
+        Map<Long, Long> twEntries = new HashMap<>();
+        for (TransitionCount t : transitionsAfter) {
+            at.put(TransitionKey.of(t), t.count());
+            if (t.derived()) twEntries.merge(t.netns(), t.count(), Long::sum);
+        }
+        Map<Long, Snapshot.Resets> rsts = new HashMap<>();
+        for (Probe.PortCount p : ports) {
+            if (p.what() != Probe.PortCount.RESET_SENT && p.what() != Probe.PortCount.RESET_RECV) continue;
+            Snapshot.Resets r = rsts.getOrDefault(p.netns(), new Snapshot.Resets(0, 0));
+            rsts.put(p.netns(), p.what() == Probe.PortCount.RESET_SENT
+                    ? new Snapshot.Resets(r.sent() + p.count(), r.received())
+                    : new Snapshot.Resets(r.sent(), r.received() + p.count()));
+        }
+        long wall = wallMillis.getAsLong();
         this.transitionsAtWalk = at;
         this.transitionsNow = List.copyOf(transitionsAfter);
-        this.listeners = List.copyOf(ls);
-        this.lastWalkMillis = wallMillis.getAsLong();
+        this.listeners = List.copyOf(walk.listeners);
+        this.listenerStatus = listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners);
+        this.timewait = Map.copyOf(closing.timewait(walk, info, twEntries, wall));
+        this.closewait = Map.copyOf(closing.closewait(walk, owners, System.nanoTime(), wall));
+        Map<Long, Map<String, Long>> ns = new HashMap<>();
+        info.forEach((n, i) -> ns.put(n, Map.copyOf(i.tcpExt())));
+        this.netstat = Map.copyOf(ns);
+        this.resets = Map.copyOf(rsts);
+        this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
-        this.walkedSockets = sockets.size();
+        this.walkedSockets = walk.sockets;
     }
 
     /** Builds and publishes a new immutable snapshot. */
@@ -217,7 +252,8 @@ public final class Aggregator implements SnapshotSource {
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),
                 Collections.unmodifiableList(newestFirst), listeners,
-                List.of(), Map.of(), Map.of(), Map.of(), Map.of());
+                listenerStatus, timewait, closewait, netstat, resets);
+        history.maybeRecord(current); // records only when a new second has begun
     }
 
     /**
@@ -243,6 +279,9 @@ public final class Aggregator implements SnapshotSource {
 
     @Override
     public Snapshot current() { return current; }
+
+    @Override
+    public History history() { return history; }
 
     @Override
     public AutoCloseable subscribe(Consumer<List<Event>> listener) {

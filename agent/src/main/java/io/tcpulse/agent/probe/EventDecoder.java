@@ -27,17 +27,19 @@ public final class EventDecoder {
 
     /* struct tcpulse_sock */
     public static final int SOCK_SIZE = 128;
-    static final int SK_SOCK_ID = 0, SK_INO = 8, SK_CGROUP_ID = 16, SK_STATE_NS = 24,
+    public static final int SK_SOCK_ID = 0, SK_INO = 8, SK_CGROUP_ID = 16, SK_STATE_NS = 24,
             SK_BORN_NS = 32, SK_NETNS = 40, SK_PID = 44, SK_ACK_BACKLOG = 48,
             SK_MAX_ACK_BACKLOG = 52, SK_SYN_QLEN = 56, SK_DROPS = 60, SK_UID = 64,
             SK_TIMER_MS = 68, SK_FAMILY = 72, SK_SPORT = 74, SK_DPORT = 76, SK_STATE = 78,
             SK_FLAGS = 79, SK_SADDR = 80, SK_DADDR = 96, SK_COMM = 112;
 
-    /* struct tcpulse_transition */
-    public static final int TRANSITION_SIZE = 16;
+    /* struct tcpulse_transition and struct tcpulse_port_count */
+    public static final int TRANSITION_SIZE = 24;
+    public static final int PORT_COUNT_SIZE = 24;
+    public static final int ABI_VERSION = 2;
 
     static final int AF_INET = 2, AF_INET6 = 10;
-    static final int SK_TIMEWAIT = 0x01, SK_REQUEST = 0x02;
+    public static final int SK_TIMEWAIT = 0x01, SK_REQUEST = 0x02;
 
     /** An event, or why the record could not be one (event may still be set when only partly understood). */
     public record Result(Event event, String problem) {}

@@ -11,7 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The loaded BPF probe: a handle on libtcpulse. Not thread-safe: one thread polls
@@ -30,6 +32,8 @@ public final class Probe implements AutoCloseable {
     private Pointer handle;
     private final Memory statsBuf = new Memory(8L * STAT_MAX);
     private Memory transitionsBuf = new Memory((long) EventDecoder.TRANSITION_SIZE * 1024);
+    private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
+    private Map<Long, Long> liveCookies = Map.of();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
 
     private Probe(Pointer handle) { this.handle = handle; }
@@ -39,7 +43,9 @@ public final class Probe implements AutoCloseable {
         Throwable failure = TcpulseNative.loadFailure();
         if (failure != null) return "libtcpulse could not be loaded: " + failure.getMessage();
         int abi = TcpulseNative.tcpulse__abi_version();
-        if (abi != 1) return "libtcpulse ABI " + abi + " does not match the agent's ABI 1: rebuild both";
+        if (abi != EventDecoder.ABI_VERSION) {
+            return "libtcpulse ABI " + abi + " does not match the agent's ABI " + EventDecoder.ABI_VERSION + ": rebuild both";
+        }
         if (TcpulseNative.tcpulse__sizeof_event() != EventDecoder.EVENT_SIZE
                 || TcpulseNative.tcpulse__sizeof_sock() != EventDecoder.SOCK_SIZE
                 || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE) {
@@ -65,7 +71,11 @@ public final class Probe implements AutoCloseable {
         opts.setInt(20, o.bench() ? 1 : 0);
         IntByReference err = new IntByReference();
         Pointer h = TcpulseNative.tcpulse__open(opts, err);
-        if (h == null) throw new ProbeException("tcpulse__open", -err.getValue(), lastError());
+        if (h == null) {
+            // name the missing capability: a bare EPERM (and libbpf's guesses) leave the user guessing
+            String missing = io.tcpulse.agent.host.Capabilities.current().explainProbeFailure();
+            throw new ProbeException("tcpulse__open", -err.getValue(), missing != null ? missing : lastError());
+        }
         return new Probe(h);
     }
 
@@ -105,13 +115,21 @@ public final class Probe implements AutoCloseable {
         }
         ByteBuffer b = transitionsBuf.getByteBuffer(0, (long) n * EventDecoder.TRANSITION_SIZE)
                 .order(ByteOrder.LITTLE_ENDIAN);
+        Map<Long, Long> live = new HashMap<>(liveCookies);
+        for (int i = 0; i < n; i++) {
+            int at = i * EventDecoder.TRANSITION_SIZE;
+            if (!liveCookies.containsKey(Integer.toUnsignedLong(b.getInt(at + 8)))) {
+                live.merge(Integer.toUnsignedLong(b.getInt(at + 8)), b.getLong(at), Math::max);
+            }
+        }
         List<TransitionCount> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             int at = i * EventDecoder.TRANSITION_SIZE;
-            TcpState from = TcpState.ofKernel(b.get(at + 4) & 0xff), to = TcpState.ofKernel(b.get(at + 5) & 0xff);
+            long netns = Integer.toUnsignedLong(b.getInt(at + 8));
+            if (b.getLong(at) != live.get(netns)) continue; // an older namespace that had this inode
+            TcpState from = TcpState.ofKernel(b.get(at + 12) & 0xff), to = TcpState.ofKernel(b.get(at + 13) & 0xff);
             if (from == null || to == null) continue; // a kernel with new states: nothing to count them as
-            out.add(new TransitionCount(Integer.toUnsignedLong(b.getInt(at)), from, to, b.get(at + 6) != 0,
-                    b.getLong(at + 8)));
+            out.add(new TransitionCount(netns, from, to, b.get(at + 14) != 0, b.getLong(at + 16)));
         }
         return out;
     }
@@ -134,6 +152,67 @@ public final class Probe implements AutoCloseable {
             // more sockets than room: grow with headroom, walk again
             walkBuf = new Memory(Math.max(walkBuf.size() * 2, needed.getValue() + needed.getValue() / 2));
         }
+    }
+
+    /** A per-(netns, local port) exact counter: listener overflows, SYN-ACK retransmits, RSTs. */
+    public record PortCount(long netns, int port, int what, long count) {
+        public static final int OVERFLOW = 1, SYNACK_RETRANS = 2, RESET_SENT = 3, RESET_RECV = 4;
+    }
+
+    public static final int FEAT_OVERFLOW_REASON = 0x1;
+
+    public List<PortCount> portCounters() throws ProbeException {
+        int max = (int) (portBuf.size() / EventDecoder.PORT_COUNT_SIZE);
+        int n = TcpulseNative.tcpulse__port_counters(live(), portBuf, max);
+        if (n < 0) throw new ProbeException("tcpulse__port_counters", -n, null);
+        if (n == max) {
+            portBuf = new Memory(portBuf.size() * 4);
+            return portCounters();
+        }
+        int size = EventDecoder.PORT_COUNT_SIZE;
+        ByteBuffer b = portBuf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
+        Map<Long, Long> live = new HashMap<>(liveCookies);
+        for (int i = 0; i < n; i++) {
+            long netns = Integer.toUnsignedLong(b.getInt(i * size + 8));
+            if (!liveCookies.containsKey(netns)) live.merge(netns, b.getLong(i * size), Math::max);
+        }
+        List<PortCount> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int at = i * size;
+            long netns = Integer.toUnsignedLong(b.getInt(at + 8));
+            if (b.getLong(at) != live.get(netns)) continue; // an older namespace that had this inode
+            out.add(new PortCount(netns, b.getShort(at + 12) & 0xffff, b.get(at + 14) & 0xff, b.getLong(at + 16)));
+        }
+        return out;
+    }
+
+    /**
+     * The namespaces alive now, inode -> cookie: counters of an older namespace that had
+     * the same inode are left out. Inodes not listed fall back to their newest cookie.
+     */
+    public void liveNamespaces(Map<Long, Long> inodeToCookie) {
+        this.liveCookies = Map.copyOf(inodeToCookie);
+    }
+
+    /** The never-reused cookie of the namespace at netnsPath (null: the caller's), or 0 when unknown. */
+    public static long netnsCookie(String netnsPath) {
+        LongByReference cookie = new LongByReference();
+        return TcpulseNative.tcpulse__netns_cookie(netnsPath, cookie) == 0 ? cookie.getValue() : 0;
+    }
+
+    /** TCPULSE_FEAT_* bits: what this kernel lets the probe see. */
+    public int features() { return Math.max(0, TcpulseNative.tcpulse__features(live())); }
+
+    /**
+     * Reads a file as seen from a network namespace (netnsPath null: the caller's), e.g.
+     * /proc/thread-self/net/netstat or /proc/sys/net/ipv4/tcp_syncookies.
+     */
+    public static String readInNetns(String netnsPath, String file) throws ProbeException {
+        if (TcpulseNative.loadFailure() != null) throw new ProbeException("libtcpulse not loaded");
+        byte[] buf = new byte[256 * 1024];
+        int n = TcpulseNative.tcpulse__read_in_netns(netnsPath, file, buf, buf.length);
+        if (n < 0) throw new ProbeException("read " + file + " in " + netnsPath, -n, null);
+        return new String(buf, 0, n, StandardCharsets.UTF_8);
     }
 
     /** Benchmark: the kernel generates n synthetic events on the calling CPU. */

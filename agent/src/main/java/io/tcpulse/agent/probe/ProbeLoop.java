@@ -2,16 +2,20 @@ package io.tcpulse.agent.probe;
 
 import com.sun.jna.Memory;
 import io.tcpulse.agent.aggregate.Aggregator;
+import io.tcpulse.agent.aggregate.WalkAccumulator;
 import io.tcpulse.agent.host.NetnsDiscovery;
+import io.tcpulse.agent.host.NetnsInfo;
+import io.tcpulse.agent.host.NetnsInfoReader;
 import io.tcpulse.agent.host.ProcSnapshotter;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TransitionCount;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -95,37 +99,72 @@ public final class ProbeLoop implements AutoCloseable {
     private void walk() throws ProbeException {
         long started = System.nanoTime();
         NetnsDiscovery.Namespaces found = discovery.discover();
-        List<SocketRecord> sockets = new ArrayList<>();
-        Set<Long> walked = new HashSet<>();
+        long own = ownNetns();
+        // what each namespace says of itself first: the walk needs its ephemeral port range
+        Map<Long, NetnsInfo> info = new HashMap<>();
+        info.put(own, readInfo(null, 0));
+        for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
+            if (ns.getKey() != own) {
+                info.put(ns.getKey(), readInfo(ns.getValue().toString(), found.pids().getOrDefault(ns.getKey(), 0)));
+            }
+        }
+        Map<Long, int[]> ranges = new HashMap<>();
+        info.forEach((ns, i) -> ranges.put(ns, new int[] {i.portLow(), i.portHigh()}));
+        WalkAccumulator acc = new WalkAccumulator(ranges);
+
         if (probe == null) {
-            sockets.addAll(procSnapshotter.walk());
-            walked.addAll(found.pids().keySet());
-            aggregator.onWalk(sockets, walked, List.of(), micros(started));
+            for (SocketRecord r : procSnapshotter.walk()) acc.accept(r, true);
+            found.pids().keySet().forEach(acc::walked);
+            acc.walked(own);
+            aggregator.onWalk(acc, info, List.of(), List.of(), micros(started));
             return;
         }
-        long own = ownNetns();
-        collect(probe.walk(null), sockets);
-        walked.add(own);
+        Map<Long, Long> cookies = new HashMap<>();
+        cookies.put(own, Probe.netnsCookie(null));
+        collect(probe.walk(null), acc);
+        acc.walked(own);
         for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
             if (ns.getKey() == own) continue;
             try {
-                collect(probe.walk(ns.getValue().toString()), sockets);
-                walked.add(ns.getKey());
+                cookies.put(ns.getKey(), Probe.netnsCookie(ns.getValue().toString()));
+                collect(probe.walk(ns.getValue().toString()), acc);
+                acc.walked(ns.getKey());
             } catch (ProbeException e) {
                 // e.g. no CAP_SYS_ADMIN to enter it: counts there come from events alone
+                info.remove(ns.getKey());
                 if (unwalkable.add(ns.getKey())) {
                     LOG.warning("cannot walk network namespace " + ns.getKey() + " via " + ns.getValue()
                             + ": " + e.getMessage());
                 }
             }
         }
-        List<TransitionCount> after = probe.transitions();
-        aggregator.onWalk(sockets, walked, after, micros(started));
+        cookies.values().removeIf(c -> c == 0);
+        probe.liveNamespaces(cookies);
+        aggregator.onWalk(acc, info, probe.transitions(), probe.portCounters(), micros(started));
     }
 
-    private static void collect(ByteBuffer raw, List<SocketRecord> into) {
+    /** A namespace's counters and sysctls, from inside it when libtcpulse can enter it. */
+    private static NetnsInfo readInfo(String netnsPath, int pid) {
+        return NetnsInfoReader.read(file -> {
+            try {
+                return Probe.readInNetns(netnsPath, file);
+            } catch (ProbeException | RuntimeException | UnsatisfiedLinkError e) {
+                // degraded: /proc/PID/net shows another namespace's counters; its sysctls stay default
+                String direct = netnsPath == null ? file
+                        : pid > 0 && file.startsWith("/proc/thread-self/net/") ? file.replace("thread-self", Integer.toString(pid))
+                        : null;
+                try {
+                    return direct == null ? null : Files.readString(Path.of(direct));
+                } catch (IOException | RuntimeException io) {
+                    return null;
+                }
+            }
+        });
+    }
+
+    private static void collect(ByteBuffer raw, WalkAccumulator into) {
         for (int at = 0; at + EventDecoder.SOCK_SIZE <= raw.limit(); at += EventDecoder.SOCK_SIZE) {
-            into.add(EventDecoder.decodeSock(raw, at));
+            into.acceptRaw(raw, at);
         }
     }
 

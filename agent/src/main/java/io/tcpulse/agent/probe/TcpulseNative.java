@@ -39,6 +39,10 @@ final class TcpulseNative {
     static native int tcpulse__snapshot(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);
     static native int tcpulse__bench_generate(Pointer t, int n);
     static native int tcpulse__last_error(byte[] buf, long size);
+    static native int tcpulse__port_counters(Pointer t, Pointer out, int max);
+    static native int tcpulse__features(Pointer t);
+    static native int tcpulse__read_in_netns(String netnsPath, String file, byte[] buf, long size);
+    static native int tcpulse__netns_cookie(String netnsPath, LongByReference cookie);
     static native int tcpulse__ring_count(Pointer t);
     static native long tcpulse__recursion_misses(Pointer t);
     static native void tcpulse__close(Pointer t);

@@ -76,6 +76,39 @@ final class Netns implements AutoCloseable {
         return out;
     }
 
+    /**
+     * A veth into a peer namespace with 10.98.0.1/24 here and 10.99.0.0/16 routed to it:
+     * SYN-ACKs to spoofed 10.99.x.x sources leave and are never answered.
+     */
+    Netns blackholePeer() throws IOException, InterruptedException {
+        Netns peer = new Netns(name + "-p");
+        run("ip", "netns", "add", peer.name);
+        String v0 = "v" + name.substring(name.length() - 8), v1 = v0 + "p";
+        run("ip", "-n", name, "link", "add", v0, "type", "veth", "peer", "name", v1, "netns", peer.name);
+        run("ip", "-n", name, "addr", "add", "10.98.0.1/24", "dev", v0);
+        run("ip", "-n", name, "link", "set", v0, "up");
+        run("ip", "-n", peer.name, "link", "set", v1, "up");
+        run("ip", "-n", name, "route", "add", "10.99.0.0/16", "dev", v0);
+        return peer;
+    }
+
+    void sysctl(String key, String value) throws IOException, InterruptedException {
+        exec("sysctl", "-q", "-w", key + "=" + value);
+    }
+
+    /** Tcp counters of the namespace (/proc/net/snmp), e.g. OutRsts. */
+    Map<String, Long> snmpTcp() throws IOException, InterruptedException {
+        String[] lines = exec("cat", "/proc/net/snmp").split("\n");
+        Map<String, Long> out = new TreeMap<>();
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (!lines[i].startsWith("Tcp:") || !lines[i + 1].startsWith("Tcp:")) continue;
+            String[] k = lines[i].split("\\s+"), v = lines[i + 1].split("\\s+");
+            for (int j = 1; j < k.length && j < v.length; j++) out.put(k[j], Long.parseLong(v[j]));
+            break;
+        }
+        return out;
+    }
+
     /** TcpExt counters of the namespace (/proc/net/netstat). */
     Map<String, Long> tcpExt() throws IOException, InterruptedException {
         String[] lines = exec("cat", "/proc/net/netstat").split("\n");

@@ -39,10 +39,10 @@ class StateMachineKernelTest {
         try (Netns ns = Netns.create()) {
             long inode = ns.inode();
             // round 1: the client closes first
-            ns.serve("--port", "8001");
+            ns.serve("--port", "8001", "--backlog", "4096"); // no accept-queue overflow under CPU contention
             ns.exec(stormTool(), "connect", "--port", "8001", "--count", String.valueOf(N), "--close", "client");
             // round 2: the server closes first
-            ns.serve("--port", "8002", "--close-first");
+            ns.serve("--port", "8002", "--close-first", "--backlog", "4096");
             ns.exec(stormTool(), "connect", "--port", "8002", "--count", String.valueOf(N), "--close", "server");
 
             Map<String, Long> expected = new TreeMap<>();

@@ -1,0 +1,149 @@
+package io.tcpulse.agent.aggregate;
+
+import io.tcpulse.agent.host.NetnsInfo;
+import io.tcpulse.agent.model.SocketRecord;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The closing side at each walk (single writer): the TIME_WAIT ledger with a port
+ * exhaustion forecast per destination, and CLOSE_WAIT sockets by owner with their
+ * ages and growth, flagged as leaking when they pile up or stay.
+ */
+final class ClosingTracker {
+    static final int TOP = 100;
+    static final int SOCKETS_PER_OWNER = 1000;
+    private static final long HISTORY_MS = 10 * 60_000;
+
+    private final long closeWaitMinAgeMs;
+    private final Map<Long, Long> firstSeenNs = new HashMap<>();                   // sockId -> mono ns
+    private final Map<OwnerKey, ArrayDeque<long[]>> ownerHistory = new HashMap<>(); // (wall ms, count)
+    private final Map<WalkAccumulator.Dest, long[]> lastDest = new HashMap<>();    // (wall ms, ports in use)
+    private final Map<Long, long[]> lastTwEntries = new HashMap<>();               // netns -> (wall ms, entries)
+
+    record OwnerKey(long netns, int pid, String comm, String unit) {}
+
+    ClosingTracker(long closeWaitMinAgeMs) {
+        this.closeWaitMinAgeMs = closeWaitMinAgeMs;
+    }
+
+    /** TIME_WAIT ledgers, per walked namespace. twEntries: timewait entries counted by the kernel. */
+    Map<Long, TimeWaitReport> timewait(WalkAccumulator w, Map<Long, NetnsInfo> info, Map<Long, Long> twEntries, long wallMs) {
+        Map<Long, List<TimeWaitReport.Remote>> remotes = new HashMap<>();
+        Set<WalkAccumulator.Dest> seen = new HashSet<>();
+        for (var e : w.outbound.entrySet()) {
+            WalkAccumulator.Dest d = e.getKey();
+            WalkAccumulator.DestCount c = e.getValue();
+            if (c.timeWait == 0) continue; // the ledger lists destinations holding TIME_WAIT
+            seen.add(d);
+            NetnsInfo ni = info.get(d.netns());
+            long range = ni == null ? 28232 : ni.ephemeralPorts();
+            long inUse = c.timeWait + c.otherTw + c.live;
+            long[] last = lastDest.put(d, new long[] {wallMs, inUse});
+            Double eta = null;
+            if (last != null && wallMs > last[0] && inUse > last[1]) {
+                double perSec = (inUse - last[1]) * 1000.0 / (wallMs - last[0]);
+                eta = Math.max(0, range - inUse) / perSec;
+            }
+            remotes.computeIfAbsent(d.netns(), n -> new ArrayList<>()).add(new TimeWaitReport.Remote(
+                    d.remote(), d.local(), c.timeWait, inUse, range, range == 0 ? 1.0 : (double) inUse / range, eta));
+        }
+        lastDest.keySet().retainAll(seen);
+
+        Map<Long, TimeWaitReport> out = new HashMap<>();
+        for (long netns : w.walkedNetns) {
+            List<TimeWaitReport.Remote> rs = remotes.getOrDefault(netns, new ArrayList<>());
+            rs.sort(Comparator.comparingLong(TimeWaitReport.Remote::count).reversed()
+                    .thenComparing(TimeWaitReport.Remote::remote));
+            List<TimeWaitReport.LocalPort> ports = new ArrayList<>();
+            w.timeWaitByLocalPort.getOrDefault(netns, Map.of())
+                    .forEach((p, n) -> ports.add(new TimeWaitReport.LocalPort(p, n)));
+            ports.sort(Comparator.comparingLong(TimeWaitReport.LocalPort::count).reversed()
+                    .thenComparingInt(TimeWaitReport.LocalPort::port));
+            long entries = twEntries.getOrDefault(netns, 0L);
+            long[] last = lastTwEntries.put(netns, new long[] {wallMs, entries});
+            double rate = last == null || wallMs <= last[0] ? 0 : Math.max(0, entries - last[1]) * 1000.0 / (wallMs - last[0]);
+            NetnsInfo ni = info.get(netns);
+            out.put(netns, new TimeWaitReport(w.timeWaitTotal.getOrDefault(netns, 0L), rate,
+                    List.copyOf(rs.subList(0, Math.min(TOP, rs.size()))),
+                    List.copyOf(ports.subList(0, Math.min(TOP, ports.size()))),
+                    ni == null ? 0 : ni.maxTwBuckets(), ni == null ? 0 : ni.tcpExt("TCPTimeWaitOverflow")));
+        }
+        return out;
+    }
+
+    /** CLOSE_WAIT by owner, per walked namespace. */
+    Map<Long, CloseWaitReport> closewait(WalkAccumulator w, Function<SocketRecord, OwnerInfo> owner,
+                                         long monoNs, long wallMs) {
+        Map<OwnerKey, List<CloseWaitReport.Sock>> socks = new HashMap<>();
+        Map<OwnerKey, Double> oldest = new HashMap<>();
+        Set<Long> alive = new HashSet<>();
+        for (SocketRecord r : w.closeWait) {
+            alive.add(r.sockId());
+            long since = r.stateSinceNs() != 0 ? r.stateSinceNs() : firstSeenNs.computeIfAbsent(r.sockId(), id -> monoNs);
+            double age = Math.max(0, monoNs - since) / 1e9;
+            OwnerInfo o = owner.apply(r);
+            OwnerKey k = new OwnerKey(r.netns(), o.pid(), o.comm(), o.unit());
+            List<CloseWaitReport.Sock> l = socks.computeIfAbsent(k, x -> new ArrayList<>());
+            if (l.size() < SOCKETS_PER_OWNER) {
+                l.add(new CloseWaitReport.Sock(r.remote().getHostAddress() + ":" + r.remotePort(), r.localPort(), age));
+            }
+            oldest.merge(k, age, Math::max);
+        }
+        firstSeenNs.keySet().retainAll(alive);
+
+        Map<Long, List<CloseWaitReport.ByOwner>> byNetns = new HashMap<>();
+        Map<OwnerKey, Long> counts = new HashMap<>();
+        for (SocketRecord r : w.closeWait) {
+            OwnerInfo o = owner.apply(r);
+            counts.merge(new OwnerKey(r.netns(), o.pid(), o.comm(), o.unit()), 1L, Long::sum);
+        }
+        for (var e : counts.entrySet()) {
+            OwnerKey k = e.getKey();
+            long n = e.getValue();
+            ArrayDeque<long[]> h = ownerHistory.computeIfAbsent(k, x -> new ArrayDeque<>());
+            h.addLast(new long[] {wallMs, n});
+            while (!h.isEmpty() && wallMs - h.peekFirst()[0] > HISTORY_MS) h.removeFirst();
+            double growth = 0;
+            long[] first = h.peekFirst();
+            if (first != null && wallMs - first[0] >= 1000) growth = (n - first[1]) * 60_000.0 / (wallMs - first[0]);
+            double oldestAge = oldest.getOrDefault(k, 0.0);
+            boolean leaking = oldestAge * 1000 >= closeWaitMinAgeMs || (growth > 0 && risingSteadily(h));
+            List<CloseWaitReport.Sock> l = socks.getOrDefault(k, List.of());
+            List<CloseWaitReport.Sock> sorted = new ArrayList<>(l);
+            sorted.sort(Comparator.comparingDouble(CloseWaitReport.Sock::ageSeconds).reversed());
+            byNetns.computeIfAbsent(k.netns(), x -> new ArrayList<>()).add(new CloseWaitReport.ByOwner(
+                    k.pid(), k.comm(), k.unit(), n, oldestAge, growth, leaking, List.copyOf(sorted)));
+        }
+        // owners without CLOSE_WAIT any more leave the report (and their history)
+        ownerHistory.keySet().retainAll(counts.keySet());
+
+        Map<Long, CloseWaitReport> out = new HashMap<>();
+        for (long netns : w.walkedNetns) {
+            List<CloseWaitReport.ByOwner> owners = byNetns.getOrDefault(netns, new ArrayList<>());
+            owners.sort(Comparator.comparingLong(CloseWaitReport.ByOwner::count).reversed());
+            long total = owners.stream().mapToLong(CloseWaitReport.ByOwner::count).sum();
+            out.put(netns, new CloseWaitReport(total, List.copyOf(owners)));
+        }
+        return out;
+    }
+
+    /** Three or more samples, each no lower than the one before, the last above the first. */
+    private static boolean risingSteadily(ArrayDeque<long[]> h) {
+        if (h.size() < 3) return false;
+        long prev = -1, first = h.peekFirst()[1], last = h.peekLast()[1];
+        for (long[] s : h) {
+            if (s[1] < prev) return false;
+            prev = s[1];
+        }
+        return last > first;
+    }
+}

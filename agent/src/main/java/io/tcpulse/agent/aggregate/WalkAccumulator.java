@@ -1,0 +1,129 @@
+package io.tcpulse.agent.aggregate;
+
+import io.tcpulse.agent.model.SocketRecord;
+import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.probe.EventDecoder;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static io.tcpulse.agent.probe.EventDecoder.*;
+
+/**
+ * One reconciliation walk, streamed: every socket is counted, but only the few that
+ * views list one by one (listeners, CLOSE_WAIT, lingering FIN_WAIT2/LAST_ACK) become
+ * objects. TIME_WAIT and outbound connections are folded into per-destination counts
+ * as they pass, so a million timewait sockets cost a map entry per destination.
+ */
+public final class WalkAccumulator {
+    /** An outbound destination as seen from one local address of one namespace. */
+    public record Dest(long netns, String local, String remote) {}
+
+    /** TIME_WAIT sockets and live connections holding a local port towards one destination. */
+    public static final class DestCount {
+        public long timeWait;   // substate TIME_WAIT
+        public long otherTw;    // timewait socks still in substate FIN_WAIT2
+        public long live;       // full sockets
+    }
+
+    final Map<Long, long[]> stateCounts = new HashMap<>();
+    final List<SocketRecord> listeners = new ArrayList<>();
+    final List<SocketRecord> closeWait = new ArrayList<>();
+    final List<SocketRecord> lingering = new ArrayList<>();
+    final Map<Dest, DestCount> outbound = new HashMap<>();
+    final Map<Long, Map<Integer, Long>> timeWaitByLocalPort = new HashMap<>();
+    final Map<Long, Long> timeWaitTotal = new HashMap<>();
+    final Set<Long> walkedNetns = new HashSet<>();
+    private final Map<Long, Set<Integer>> listeningPorts = new HashMap<>();
+    private final Map<Long, int[]> ephemeralRange;
+    long sockets;
+
+    /** @param ephemeralRange per netns [low, high] of ip_local_port_range, to tell outbound sockets */
+    public WalkAccumulator(Map<Long, int[]> ephemeralRange) {
+        this.ephemeralRange = ephemeralRange;
+    }
+
+    public void walked(long netns) {
+        walkedNetns.add(netns);
+        stateCounts.computeIfAbsent(netns, n -> new long[13]);
+    }
+
+    /** A raw tcpulse_sock record (the walk lists listeners before other sockets). */
+    public void acceptRaw(ByteBuffer b, int at) {
+        int stateNum = b.get(at + SK_STATE) & 0xff;
+        TcpState state = TcpState.ofKernel(stateNum);
+        if (state == null) return;
+        long netns = Integer.toUnsignedLong(b.getInt(at + SK_NETNS));
+        boolean timewait = (b.get(at + SK_FLAGS) & SK_TIMEWAIT) != 0;
+        count(netns, state);
+        if (state == TcpState.LISTEN || (!timewait && (state == TcpState.CLOSE_WAIT
+                || state == TcpState.FIN_WAIT2 || state == TcpState.LAST_ACK))) {
+            accept(EventDecoder.decodeSock(b, at), false);
+            return;
+        }
+        if (state == TcpState.NEW_SYN_RECV) return;
+        int family = b.getShort(at + SK_FAMILY) & 0xffff;
+        int localPort = b.getShort(at + SK_SPORT) & 0xffff;
+        if (timewait && state == TcpState.TIME_WAIT) {
+            timeWaitTotal.merge(netns, 1L, Long::sum);
+            timeWaitByLocalPort.computeIfAbsent(netns, n -> new HashMap<>()).merge(localPort, 1L, Long::sum);
+        }
+        if (!isOutbound(netns, localPort)) return;
+        Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
+                addr(b, at + SK_DADDR, family) + ":" + (b.getShort(at + SK_DPORT) & 0xffff));
+        DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
+        if (!timewait) c.live++;
+        else if (state == TcpState.TIME_WAIT) c.timeWait++;
+        else c.otherTw++;
+    }
+
+    /** A decoded record (from /proc in degraded mode, or from acceptRaw). */
+    public void accept(SocketRecord r, boolean count) {
+        if (r.state() == null) return;
+        if (count) count(r.netns(), r.state());
+        switch (r.state()) {
+            case LISTEN -> {
+                listeners.add(r);
+                listeningPorts.computeIfAbsent(r.netns(), n -> new HashSet<>()).add(r.localPort());
+            }
+            case CLOSE_WAIT -> closeWait.add(r);
+            case FIN_WAIT2, LAST_ACK -> {
+                if (!r.timewait()) lingering.add(r);
+            }
+            default -> { }
+        }
+        if (count && r.timewait() && r.state() == TcpState.TIME_WAIT) {
+            timeWaitTotal.merge(r.netns(), 1L, Long::sum);
+            timeWaitByLocalPort.computeIfAbsent(r.netns(), n -> new HashMap<>()).merge(r.localPort(), 1L, Long::sum);
+        }
+    }
+
+    private void count(long netns, TcpState state) {
+        sockets++;
+        stateCounts.computeIfAbsent(netns, n -> new long[13])[state.kernel]++;
+    }
+
+    /** Outbound: the local port is no listener's and lies in the ephemeral range. */
+    private boolean isOutbound(long netns, int localPort) {
+        if (listeningPorts.getOrDefault(netns, Set.of()).contains(localPort)) return false;
+        int[] range = ephemeralRange.getOrDefault(netns, new int[] {32768, 60999});
+        return localPort >= range[0] && localPort <= range[1];
+    }
+
+    private static String addr(ByteBuffer b, int at, int family) {
+        byte[] raw = new byte[family == 10 ? 16 : 4];
+        b.get(at, raw);
+        try {
+            return InetAddress.getByAddress(raw).getHostAddress();
+        } catch (UnknownHostException impossible) {
+            throw new IllegalStateException(impossible);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package io.tcpulse.agent.http;
+
+import io.tcpulse.agent.aggregate.ListenerStatus;
+import io.tcpulse.agent.aggregate.OwnerInfo;
+import io.tcpulse.agent.aggregate.Snapshot;
+import io.tcpulse.agent.aggregate.SnapshotSource;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/** GET /api/v1/listeners[?netns=INODE]: every listening socket, its queues, drops and owner. */
+final class ListenersApi {
+    private ListenersApi() {}
+
+    static void mount(Router router, SnapshotSource source) {
+        router.get("/api/v1/listeners").handler(ctx -> listeners(ctx, source));
+    }
+
+    private static void listeners(RoutingContext ctx, SnapshotSource source) {
+        Long netns = ApiServer.netnsParam(ctx);
+        Snapshot s = source.current();
+        JsonArray out = new JsonArray();
+        for (ListenerStatus l : s.listenerStatus()) {
+            if (ApiJson.sameNetns(netns, l.netns())) out.add(listener(l));
+        }
+        // host-wide counters beside the per-listener view, per namespace
+        JsonObject host = new JsonObject();
+        for (var e : new TreeMap<>(s.netstat()).entrySet()) {
+            if (ApiJson.sameNetns(netns, e.getKey())) host.put(Long.toString(e.getKey()), listenCounters(e.getValue()));
+        }
+        ctx.json(new JsonObject().put("listeners", out).put("netstat", host));
+    }
+
+    static JsonObject listener(ListenerStatus l) {
+        return new JsonObject()
+                .put("netns", l.netns()).put("addr", l.addr()).put("port", l.port())
+                .put("acceptQueue", l.acceptQueue()).put("acceptQueueMax", l.acceptQueueMax())
+                .put("acceptQueueFill", l.acceptQueueFill())
+                .put("synQueue", l.synQueue()).put("synQueueMax", l.synQueueMax())
+                .put("overflows", l.overflows()).put("drops", l.drops())
+                .put("synAckRetransmits", l.synAckRetransmits())
+                .put("resetsSent", l.resetsSent()).put("resetsReceived", l.resetsReceived())
+                .put("syncookies", l.syncookies())
+                .put("owner", owner(l.owner()))
+                .put("verdict", l.verdict());
+    }
+
+    static JsonObject owner(OwnerInfo o) {
+        return new JsonObject().put("pid", o.pid() == 0 ? null : o.pid()).put("comm", o.comm())
+                .put("unit", o.unit()).put("cgroup", o.cgroup());
+    }
+
+    private static final String[] LISTEN_COUNTERS = {
+        "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
+        "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "TCPTimeWaitOverflow"};
+
+    private static JsonObject listenCounters(Map<String, Long> tcpExt) {
+        JsonObject o = new JsonObject();
+        for (String k : LISTEN_COUNTERS) o.put(k, tcpExt.getOrDefault(k, 0L));
+        return o;
+    }
+}

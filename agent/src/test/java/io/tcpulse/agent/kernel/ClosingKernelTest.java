@@ -1,0 +1,129 @@
+package io.tcpulse.agent.kernel;
+
+import io.tcpulse.agent.Main;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Map;
+
+import static io.tcpulse.agent.kernel.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The closing side against ss and the namespace's own counters. */
+class ClosingKernelTest {
+    static Main.Agent agent;
+
+    @BeforeAll
+    static void start() throws Exception {
+        requireRootAndBpf();
+        agent = startAgent("--walk-interval-ms", "300");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (agent != null) agent.close();
+    }
+
+    static JsonObject api(String path) {
+        try {
+            return getJson(agent.port(), path);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void timeWaitLedgerMatchesSsAndForecastsPortExhaustion() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            ns.sysctl("net.ipv4.ip_local_port_range", "30000 33999"); // 4,000 ports
+            ns.sysctl("net.ipv4.tcp_tw_reuse", "0"); // no port taken back from TIME_WAIT: all 3,000 stay
+            ns.serve("--port", "8401", "--backlog", "4096"); // no accept-queue overflow under CPU contention
+            ns.exec(stormTool(), "connect", "--port", "8401", "--count", "3000", "--close", "client");
+            // the server closes on reading EOF: wait for the last FINs to settle. A few of the
+            // 3,000 may not reach TIME_WAIT (the kernel's choice); ss is the ground truth
+            long[] last = {-1};
+            await(Duration.ofSeconds(10), () -> {
+                long now = timeWaitInSs(ns), before = last[0];
+                last[0] = now;
+                return now == before && now >= 2950;
+            }, () -> "ss time-wait " + timeWaitInSs(ns));
+            long ss = last[0];
+            await(Duration.ofSeconds(10), () -> api("/api/v1/timewait?netns=" + inode).getLong("total") == ss,
+                    () -> "timewait " + api("/api/v1/timewait?netns=" + inode).encode() + " vs ss " + ss);
+            JsonObject tw = api("/api/v1/timewait?netns=" + inode);
+            JsonObject top = tw.getJsonArray("byRemote").getJsonObject(0);
+            assertEquals("127.0.0.1:8401", top.getString("remote"));
+            assertEquals("127.0.0.1", top.getString("local"));
+            assertEquals(ss, top.getLong("count"));
+            assertEquals(ss, top.getLong("portsInUse"));
+            assertEquals(4000, top.getLong("portRange"));
+            assertEquals(0.75, top.getDouble("exhaustion"), 0.01);
+            String metrics = get(agent.port(), "/metrics").body();
+            assertTrue(metrics.contains("tcpulse_timewait_sockets{netns=\"" + inode + "\"} " + ss), "metric");
+            assertTrue(metrics.contains("tcpulse_timewait_port_exhaustion_ratio{netns=\"" + inode + "\",remote=\"127.0.0.1:8401\"} 0.7"),
+                    "exhaustion metric");
+        }
+    }
+
+    static long timeWaitInSs(Netns ns) {
+        try {
+            return ns.exec("ss", "-tanH", "state", "time-wait").lines().filter(l -> !l.isBlank()).count();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void closeWaitSocketsAreReportedUnderTheirOwnerUntilClosed() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            Process server = ns.serve("--port", "8402", "--never-close");
+            ns.exec(stormTool(), "connect", "--port", "8402", "--count", "7", "--close", "client");
+            await(Duration.ofSeconds(10), () -> api("/api/v1/closewait?netns=" + inode).getLong("total") == 7,
+                    () -> "closewait " + api("/api/v1/closewait?netns=" + inode).encode());
+            Thread.sleep(1500);
+            JsonObject cw = api("/api/v1/closewait?netns=" + inode + "&sockets=true");
+            JsonArray owners = cw.getJsonArray("byOwner");
+            assertEquals(1, owners.size(), cw.encode());
+            JsonObject o = owners.getJsonObject(0);
+            assertEquals(server.pid(), o.getLong("pid"));
+            assertEquals("tcpulse-storm", o.getString("comm"));
+            assertEquals(7, o.getLong("count"));
+            assertTrue(o.getDouble("oldestAgeSeconds") >= 1.0 && o.getDouble("oldestAgeSeconds") < 30, o.encode());
+            assertEquals(7, o.getJsonArray("sockets").size());
+            assertEquals(ns.ssCounts().get("CLOSE_WAIT"), 7L);
+            // the server closes them: they leave the report
+            new ProcessBuilder("kill", "-USR1", Long.toString(server.pid())).start().waitFor();
+            await(Duration.ofSeconds(10), () -> api("/api/v1/closewait?netns=" + inode).getLong("total") == 0
+                            && api("/api/v1/closewait?netns=" + inode).getJsonArray("byOwner").isEmpty(),
+                    () -> "closewait after close " + api("/api/v1/closewait?netns=" + inode).encode());
+        }
+    }
+
+    @Test
+    void resetsToAClosedPortAndFromAbortiveClosesAreCounted() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            ns.serve("--port", "8403");
+            Map<String, Long> before = ns.snmpTcp();
+            // nobody listens on 8404: each SYN is answered with a RST
+            ns.exec(stormTool(), "connect", "--port", "8404", "--count", "3", "--close", "client");
+            // SO_LINGER 0: each close() aborts with a RST
+            ns.exec(stormTool(), "connect", "--port", "8403", "--count", "4", "--close", "rst");
+            long outRsts = ns.snmpTcp().get("OutRsts") - before.get("OutRsts");
+            assertEquals(7, outRsts, "ground truth: OutRsts");
+            await(Duration.ofSeconds(5), () -> api("/api/v1/resets?netns=" + inode).getLong("sent") == 7
+                            && api("/api/v1/resets?netns=" + inode).getLong("received") == 7,
+                    () -> "resets " + api("/api/v1/resets?netns=" + inode).encode());
+            JsonArray events = api("/api/v1/events?netns=" + inode + "&limit=1000").getJsonArray("events");
+            long refused = events.stream().map(JsonObject.class::cast)
+                    .filter(e -> "RESET_SENT".equals(e.getString("kind")) && e.getInteger("localPort") == 8404).count();
+            assertEquals(3, refused, "RSTs from the closed port carry its port");
+        }
+    }
+}
