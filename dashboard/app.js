@@ -1,54 +1,136 @@
-// The live page: state counts, health banner and event tail.
+// The page: wires the live stream and the views together, and owns the header (namespace
+// selector, connection status, theme, view tabs) and the health banner.
 // Every string from the kernel or the agent goes into the page through textContent.
 
-import { openStream } from './api.js';
+import { openStream, fetchJson, query } from './api.js';
+import { state, on, emit } from './state.js';
+import * as stateMachine from './views/stateMachine.js';
+import * as history from './views/history.js';
+import * as listeners from './views/listeners.js';
+import * as timewait from './views/timewait.js';
+import * as closewait from './views/closewait.js';
+import * as events from './views/events.js';
+import * as alerts from './views/alerts.js';
+import * as latency from './views/latency.js';
+import { resizeAll, restyleAll } from './views/charts.js';
 
-const MAX_ROWS = 200;
+const $ = (id) => document.getElementById(id);
 
-const netnsSelect = document.getElementById('netns');
-const banner = document.getElementById('banner');
-const conn = document.getElementById('conn');
-const eventsBody = document.getElementById('events');
-const droppedNote = document.getElementById('dropped');
+const VIEWS = ['overview', 'listeners', 'timewait', 'closewait', 'events', 'alerts', 'latency'];
+
+const netnsSelect = $('netns');
+const banner = $('banner');
+const conn = $('conn');
 
 let stream = null;
-let droppedTotal = 0;
+let eventFilter = { port: '', state: '', peer: '' };
 
 function start() {
-  netnsSelect.addEventListener('change', () => {
-    eventsBody.replaceChildren();
-    droppedTotal = 0;
-    droppedNote.textContent = '';
-    connect(netnsSelect.value);
-  });
-  connect('');
+  const params = new URLSearchParams(location.search);
+  state.netns = params.get('netns') ?? '';
+  if (state.netns) addNetnsOption(state.netns);
+  netnsSelect.value = state.netns;
+  netnsSelect.addEventListener('change', () => selectNetns(netnsSelect.value));
+
+  setupTheme();
+  setupNav();
+
+  stateMachine.mount($('state-machine'));
+  history.mount({ statesBox: $('chart-states'), ratesBox: $('chart-transitions'), rangeSelect: $('range'),
+    pause: $('charts-pause'), status: $('history-status') });
+  listeners.mount({ table: $('listeners-table'), status: $('listeners-status'), detailBox: $('listener-detail') });
+  timewait.mount({ summaryBox: $('timewait-summary'), remoteTable: $('timewait-remote'),
+    portsTable: $('timewait-ports'), status: $('timewait-status') });
+  closewait.mount({ table: $('closewait-table'), totalEl: $('closewait-total'), status: $('closewait-status') });
+  events.mount({ tbody: $('events'), form: $('event-filter'), pause: $('events-pause'), pausedEl: $('events-paused'),
+    droppedEl: $('dropped'), onFilter: (f) => {
+      eventFilter = f;
+      connect();
+    } });
+  alerts.mount({ firing: $('alerts-firing'), recent: $('alerts-recent'), pending: $('alerts-pending'),
+    status: $('alerts-status'), navBadge: $('alerts-badge'), overviewStrip: $('alerts-strip') });
+  latency.mount({ container: $('latency-panels'), status: $('latency-status') });
+
+  on('states', renderTiles);
+  connect();
 }
 
-function connect(netns) {
+function selectNetns(netns) {
+  state.netns = netns;
+  const url = new URL(location.href);
+  if (netns) url.searchParams.set('netns', netns);
+  else url.searchParams.delete('netns');
+  window.history.replaceState(null, '', url);
+  events.clear();
+  clearTiles();
+  emit('netns');
+  connect();
+}
+
+function connect() {
   if (stream) stream.close();
-  stream = openStream(netns, { onStates: renderStates, onEvent: renderEvent, onStatus: renderStatus });
+  stream = openStream({ netns: state.netns, ...eventFilter }, {
+    onStates,
+    onEvent: events.add,
+    onStatus: renderStatus,
+  });
+}
+
+function onStates(msg) {
+  const started = msg.health?.startedMillis ?? null;
+  const restarted = state.startedMillis !== null && started !== null && started !== state.startedMillis;
+  state.startedMillis = started;
+  state.live = msg;
+  document.body.dataset.agentStarted = String(started);
+  renderNetnsOptions(msg.netns);
+  renderBanner(msg.health);
+  events.addDropped(msg.dropped ?? 0);
+  if (restarted) {
+    events.mark(`agent restarted at ${new Date(started).toLocaleTimeString()}: counts and history start again`);
+    emit('restart');
+  }
+  emit('states', msg);
 }
 
 function renderStatus(status, retryMs) {
+  if (status === 'open') backfillEvents();
+  state.connection = status;
   conn.dataset.state = status;
   conn.textContent = status === 'open'
     ? 'live'
     : `reconnecting… (next try in ${Math.round(retryMs / 1000)} s)`;
+  emit('connection', status);
 }
 
-function renderStates(msg) {
-  for (const [state, count] of Object.entries(msg.states)) {
-    const el = document.getElementById(`count-${state}`);
-    if (!el) continue;
-    el.textContent = String(count);
-    el.closest('.tile').classList.toggle('zero', count === 0);
+/** What happened just before the page (or the agent) started: the tail is not empty on arrival. */
+async function backfillEvents() {
+  const filter = { netns: state.netns, ...eventFilter };
+  try {
+    const body = await fetchJson(`/api/v1/events${query({ ...filter, limit: 100 })}`);
+    if (JSON.stringify(filter) === JSON.stringify({ netns: state.netns, ...eventFilter })) events.backfill(body.events);
+  } catch {
+    // the live tail goes on without them
   }
-  renderNetnsOptions(msg.netns);
-  renderBanner(msg.health);
-  if (msg.dropped > 0) {
-    droppedTotal += msg.dropped;
-    droppedNote.textContent = `(${droppedTotal} not shown: more than the stream's rate limit)`;
+}
+
+function renderTiles() {
+  for (const [name, count] of Object.entries(state.live.states)) {
+    const tile = $(`count-${name}`);
+    if (!tile) continue;
+    tile.textContent = String(count);
+    tile.closest('.tile').classList.toggle('zero', count === 0);
   }
+}
+
+function clearTiles() {
+  for (const tile of document.querySelectorAll('.tile .count')) tile.textContent = '–';
+}
+
+function addNetnsOption(inode) {
+  const option = document.createElement('option');
+  option.value = inode;
+  option.textContent = `net:[${inode}]`;
+  netnsSelect.append(option);
 }
 
 /** Keeps the options in step with the agent's list, without losing the selection. */
@@ -67,7 +149,7 @@ function renderNetnsOptions(inodes) {
   if (selected && !wanted.includes(selected)) {
     const gone = document.createElement('option');
     gone.value = selected;
-    gone.textContent = `net:[${selected}] (gone)`;
+    gone.textContent = `net:[${selected}] (not seen now)`;
     options.push(gone);
   }
   netnsSelect.replaceChildren(...options);
@@ -81,10 +163,13 @@ function renderBanner(health) {
     messages.push(`Degraded: the eBPF probe is unavailable${cause}. `
       + `Counts come from ${health.probe.mode}; live events are missing.`);
   }
-  const { lost, sampledOut } = health.events;
+  const { lost, sampledOut, samplingRatio } = health.events;
   if (lost > 0 || sampledOut > 0) {
     messages.push(`The event tail is incomplete: ${lost} events lost, ${sampledOut} sampled out `
-      + `(sampling 1:${health.events.samplingRatio}). State counts stay exact.`);
+      + `(sampling 1:${samplingRatio}). State counts stay exact.`);
+  } else if (samplingRatio > 1) {
+    messages.push(`Events are being sampled 1:${samplingRatio}: the tail and the distributions see a share of them. `
+      + 'State counts stay exact.');
   }
   banner.hidden = messages.length === 0;
   banner.dataset.level = health.status === 'ok' ? 'warning' : 'degraded';
@@ -95,46 +180,51 @@ function renderBanner(health) {
   }));
 }
 
-function renderEvent(e) {
-  const row = document.createElement('tr');
-  row.dataset.kind = e.kind;
-  const transition = e.kind === 'STATE' ? `${e.from} → ${e.to}` : `${e.kind} (${e.from} → ${e.to})`;
-  const process = e.pid === null ? e.comm : `${e.comm} (${e.pid})`;
-  for (const text of [
-    formatTime(e.time),
-    String(e.netns),
-    endpoint(e.local, e.localPort),
-    endpoint(e.remote, e.remotePort),
-    transition,
-    formatMillis(e.prevStateMs),
-    process,
-  ]) {
-    const cell = document.createElement('td');
-    cell.textContent = text;
-    row.append(cell);
+// ---- views and theme ----
+
+function setupNav() {
+  const show = () => {
+    const wanted = location.hash.slice(1);
+    const view = VIEWS.includes(wanted) ? wanted : 'overview';
+    document.body.dataset.view = view;
+    for (const section of document.querySelectorAll('main > section[data-view]')) {
+      section.classList.toggle('active', section.dataset.view === view);
+    }
+    for (const a of document.querySelectorAll('nav.views a')) {
+      if (a.getAttribute('href') === `#${view}`) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    requestAnimationFrame(resizeAll); // charts drawn while hidden had no width
+  };
+  window.addEventListener('hashchange', show);
+  show();
+}
+
+function setupTheme() {
+  const button = $('theme');
+  const apply = (theme) => {
+    if (theme === 'auto') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = theme;
+    button.textContent = `theme: ${theme}`;
+    button.dataset.theme = theme;
+    restyleAll();
+  };
+  let theme = 'auto';
+  try {
+    theme = localStorage.getItem('tcpulse.theme') ?? 'auto';
+  } catch {
+    // storage may be off
   }
-  row.title = `socket ${e.sockId}, cgroup ${e.cgroupId}`;
-  eventsBody.prepend(row);
-  while (eventsBody.rows.length > MAX_ROWS) eventsBody.lastElementChild.remove();
-}
-
-function endpoint(address, port) {
-  if (address === null) return '';
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-function formatTime(iso) {
-  const d = new Date(iso);
-  const pad = (n, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-}
-
-function formatMillis(ms) {
-  if (ms === null) return '';
-  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
-  if (ms < 1000) return `${ms.toFixed(1)} ms`;
-  if (ms < 120000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${(ms / 60000).toFixed(1)} min`;
+  apply(theme);
+  button.addEventListener('click', () => {
+    const next = { auto: 'dark', dark: 'light', light: 'auto' }[button.dataset.theme] ?? 'auto';
+    try {
+      localStorage.setItem('tcpulse.theme', next);
+    } catch {
+      // storage may be off
+    }
+    apply(next);
+  });
 }
 
 start();

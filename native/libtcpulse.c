@@ -374,24 +374,28 @@ API int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_m
 
 API int tcpulse__stats(struct tcpulse *t, __u64 *out, int n)
 {
-	__u64 *vals;
-	__u32 i;
-	int c;
+	__u64 *vals; /* ncpu slots of TCPULSE_STAT_MAX counters */
+	__u32 zero = 0;
+	int i, c;
 
 	if (!t || !out || n < 0)
 		return -EINVAL;
-	vals = calloc(t->ncpu, sizeof(*vals));
+	if (n > TCPULSE_STAT_MAX)
+		n = TCPULSE_STAT_MAX;
+	vals = calloc((size_t)t->ncpu * TCPULSE_STAT_MAX, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (i = 0; i < (__u32)n && i < TCPULSE_STAT_MAX; i++) {
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &zero, vals)) {
+		free(vals);
+		return -errno;
+	}
+	for (i = 0; i < n; i++) {
 		out[i] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &i, vals))
-			continue;
 		for (c = 0; c < t->ncpu; c++)
-			out[i] += vals[c];
+			out[i] += vals[(size_t)c * TCPULSE_STAT_MAX + i];
 	}
 	free(vals);
-	return i;
+	return n;
 }
 
 API int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int max)

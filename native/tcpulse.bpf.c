@@ -63,11 +63,16 @@ struct {
 	__type(value, __u64);
 } transitions SEC(".maps");
 
+/* all health counters of a CPU in one slot: one lookup per event, not one per counter */
+struct cpu_stats {
+	__u64 v[TCPULSE_STAT_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TCPULSE_STAT_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct cpu_stats);
 } stats SEC(".maps");
 
 struct {
@@ -111,11 +116,12 @@ static __always_inline __u64 netns_cookie_of(const struct sock_common *skc)
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	__u32 zero = 0;
+	struct cpu_stats *st = bpf_map_lookup_elem(&stats, &zero);
 
 	/* per-CPU and never re-entered on one CPU (recursion is refused): no atomics */
-	if (v)
-		*v += n;
+	if (st && idx < TCPULSE_STAT_MAX)
+		st->v[idx] += n;
 }
 
 static __always_inline void count_transition(__u64 cookie, __u32 netns, int from, int to, __u8 derived)

@@ -11,12 +11,20 @@ packages=(
     openjdk-17-jdk-headless maven
     # tests: network namespaces and ss
     iproute2
+    # operations tests (issue 7): systemd-analyze verify/security on the unit, setpriv for the
+    # unprivileged run, openssl for a TLS pair, promtool (only Debian's prometheus ships it;
+    # where systemd runs, the package also enables a Prometheus server on :9090)
+    systemd util-linux openssl prometheus
+    # dashboard tests: headless Chromium driven by Selenium through chromedriver
+    chromium chromium-driver
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the dashboard's uPlot comes from npm at build time; any Node.js with npm will do
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "tcpulse: missing packages: ${missing[*]} (run this script as root to install them)" >&2

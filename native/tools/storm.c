@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"  syn     --port P [--addr A] --count N [--hold-seconds S]\n"
 	"      N non-blocking connects, never waited for, kept S seconds (default 30).\n"
 	"      Prints JSON.\n"
+	"  listen-many --base-port P --count N [--addr A]\n"
+	"      N idle listeners on ports P..P+N-1 until SIGTERM.\n"
 	"  synflood --port P [--addr A] --count N [--from BASE]\n"
 	"      N raw SYNs from spoofed sources BASE+1.. (default 10.99.0.0); route\n"
 	"      BASE's network to a dummy device so the SYN-ACKs vanish. Needs CAP_NET_RAW.\n"
@@ -1219,6 +1221,44 @@ static int cmd_syn(int argc, char **argv)
 	return 0;
 }
 
+/* N idle listeners on consecutive ports, for the listener-walk benchmark */
+static int cmd_listen_many(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "addr", required_argument, NULL, 'a' },
+		{ "base-port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const int sigs[] = { SIGTERM, SIGINT };
+	const char *host = DEFAULT_ADDR;
+	long base = -1, count = -1;
+	struct endpoint ep;
+	int sfd, c;
+
+	while ((c = next_opt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'a': host = optarg; break;
+		case 'p': base = parse_long("base-port", optarg, 1, 65535); break;
+		case 'n': count = parse_long("count", optarg, 1, 60000); break;
+		}
+	}
+	if (base < 0 || count < 0 || base + count > 65536)
+		usage_error("listen-many: %s are required and must fit below port 65536", "--base-port and --count");
+	raise_nofile();
+	sfd = signal_fd(sigs, 2);
+	for (long i = 0; i < count; i++) {
+		parse_endpoint(&ep, host, base + i);
+		listen_on(&ep, 128, false, 0); /* kept open until exit */
+	}
+	printf("ready pid=%d listeners=%ld\n", (int)getpid(), count);
+	if (fflush(stdout) == EOF)
+		die("stdout");
+	wait_signal(sfd, -1);
+	return 0;
+}
+
 /* Internet checksum over a buffer, folded */
 static uint16_t inet_csum(const void *data, size_t len, uint32_t sum)
 {
@@ -1326,6 +1366,7 @@ int main(int argc, char **argv)
 		{ "connect", cmd_connect },
 		{ "syn", cmd_syn },
 		{ "synflood", cmd_synflood },
+		{ "listen-many", cmd_listen_many },
 	};
 
 	if (argc < 2)

@@ -1,8 +1,10 @@
 package io.tcpulse.agent;
 
 import io.tcpulse.agent.aggregate.Aggregator;
+import io.tcpulse.agent.alert.AlertService;
 import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.http.ApiServer;
+import io.tcpulse.agent.http.HttpSecurity;
 import io.tcpulse.agent.probe.Probe;
 import io.tcpulse.agent.probe.ProbeException;
 import io.tcpulse.agent.probe.ProbeLoop;
@@ -24,6 +26,10 @@ public final class Main {
             io.tcpulse.agent.bench.PipelineBench.main(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
+        if (args.length > 0 && args[0].equals("check")) {
+            System.exit(io.tcpulse.agent.check.HostCheck.run(Arrays.copyOfRange(args, 1, args.length), System.out));
+            return;
+        }
         if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
             System.out.print(Config.USAGE);
             return;
@@ -36,8 +42,31 @@ public final class Main {
             System.exit(2);
             return;
         }
-        Agent agent = Agent.start(config);
+        Agent agent;
+        try {
+            agent = Agent.start(config);
+        } catch (Config.ConfigException e) { // e.g. a non-loopback address without a token
+            System.err.println("tcpulse: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "tcpulse-shutdown"));
+        onSighup(agent::reload);
+    }
+
+    /** systemctl reload sends SIGHUP, which would otherwise stop the JVM. */
+    private static void onSighup(Runnable action) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                try {
+                    action.run();
+                } catch (RuntimeException e) {
+                    LOG.warning("reload failed: " + e.getMessage());
+                }
+            });
+        } catch (IllegalArgumentException e) { // -Xrs, or not a POSIX system
+            LOG.warning("cannot handle SIGHUP, reload with POST /api/v1/reload: " + e.getMessage());
+        }
     }
 
     /** A running agent: probe (or /proc), aggregator, HTTP server. */
@@ -47,6 +76,8 @@ public final class Main {
         private final Vertx vertx;
         private final ApiServer api;
         public final Aggregator aggregator;
+        private volatile AlertService alerts;
+        private volatile Runnable reloadHook = () -> LOG.info("reload requested: nothing to reload");
 
         private Agent(Probe probe, ProbeLoop loop, Vertx vertx, ApiServer api, Aggregator aggregator) {
             this.probe = probe;
@@ -57,7 +88,11 @@ public final class Main {
         }
 
         public static Agent start(Config config) throws Exception {
+            // refuse a bad HTTP setup (no token off loopback...) before loading anything
+            HttpSecurity security = HttpSecurity.of(config);
             Aggregator aggregator = new Aggregator(config.recentEvents(), System::currentTimeMillis);
+            // refuses an unusable state directory before anything is loaded; evaluates once started
+            AlertService alerts = AlertService.create(config, aggregator);
             Probe probe = null;
             if (!config.probeEnabled()) {
                 aggregator.setProbe(false, "probe disabled by configuration (--no-probe)");
@@ -78,20 +113,37 @@ public final class Main {
             aggregator.publish();
             loop.start();
             Vertx vertx = Vertx.vertx();
-            ApiServer api = new ApiServer(aggregator, config.host(), config.port());
+            ApiServer api = new ApiServer(aggregator, config.host(), config.port()).security(security)
+                    .extend(alerts.api()::mount, alerts.api()::writeMetrics);
             try {
                 vertx.deployVerticle(api).await();
             } catch (Exception e) {
+                alerts.close();
                 loop.close();
                 if (probe != null) probe.close();
                 vertx.close();
                 throw new IllegalStateException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
             }
-            LOG.info("tcpulse listening on http://" + hostForUrl(config.host()) + ":" + api.actualPort() + "/");
-            return new Agent(probe, loop, vertx, api, aggregator);
+            LOG.info("tcpulse listening on " + security.scheme() + "://" + hostForUrl(config.host()) + ":"
+                    + api.actualPort() + "/" + (security.tokenRequired() ? " (bearer token required)" : ""));
+            Agent agent = new Agent(probe, loop, vertx, api, aggregator);
+            agent.alerts = alerts;
+            alerts.start(AlertService.defaultExternalUrl(security.tls(), config.host(), api.actualPort()));
+            api.setReloadHook(agent::reload);
+            return agent;
+        }
+
+        /** Replaces what SIGHUP and POST /api/v1/reload do (the alert rules hook in here). */
+        public void setReloadHook(Runnable hook) { this.reloadHook = hook; }
+
+        public void reload() {
+            LOG.info("reloading");
+            reloadHook.run();
         }
 
         public int port() { return api.actualPort(); }
+
+        public AlertService alerts() { return alerts; }
 
         private static String hostForUrl(String host) {
             return host.contains(":") ? "[" + host + "]" : host;
@@ -99,6 +151,7 @@ public final class Main {
 
         @Override
         public void close() {
+            if (alerts != null) alerts.close(); // the outbox keeps what is not delivered
             try {
                 vertx.close().await();
             } catch (Exception ignored) {

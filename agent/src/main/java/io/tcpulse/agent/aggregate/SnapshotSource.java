@@ -16,4 +16,7 @@ public interface SnapshotSource {
      * Close the returned handle to unsubscribe.
      */
     AutoCloseable subscribe(Consumer<List<Event>> listener);
+
+    /** The last hour as per-second samples, or null when this source keeps none. */
+    default History history() { return null; }
 }

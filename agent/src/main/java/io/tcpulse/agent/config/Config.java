@@ -1,14 +1,14 @@
 package io.tcpulse.agent.config;
 
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.JsonObject;
+import io.tcpulse.agent.config.JsonTree.Node;
+import io.tcpulse.agent.config.JsonTree.Obj;
+import io.tcpulse.agent.config.JsonTree.Problems;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The agent's settings: defaults, then the config file (JSON), then command-line flags.
@@ -20,7 +20,9 @@ public record Config(
         long walkIntervalMs, int recentEvents,
         /* HTTP side (issue 7): bearer token file, TLS PEM pair, request limits, CORS */
         String tokenFile, String tlsCert, String tlsKey,
-        long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins) {
+        long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins,
+        /* alerts (issue 5): where the outbox and alert state live (null: chosen at start), rules, receivers */
+        String stateDir, AlertsConfig alerts) {
 
     public static final String USAGE = """
             usage: java -jar tcpulse.jar [--listen HOST:PORT] [--config FILE] [options]
@@ -31,17 +33,48 @@ public record Config(
               --ring-bytes N            per-CPU ring buffer size, a power of two (default 4194304)
               --walk-interval-ms N      reconciliation walk period (default 2000)
               --recent-events N         events kept for /api/v1/events (default 10000)
+              --token-file FILE         bearer token required on every request (needed off loopback)
+              --tls-cert FILE           serve HTTPS with this PEM certificate (with --tls-key)
+              --tls-key FILE            the PEM private key of --tls-cert
+              --max-request-bytes N     largest request body accepted (default 65536)
+              --requests-per-second N   per client address; 0 = no limit (default 100)
+              --cors-origin ORIGIN      allow a browser origin (repeatable; default none)
+              --webhook URL             send alerts (built-in rules) to URL in Alertmanager format (repeatable)
+              --state-dir DIR           alert state and webhook outbox (default /var/lib/tcpulse, see docs/alerts.md)
               --help                    this text
             """;
 
     public static Config defaults() {
         return new Config("127.0.0.1", 9470, true, 0, 4 << 20, 5, 2000, 10_000,
-                null, null, null, 64 * 1024, 100, java.util.List.of());
+                null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults());
     }
 
     /** Thrown with a message meant for the user. */
     public static final class ConfigException extends Exception {
-        public ConfigException(String message) { super(message); }
+        private final List<String> problems;
+
+        public ConfigException(String message) {
+            super(message);
+            problems = List.of(message);
+        }
+
+        /** Every problem found, each "line N: ..." when it comes from the config file. */
+        public ConfigException(List<String> problems) {
+            this(String.join("\n", problems), problems);
+        }
+
+        private ConfigException(String message, List<String> problems) {
+            super(message);
+            this.problems = List.copyOf(problems);
+        }
+
+        public List<String> problems() { return problems; }
+
+        /** The same problems introduced by where they were found ("config file /etc/tcpulse.json"). */
+        ConfigException in(String where) {
+            return new ConfigException(problems.size() == 1 ? where + ": " + problems.get(0)
+                    : where + ":\n  " + String.join("\n  ", problems), problems);
+        }
     }
 
     public static Config parse(String[] args) throws ConfigException {
@@ -59,6 +92,14 @@ public record Config(
                 case "--ring-bytes" -> { long v = number(a, value(args, i++), 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
                 case "--walk-interval-ms" -> { long v = number(a, value(args, i++), 100); c = c.with(b -> b.walkIntervalMs = v); }
                 case "--recent-events" -> { long v = number(a, value(args, i++), 1); c = c.with(b -> b.recentEvents = (int) Math.min(v, 1_000_000)); }
+                case "--token-file" -> { String v = value(args, i++); c = c.with(b -> b.tokenFile = v); }
+                case "--tls-cert" -> { String v = value(args, i++); c = c.with(b -> b.tlsCert = v); }
+                case "--tls-key" -> { String v = value(args, i++); c = c.with(b -> b.tlsKey = v); }
+                case "--max-request-bytes" -> { long v = number(a, value(args, i++), 1024); c = c.with(b -> b.maxRequestBytes = v); }
+                case "--requests-per-second" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.requestsPerSecond = (int) Math.min(v, 1_000_000)); }
+                case "--cors-origin" -> { String v = value(args, i++); c = c.with(b -> b.corsOrigins = append(b.corsOrigins, v)); }
+                case "--webhook" -> { AlertsConfig v = c.alerts.withWebhook(value(args, i++)); c = c.with(b -> b.alerts = v); }
+                case "--state-dir" -> { String v = Path.of(value(args, i++)).toAbsolutePath().normalize().toString(); c = c.with(b -> b.stateDir = v); }
                 default -> throw new ConfigException("unknown option " + a + "\n" + USAGE);
             }
         }
@@ -72,67 +113,119 @@ public record Config(
         }
     }
 
-    private static final Set<String> TOP_KEYS = Set.of("listen", "probe", "walk", "events");
-    private static final Set<String> PROBE_KEYS = Set.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs");
-    private static final Set<String> WALK_KEYS = Set.of("intervalMs");
-    private static final Set<String> EVENTS_KEYS = Set.of("recent");
+    private static final List<String> TOP_KEYS = List.of("listen", "stateDir", "probe", "walk", "events", "http", "alerts");
+    private static final List<String> HTTP_KEYS = List.of("tokenFile", "tlsCert", "tlsKey", "maxRequestBytes",
+            "requestsPerSecond", "corsOrigins");
+    private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs");
+    private static final List<String> WALK_KEYS = List.of("intervalMs");
+    private static final List<String> EVENTS_KEYS = List.of("recent");
 
-    Config withFile(Path file) throws ConfigException {
-        JsonObject json;
-        try {
-            json = new JsonObject(Files.readString(file));
-        } catch (IOException e) {
-            throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
-        } catch (DecodeException e) {
-            throw new ConfigException("config file " + file + " is not valid JSON: " + e.getMessage());
-        }
-        List<String> errors = new ArrayList<>();
-        unknownKeys(json, TOP_KEYS, "", errors);
-        Config c = this;
-        try {
-            if (json.containsKey("listen")) c = c.withListen("listen", json.getString("listen"));
-            JsonObject probe = section(json, "probe", PROBE_KEYS, errors);
-            JsonObject walk = section(json, "walk", WALK_KEYS, errors);
-            JsonObject events = section(json, "events", EVENTS_KEYS, errors);
-            Builder b = new Builder(c);
-            if (probe.containsKey("enabled")) b.probeEnabled = probe.getBoolean("enabled");
-            if (probe.containsKey("maxEventsPerSec")) b.maxEventsPerSec = longAtLeast(probe, "probe.maxEventsPerSec", "maxEventsPerSec", 0);
-            if (probe.containsKey("ringBytes")) b.ringBytes = (int) longAtLeast(probe, "probe.ringBytes", "ringBytes", 4096);
-            if (probe.containsKey("tickMs")) b.tickMs = (int) longAtLeast(probe, "probe.tickMs", "tickMs", 1);
-            if (walk.containsKey("intervalMs")) b.walkIntervalMs = longAtLeast(walk, "walk.intervalMs", "intervalMs", 100);
-            if (events.containsKey("recent")) b.recentEvents = (int) longAtLeast(events, "events.recent", "recent", 1);
-            c = b.build();
-        } catch (ClassCastException e) {
-            errors.add("wrong type in " + file + ": " + e.getMessage());
-        }
-        if (!errors.isEmpty()) throw new ConfigException("config file " + file + ": " + String.join("; ", errors));
+    /**
+     * Defaults, then the file, checked: what --config and `tcpulse check --config FILE` read.
+     * Every problem in the file is reported, each with its line ("config file F: line 12: ...").
+     */
+    public static Config load(Path file) throws ConfigException {
+        Config c = defaults().withFile(file);
+        c.validate();
         return c;
     }
 
-    private static JsonObject section(JsonObject json, String key, Set<String> allowed, List<String> errors) {
-        Object v = json.getValue(key);
-        if (v == null) return new JsonObject();
-        if (!(v instanceof JsonObject o)) {
-            errors.add(key + " must be an object, got " + v);
-            return new JsonObject();
-        }
-        unknownKeys(o, allowed, key + ".", errors);
-        return o;
+    /** Defaults, then a config file's text, checked; problems read "line N: ...". */
+    public static Config fromJson(String json) throws ConfigException {
+        Config c = defaults().withJson(json);
+        c.validate();
+        return c;
     }
 
-    private static void unknownKeys(JsonObject o, Set<String> allowed, String prefix, List<String> errors) {
-        for (String k : o.fieldNames()) {
-            if (!allowed.contains(k)) errors.add("unknown key " + prefix + k + " (allowed: " + String.join(", ", allowed.stream().sorted().toList()) + ")");
+    Config withFile(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config file " + file + ": " + e);
+        }
+        try {
+            return withJson(text);
+        } catch (ConfigException e) {
+            throw e.in("config file " + file);
         }
     }
 
-    private static long longAtLeast(JsonObject o, String name, String key, long min) throws ConfigException {
-        Object v = o.getValue(key);
-        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
-            throw new ConfigException(name + " must be a whole number, got " + v);
+    /** This config overlaid with the JSON text; every key, type and bound checked. */
+    Config withJson(String text) throws ConfigException {
+        Obj root = JsonTree.parse(text);
+        Problems p = new Problems();
+        JsonTree.object(root, TOP_KEYS, p);
+        Builder b = new Builder(this);
+        Node n;
+        if ((n = root.get("listen")) != null) {
+            String v = JsonTree.string(n, p);
+            if (v != null) {
+                try {
+                    Config l = withListen("listen", v);
+                    b.host = l.host;
+                    b.port = l.port;
+                } catch (ConfigException e) {
+                    p.at(n, e.getMessage());
+                }
+            }
         }
-        if (n.longValue() < min) throw new ConfigException(name + " must be at least " + min + ", got " + n);
-        return n.longValue();
+        if ((n = root.get("stateDir")) != null) {
+            String v = JsonTree.string(n, p);
+            if (v != null && !Path.of(v).isAbsolute()) p.at(n, "stateDir must be an absolute path, got " + JsonTree.shown(n));
+            else if (v != null) b.stateDir = Path.of(v).normalize().toString();
+        }
+        Obj probe = section(root, "probe", PROBE_KEYS, p);
+        if (probe != null) {
+            if ((n = probe.get("enabled")) != null) { Boolean v = JsonTree.bool(n, p); if (v != null) b.probeEnabled = v; }
+            if ((n = probe.get("maxEventsPerSec")) != null) { Long v = JsonTree.whole(n, 0, Long.MAX_VALUE, p); if (v != null) b.maxEventsPerSec = v; }
+            if ((n = probe.get("ringBytes")) != null) {
+                Long v = JsonTree.whole(n, 4096, 1L << 30, p);
+                if (v != null && Long.bitCount(v) != 1) p.at(n, "probe.ringBytes must be a power of two, got " + v);
+                else if (v != null) b.ringBytes = v.intValue();
+            }
+            if ((n = probe.get("tickMs")) != null) { Long v = JsonTree.whole(n, 1, 10_000, p); if (v != null) b.tickMs = v.intValue(); }
+        }
+        Obj walk = section(root, "walk", WALK_KEYS, p);
+        if (walk != null && (n = walk.get("intervalMs")) != null) {
+            Long v = JsonTree.whole(n, 100, Long.MAX_VALUE, p);
+            if (v != null) b.walkIntervalMs = v;
+        }
+        Obj events = section(root, "events", EVENTS_KEYS, p);
+        if (events != null && (n = events.get("recent")) != null) {
+            Long v = JsonTree.whole(n, 1, 1_000_000, p);
+            if (v != null) b.recentEvents = v.intValue();
+        }
+        Obj http = section(root, "http", HTTP_KEYS, p);
+        if (http != null) {
+            if ((n = http.get("tokenFile")) != null) b.tokenFile = JsonTree.string(n, p);
+            if ((n = http.get("tlsCert")) != null) b.tlsCert = JsonTree.string(n, p);
+            if ((n = http.get("tlsKey")) != null) b.tlsKey = JsonTree.string(n, p);
+            if (http.has("tlsCert") != http.has("tlsKey")) {
+                p.at(http, "http.tlsCert and http.tlsKey go together: " + (http.has("tlsCert") ? "tlsKey" : "tlsCert") + " is missing");
+            }
+            if ((n = http.get("maxRequestBytes")) != null) { Long v = JsonTree.whole(n, 1024, Integer.MAX_VALUE, p); if (v != null) b.maxRequestBytes = v; }
+            if ((n = http.get("requestsPerSecond")) != null) { Long v = JsonTree.whole(n, 0, 1_000_000, p); if (v != null) b.requestsPerSecond = v.intValue(); }
+            if ((n = http.get("corsOrigins")) != null) {
+                JsonTree.Arr a = JsonTree.array(n, p);
+                if (a != null) {
+                    List<String> origins = new ArrayList<>();
+                    for (Node item : a.items()) {
+                        String v = JsonTree.string(item, p);
+                        if (v != null) origins.add(v);
+                    }
+                    b.corsOrigins = List.copyOf(origins);
+                }
+            }
+        }
+        if ((n = root.get("alerts")) != null) b.alerts = AlertsConfig.parse(n, p);
+        if (p.any()) throw new ConfigException(p.list);
+        return b.build();
+    }
+
+    private static Obj section(Obj root, String key, List<String> allowed, Problems p) {
+        Node n = root.get(key);
+        return n == null ? null : JsonTree.object(n, allowed, p);
     }
 
     Config withListen(String name, String hostPort) throws ConfigException {
@@ -162,6 +255,12 @@ public record Config(
         return v;
     }
 
+    private static List<String> append(List<String> list, String item) {
+        List<String> out = new ArrayList<>(list);
+        out.add(item);
+        return List.copyOf(out);
+    }
+
     private interface Edit { void apply(Builder b); }
 
     private Config with(Edit e) {
@@ -175,17 +274,19 @@ public record Config(
         long walkIntervalMs; int recentEvents;
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
+        String stateDir; AlertsConfig alerts;
 
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
             ringBytes = c.ringBytes; tickMs = c.tickMs; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
             requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins;
+            stateDir = c.stateDir; alerts = c.alerts;
         }
 
         Config build() {
             return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, walkIntervalMs, recentEvents,
-                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins);
+                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, stateDir, alerts);
         }
     }
 }

@@ -9,7 +9,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -44,6 +43,13 @@ public final class ApiServer extends VerticleBase {
     /** Open SSE streams; touched on this verticle's event loop only. */
     private final Set<SseStream> streams = new HashSet<>();
     private HttpServer server;
+    /** Token, TLS, limits, CORS (issue 7); loopback defaults unless set before deploy. */
+    private HttpSecurity security;
+    /** What POST /api/v1/reload and SIGHUP run: re-read rules. Runs off the event loop. */
+    private volatile Runnable reloadHook;
+    /** Routes and metrics other packages add (alerts, issue 5); set before deploying. */
+    private final List<java.util.function.Consumer<Router>> extraRoutes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<PrometheusWriter.Extra> extraMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Port 0 picks a free port: see {@link #actualPort()}. */
     public ApiServer(SnapshotSource source, String host, int port) {
@@ -71,16 +77,41 @@ public final class ApiServer extends VerticleBase {
         this.maxEventsPerSecond = maxEventsPerSecond;
     }
 
+    /** Replaces the loopback defaults; call before deploying. */
+    public ApiServer security(HttpSecurity security) {
+        this.security = security;
+        return this;
+    }
+
+    /** Adds routes (declared after the built-in ones) and metric families; call before deploying. */
+    public ApiServer extend(java.util.function.Consumer<Router> routes, PrometheusWriter.Extra metrics) {
+        if (routes != null) extraRoutes.add(routes);
+        if (metrics != null) extraMetrics.add(metrics);
+        return this;
+    }
+
+    public void setReloadHook(Runnable hook) {
+        this.reloadHook = hook;
+    }
+
     @Override
     public Future<?> start() {
+        if (security == null) security = HttpSecurity.loopbackDefaults(host, port);
         Router router = Router.router(vertx);
         router.route().handler(this::securityHeaders);
+        security.install(router); // rate limit, size, Host, CORS, token: before every route
+        // the only route that is not a GET; it re-reads rule files, never kernel state
+        router.post("/api/v1/reload").handler(this::reload);
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/states").handler(this::states);
         router.get("/api/v1/transitions").handler(this::transitions);
         router.get("/api/v1/events").handler(this::events);
         router.get("/api/v1/latency").handler(this::latency);
         router.get("/api/v1/stream").handler(this::stream);
+        HistoryApi.mount(router, source.history()); // GET /api/v1/history, /api/v1/history/listener
+        extraRoutes.forEach(r -> r.accept(router)); // GET /api/v1/alerts, /api/v1/alerts/rules
+        ListenersApi.mount(router, source);         // GET /api/v1/listeners
+        ClosingApi.mount(router, source);           // GET /api/v1/timewait, /closewait, /resets
         router.get("/metrics").handler(this::metrics);
         router.get("/*").handler(StaticHandler.create("dashboard")
                 .setCachingEnabled(false)
@@ -90,7 +121,7 @@ public final class ApiServer extends VerticleBase {
         router.errorHandler(405, ctx -> error(ctx, 405, "method not allowed",
                 ctx.request().method() + " is not allowed on " + ctx.request().path()));
 
-        return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port))
+        return vertx.createHttpServer(security.serverOptions(port))
                 .requestHandler(router)
                 .listen()
                 .onSuccess(s -> {
@@ -152,10 +183,23 @@ public final class ApiServer extends VerticleBase {
         new SseStream(ctx.response(), EventFilter.of(ctx)).open();
     }
 
+    private void reload(RoutingContext ctx) {
+        Runnable hook = reloadHook;
+        if (hook == null) {
+            error(ctx, 501, "not implemented", "this agent has nothing to reload");
+            return;
+        }
+        vertx.executeBlocking(() -> {
+            hook.run();
+            return null;
+        }).onSuccess(v -> ctx.json(new JsonObject().put("reloaded", true)))
+                .onFailure(t -> error(ctx, 500, "reload failed", t.getMessage()));
+    }
+
     private void metrics(RoutingContext ctx) {
         ctx.response()
                 .putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE)
-                .end(PrometheusWriter.write(source.current()));
+                .end(PrometheusWriter.write(source.current(), extraMetrics));
     }
 
     // ---- errors ----

@@ -3,6 +3,7 @@ package io.tcpulse.agent.http;
 import io.tcpulse.agent.aggregate.Health;
 import io.tcpulse.agent.aggregate.Histogram;
 import io.tcpulse.agent.aggregate.Latency;
+import io.tcpulse.agent.aggregate.ListenerStatus;
 import io.tcpulse.agent.aggregate.Snapshot;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
@@ -10,6 +11,8 @@ import io.tcpulse.agent.model.TransitionCount;
 import java.math.BigDecimal;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -34,12 +37,27 @@ public final class PrometheusWriter {
 
     private PrometheusWriter() {}
 
+    /** Families another component appends (alerts, webhooks): complete HELP, TYPE and sample lines. */
+    public interface Extra {
+        void writeTo(StringBuilder out);
+    }
+
+    /** The snapshot's families, then each extra's. */
+    public static String write(Snapshot s, java.util.List<Extra> extras) {
+        StringBuilder out = new StringBuilder(write(s));
+        for (Extra e : extras) e.writeTo(out);
+        return out.toString();
+    }
+
     public static String write(Snapshot s) {
         PrometheusWriter w = new PrometheusWriter();
         w.sockets(s);
         w.transitions(s);
         w.probe(s.health());
         w.latency(s);
+        w.listeners(s);
+        w.closing(s);
+        w.tcpExt(s);
         return w.out.toString();
     }
 
@@ -95,6 +113,140 @@ public final class PrometheusWriter {
         String lifetime = "tcpulse_connection_lifetime_seconds";
         family(lifetime, "histogram", "Connection lifetime from creation to CLOSE.");
         byNetns.forEach((netns, l) -> histogram(lifetime, l.lifetime(), "netns", Long.toString(netns)));
+    }
+
+    /** Per listening socket: one series per (netns, addr, port); bounded by the host's listeners. */
+    private void listeners(Snapshot s) {
+        var ls = foldReuseport(s.listenerStatus());
+        listenerFamily(ls, "tcpulse_listen_accept_queue", "gauge", "Connections waiting in the listener's accept queue.", l -> l.acceptQueue());
+        listenerFamily(ls, "tcpulse_listen_accept_queue_max", "gauge", "The listener's accept queue limit (effective backlog).", l -> l.acceptQueueMax());
+        listenerFamily(ls, "tcpulse_listen_syn_queue", "gauge", "Half-open request sockets in the listener's SYN queue.", l -> l.synQueue());
+        listenerFamily(ls, "tcpulse_listen_syn_queue_max", "gauge", "The listener's SYN queue limit as the kernel applies it.", l -> l.synQueueMax());
+        listenerFamily(ls, "tcpulse_listen_overflows_total", "counter", "Accept-queue overflows attributed to the listener.", l -> l.overflows());
+        listenerFamily(ls, "tcpulse_listen_drops_total", "counter", "Listen drops of the listener (sk_drops).", l -> l.drops());
+        listenerFamily(ls, "tcpulse_listen_synack_retransmits_total", "counter", "SYN-ACKs the listener retransmitted (handshakes not completed).", l -> l.synAckRetransmits());
+    }
+
+    /**
+     * An SO_REUSEPORT group is several listening sockets on one (netns, addr, port): one
+     * series per family, or Prometheus rejects the scrape. Queues, limits, overflows and
+     * drops are per socket and add up; SYN-ACK retransmits and RSTs are per port already.
+     */
+    static List<ListenerStatus> foldReuseport(List<ListenerStatus> ls) {
+        Map<List<Object>, ListenerStatus> out = new LinkedHashMap<>();
+        for (var l : ls) {
+            out.merge(List.of(l.netns(), l.addr(), l.port()), l, (a, b) -> new ListenerStatus(
+                    a.netns(), a.addr(), a.port(), a.acceptQueue() + b.acceptQueue(), a.acceptQueueMax() + b.acceptQueueMax(),
+                    a.synQueue() + b.synQueue(), a.synQueueMax() + b.synQueueMax(), a.overflows() + b.overflows(),
+                    a.drops() + b.drops(), Math.max(a.synAckRetransmits(), b.synAckRetransmits()),
+                    Math.max(a.resetsSent(), b.resetsSent()), Math.max(a.resetsReceived(), b.resetsReceived()),
+                    a.owner(), a.syncookies(),
+                    ListenerStatus.VERDICT_OK.equals(a.verdict()) ? b.verdict() : a.verdict()));
+        }
+        return List.copyOf(out.values());
+    }
+
+    private void listenerFamily(java.util.List<io.tcpulse.agent.aggregate.ListenerStatus> ls, String name, String type,
+                                String help, java.util.function.ToLongFunction<io.tcpulse.agent.aggregate.ListenerStatus> value) {
+        family(name, type, help);
+        for (var l : ls) {
+            sample(name, value.applyAsLong(l), "netns", Long.toString(l.netns()), "addr", l.addr(),
+                    "port", Integer.toString(l.port()));
+        }
+    }
+
+    /** TIME_WAIT, port exhaustion (top destinations only: bounded cardinality), CLOSE_WAIT by owner, RSTs. */
+    private void closing(Snapshot s) {
+        family("tcpulse_timewait_sockets", "gauge", "TIME_WAIT sockets in each network namespace.");
+        for (long netns : new TreeSet<>(s.timewait().keySet())) {
+            sample("tcpulse_timewait_sockets", s.timewait().get(netns).total(), "netns", Long.toString(netns));
+        }
+        family("tcpulse_timewait_port_exhaustion_ratio", "gauge",
+                "Local ports held towards a destination over the usable ephemeral range (top 10 destinations per netns).");
+        for (long netns : new TreeSet<>(s.timewait().keySet())) {
+            var rs = s.timewait().get(netns).byRemote();
+            for (int i = 0; i < Math.min(10, rs.size()); i++) {
+                sampleDouble("tcpulse_timewait_port_exhaustion_ratio", rs.get(i).exhaustion(),
+                        "netns", Long.toString(netns), "remote", rs.get(i).remote());
+            }
+        }
+        // several pids of one program (workers) share comm and unit: one series per pair, or
+        // Prometheus would see duplicates; past the top 20 pairs the rest is comm="other"
+        family("tcpulse_closewait_sockets", "gauge",
+                "CLOSE_WAIT sockets by owning process name and unit (top 20 per netns, the rest as comm=\"other\").");
+        Map<Long, List<OwnerSeries>> closewait = new TreeMap<>();
+        s.closewait().forEach((netns, report) -> closewait.put(netns, OwnerSeries.top(report, CLOSEWAIT_TOP)));
+        closewait.forEach((netns, rows) -> rows.forEach(r -> sample("tcpulse_closewait_sockets", r.count,
+                "netns", Long.toString(netns), "comm", r.comm, "unit", r.unit)));
+        // the leak signal of the built-in closeWaitLeak rule, so fleets can alert on it too
+        family("tcpulse_closewait_oldest_age_seconds", "gauge",
+                "Age of the oldest CLOSE_WAIT socket per process name and unit (same series as tcpulse_closewait_sockets).");
+        closewait.forEach((netns, rows) -> rows.forEach(r -> sampleDouble("tcpulse_closewait_oldest_age_seconds",
+                r.oldestAgeSeconds, "netns", Long.toString(netns), "comm", r.comm, "unit", r.unit)));
+        family("tcpulse_resets_total", "counter", "TCP resets sent and received in each network namespace.");
+        for (long netns : new TreeSet<>(s.resets().keySet())) {
+            sample("tcpulse_resets_total", s.resets().get(netns).sent(), "netns", Long.toString(netns), "direction", "sent");
+            sample("tcpulse_resets_total", s.resets().get(netns).received(), "netns", Long.toString(netns), "direction", "received");
+        }
+    }
+
+    static final int CLOSEWAIT_TOP = 20;
+
+    /** CLOSE_WAIT owners folded by (comm, unit), biggest first, the tail merged into "other". */
+    static final class OwnerSeries {
+        final String comm, unit;
+        long count;
+        double oldestAgeSeconds;
+
+        OwnerSeries(String comm, String unit) {
+            this.comm = comm;
+            this.unit = unit;
+        }
+
+        static List<OwnerSeries> top(io.tcpulse.agent.aggregate.CloseWaitReport report, int n) {
+            Map<List<String>, OwnerSeries> byName = new java.util.LinkedHashMap<>();
+            for (var o : report.byOwner()) {
+                OwnerSeries r = byName.computeIfAbsent(List.of(o.comm(), o.unit()), k -> new OwnerSeries(o.comm(), o.unit()));
+                r.add(o.count(), o.oldestAgeSeconds());
+            }
+            List<OwnerSeries> rows = new java.util.ArrayList<>(byName.values());
+            rows.sort(Comparator.comparingLong((OwnerSeries r) -> -r.count).thenComparing(r -> r.comm).thenComparing(r -> r.unit));
+            if (rows.size() <= n) return rows;
+            OwnerSeries other = new OwnerSeries("other", "other");
+            rows.subList(n, rows.size()).forEach(r -> other.add(r.count, r.oldestAgeSeconds));
+            List<OwnerSeries> out = new java.util.ArrayList<>(rows.subList(0, n));
+            out.add(other);
+            return out;
+        }
+
+        private void add(long n, double age) {
+            count += n;
+            oldestAgeSeconds = Math.max(oldestAgeSeconds, age);
+        }
+    }
+
+    /** TcpExt counters (/proc/net/netstat) the fleet alert rules need, one family each, per netns. */
+    private static final String[][] TCPEXT = {
+            {"ListenOverflows", "tcpulse_tcpext_listen_overflows_total", "TcpExt ListenOverflows: accept-queue overflows in the namespace."},
+            {"ListenDrops", "tcpulse_tcpext_listen_drops_total", "TcpExt ListenDrops: SYNs and ACKs dropped by listeners in the namespace."},
+            {"TCPReqQFullDrop", "tcpulse_tcpext_syn_queue_full_drops_total", "TcpExt TCPReqQFullDrop: SYNs dropped because a SYN queue was full and syncookies were off."},
+            {"TCPReqQFullDoCookies", "tcpulse_tcpext_syn_queue_full_cookies_total", "TcpExt TCPReqQFullDoCookies: SYN queue full, answered with a syncookie."},
+            {"SyncookiesSent", "tcpulse_tcpext_syncookies_sent_total", "TcpExt SyncookiesSent."},
+            {"TCPTimeWaitOverflow", "tcpulse_timewait_overflows_total", "TcpExt TCPTimeWaitOverflow: closing sockets that skipped TIME_WAIT (tcp_max_tw_buckets reached)."},
+    };
+
+    private void tcpExt(Snapshot s) {
+        for (String[] c : TCPEXT) {
+            family(c[1], "counter", c[2]);
+            for (long netns : new TreeSet<>(s.netstat().keySet())) {
+                Long v = s.netstat().get(netns).get(c[0]);
+                if (v != null) sample(c[1], v, "netns", Long.toString(netns));
+            }
+        }
+        Map<Long, Boolean> cookies = new TreeMap<>();
+        for (var l : s.listenerStatus()) cookies.put(l.netns(), l.syncookies());
+        family("tcpulse_syncookies_enabled", "gauge", "1 when net.ipv4.tcp_syncookies is on in the namespace (namespaces with listeners).");
+        cookies.forEach((netns, on) -> sample("tcpulse_syncookies_enabled", on ? 1 : 0, "netns", Long.toString(netns)));
     }
 
     private void histogram(String name, Histogram h, String... labels) {

@@ -1,0 +1,290 @@
+package io.tcpulse.agent.alert;
+
+import io.tcpulse.agent.config.AlertsConfig;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Sends what the outbox holds, per receiver, in order, one request at a time, with the
+ * JDK's HTTP client (its own threads: nothing here runs on a Vert.x event loop).
+ *
+ * Outcomes: 2xx delivered (the file is deleted); a connection error, a timeout, 5xx, 408
+ * or 429 failed and is retried for as long as it takes, after an exponential backoff
+ * (initialBackoff doubling up to maxBackoff, "equal jitter": a random point in its upper
+ * half; Retry-After honoured); any other status (4xx, 3xx) rejected, retried after the
+ * backoff, and dropped after clientErrorAttempts such answers, with a log line.
+ */
+public final class WebhookDelivery implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(WebhookDelivery.class.getName());
+    public static final String SIGNATURE_HEADER = "X-Tcpulse-Signature";
+    public static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
+    public static final List<String> OUTCOMES = List.of("delivered", "failed", "rejected", "dropped");
+
+    private final AlertsConfig.Delivery settings;
+    private final Outbox outbox;
+    private final Map<String, Worker> workers = new LinkedHashMap<>();
+    private final ScheduledExecutorService scheduler;
+    private final ExecutorService httpThreads;
+    private final HttpClient http;
+    private volatile boolean closed;
+
+    WebhookDelivery(List<AlertsConfig.Receiver> receivers, AlertsConfig.Delivery settings, Outbox outbox) {
+        this.settings = settings;
+        this.outbox = outbox;
+        for (AlertsConfig.Receiver r : receivers) workers.put(r.name(), new Worker(r));
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("tcpulse-webhooks"));
+        this.httpThreads = Executors.newCachedThreadPool(daemon("tcpulse-webhook-http"));
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(settings.timeout())
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(httpThreads)
+                .build();
+    }
+
+    /** Picks up what an earlier run left in the outbox and starts sending. */
+    void start() throws IOException {
+        for (String name : outbox.receivers()) {
+            if (!workers.containsKey(name) && !outbox.pending(name).isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "the outbox holds notifications for receiver \"" + name
+                        + "\", which is no longer configured; they stay in " + outbox.dir().resolve(name));
+            }
+        }
+        for (Worker w : workers.values()) {
+            List<Outbox.Entry> left = outbox.pending(w.receiver.name());
+            if (!left.isEmpty()) {
+                LOG.log(System.Logger.Level.INFO, "{0} notification(s) for receiver {1} left from an earlier run",
+                        left.size(), w.receiver.name());
+            }
+            w.pending.addAndGet(left.size());
+            run(() -> {
+                w.queue.addAll(left);
+                w.pump();
+            });
+        }
+    }
+
+    /** Queues an entry already on disk. */
+    void offer(Outbox.Entry e) {
+        Worker w = workers.get(e.receiver());
+        if (w == null) return;
+        w.pending.incrementAndGet();
+        run(() -> {
+            w.queue.addLast(e);
+            w.pump();
+        });
+    }
+
+    List<String> receivers() { return List.copyOf(workers.keySet()); }
+
+    /** receiver -> outcome -> count, every outcome present. */
+    public Map<String, Map<String, Long>> counts() {
+        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
+        workers.forEach((name, w) -> {
+            Map<String, Long> m = new LinkedHashMap<>();
+            for (int i = 0; i < OUTCOMES.size(); i++) m.put(OUTCOMES.get(i), w.outcomes[i].get());
+            out.put(name, Collections.unmodifiableMap(m));
+        });
+        return out;
+    }
+
+    /** receiver -> notifications not yet delivered. */
+    public Map<String, Integer> pending() {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        workers.forEach((name, w) -> out.put(name, w.pending.get()));
+        return out;
+    }
+
+    /** Stops sending; whatever is not delivered stays in the outbox for the next run. */
+    @Override
+    public void close() {
+        closed = true;
+        scheduler.shutdownNow();
+        httpThreads.shutdownNow();
+        try {
+            scheduler.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** "sha256=" + hex HMAC-SHA256 of body under secret: the X-Tcpulse-Signature value. */
+    public static String signature(String secret, byte[] body) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+            return "sha256=" + HexFormat.of().formatHex(mac.doFinal(body));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void run(Runnable r) {
+        if (closed) return;
+        try {
+            scheduler.execute(r);
+        } catch (RejectedExecutionException ignored) {
+            // closing: the entry stays on disk
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** One receiver's queue; everything but the counters is touched on the scheduler thread only. */
+    private final class Worker {
+        final AlertsConfig.Receiver receiver;
+        final URI uri;
+        final ArrayDeque<Outbox.Entry> queue = new ArrayDeque<>();
+        final AtomicLong[] outcomes = new AtomicLong[OUTCOMES.size()];
+        final AtomicInteger pending = new AtomicInteger();
+        boolean inFlight;
+        int failures; // consecutive, for the backoff
+        ScheduledFuture<?> retry;
+
+        Worker(AlertsConfig.Receiver receiver) {
+            this.receiver = receiver;
+            this.uri = URI.create(receiver.url());
+            for (int i = 0; i < outcomes.length; i++) outcomes[i] = new AtomicLong();
+        }
+
+        void pump() {
+            if (closed || inFlight || queue.isEmpty() || retry != null) return; // retry: waiting out a backoff
+            Outbox.Entry e = queue.peekFirst();
+            inFlight = true;
+            try {
+                http.sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
+                        .whenComplete((resp, err) -> run(() -> done(e, resp, err)));
+            } catch (RuntimeException ex) { // e.g. the executor is shutting down
+                inFlight = false;
+                if (!closed) done(e, null, ex);
+            }
+        }
+
+        private HttpRequest request(Outbox.Entry e) {
+            byte[] body = e.body().getBytes(StandardCharsets.UTF_8);
+            HttpRequest.Builder b = HttpRequest.newBuilder(uri)
+                    .timeout(settings.timeout())
+                    .header("Content-Type", "application/json")
+                    .header("User-Agent", "tcpulse")
+                    .header(IDEMPOTENCY_HEADER, e.id());
+            if (receiver.secret() != null) b.header(SIGNATURE_HEADER, signature(receiver.secret(), body));
+            receiver.headers().forEach(b::header);
+            return b.POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+        }
+
+        private void done(Outbox.Entry e, HttpResponse<String> resp, Throwable err) {
+            inFlight = false;
+            if (closed) return;
+            int status = resp == null ? 0 : resp.statusCode();
+            if (err == null && status >= 200 && status < 300) {
+                if (failures > 0) {
+                    LOG.log(System.Logger.Level.INFO, "receiver {0} reachable again after {1} failed attempt(s)",
+                            receiver.name(), failures);
+                }
+                failures = 0;
+                finish(e, 0);
+                pump();
+                return;
+            }
+            boolean transient_ = err != null || status >= 500 || status == 408 || status == 429;
+            failures++;
+            Duration delay = backoff(failures, resp);
+            if (transient_) {
+                outcomes[1].incrementAndGet();
+                String why = err != null ? err.toString() : "HTTP " + status;
+                LOG.log(failures == 1 ? System.Logger.Level.WARNING : System.Logger.Level.DEBUG,
+                        "receiver {0} ({1}) failed: {2}; notification {3} retried in {4} ms ({5} pending)",
+                        receiver.name(), receiver.redactedUrl(), why, e.id(), delay.toMillis(), queue.size());
+            } else {
+                outcomes[2].incrementAndGet();
+                String body = resp.body() == null ? "" : resp.body();
+                if (body.length() > 200) body = body.substring(0, 200) + "…";
+                Outbox.Entry next;
+                try {
+                    next = outbox.attempted(e);
+                } catch (IOException io) {
+                    LOG.log(System.Logger.Level.ERROR, "cannot record the attempt in " + e.file(), io);
+                    next = new Outbox.Entry(e.file(), e.receiver(), e.seq(), e.id(), e.attempts() + 1, e.createdAt(), e.body());
+                }
+                if (next.attempts() >= settings.clientErrorAttempts()) {
+                    LOG.log(System.Logger.Level.ERROR, "receiver {0} ({1}) rejected notification {2} with HTTP {3} {4} times:"
+                                    + " dropped. Its answer: {5}", receiver.name(), receiver.redactedUrl(), e.id(), status,
+                            next.attempts(), body);
+                    failures = 0;
+                    finish(next, 3);
+                    pump();
+                    return;
+                }
+                LOG.log(System.Logger.Level.WARNING, "receiver {0} ({1}) rejected notification {2} with HTTP {3} ({4} of {5}"
+                                + " tries); retried in {6} ms. Its answer: {7}", receiver.name(), receiver.redactedUrl(), e.id(),
+                        status, next.attempts(), settings.clientErrorAttempts(), delay.toMillis(), body);
+                queue.pollFirst();
+                queue.addFirst(next);
+            }
+            retry = scheduler.schedule(() -> {
+                retry = null;
+                pump();
+            }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        /** Delivered (outcome 0) or dropped (3): off the disk and out of the queue. */
+        private void finish(Outbox.Entry e, int outcome) {
+            try {
+                outbox.remove(e);
+            } catch (IOException io) {
+                LOG.log(System.Logger.Level.ERROR, "cannot delete " + e.file() + ": it will be sent again after a restart"
+                        + " (same idempotency key)", io);
+            }
+            queue.pollFirst();
+            pending.decrementAndGet();
+            outcomes[outcome].incrementAndGet();
+        }
+
+        private Duration backoff(int attempt, HttpResponse<String> resp) {
+            long base = settings.initialBackoff().toMillis();
+            long max = settings.maxBackoff().toMillis();
+            long d = (long) Math.min(max, base * Math.pow(2, Math.min(attempt - 1, 60)));
+            long jittered = d / 2 + (long) (ThreadLocalRandom.current().nextDouble() * (d - d / 2));
+            if (resp != null) {
+                try {
+                    long after = Long.parseLong(resp.headers().firstValue("Retry-After").orElse("").trim()) * 1000;
+                    jittered = Math.max(jittered, Math.min(after, max));
+                } catch (NumberFormatException ignored) {
+                    // absent or an HTTP date: the backoff stands
+                }
+            }
+            return Duration.ofMillis(Math.max(1, jittered));
+        }
+    }
+}

@@ -1,0 +1,274 @@
+package io.tcpulse.agent.dashboard;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.NoAlertPresentException;
+import org.openqa.selenium.WebElement;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Every view in headless Chromium against an API that answers with the documented JSON
+ * shapes (FakeAgent): what each view shows, sorting, pause, themes, and that hostile
+ * process names stay text everywhere. No kernel needed; the kernel side is in
+ * DashboardKernelBrowserTest.
+ */
+class DashboardViewsBrowserTest {
+    private static final Duration WAIT = Duration.ofSeconds(15);
+    private static FakeAgent agent;
+    private Browser browser;
+
+    @BeforeAll
+    static void startAgent() throws Exception {
+        Browser.require();
+        agent = new FakeAgent();
+    }
+
+    @AfterAll
+    static void stopAgent() throws Exception {
+        if (agent != null) agent.close();
+    }
+
+    @BeforeEach
+    void openBrowser() throws Exception {
+        browser = Browser.open(1400, 1000);
+    }
+
+    /** The page logged no error: no CSP violation, no failed module, no exception in a view. */
+    @AfterEach
+    void closeBrowser() {
+        if (browser == null) return;
+        try {
+            List<String> errors = browser.console().stream().filter(m -> m.startsWith("SEVERE")).collect(Collectors.toList());
+            assertEquals(List.of(), errors, "errors in the browser console");
+        } finally {
+            browser.close();
+        }
+    }
+
+    private void open(String hash) {
+        browser.get(agent.url() + hash);
+        browser.await(WAIT, () -> "open".equals(browser.js("return document.getElementById('conn').dataset.state")),
+                () -> "the stream never opened", "views-open");
+    }
+
+    /** No element the page did not create itself, no script run by a name, no alert. */
+    private void assertNoInjection(String shot) {
+        assertEquals(0L, browser.js("return document.querySelectorAll('img').length"),
+                "an <img> element exists: a kernel string was parsed as HTML (" + shot + ")");
+        assertNull(browser.js("return window.__xss === undefined ? null : window.__xss"), "injected script ran");
+        assertThrows(NoAlertPresentException.class, () -> browser.raw().switchTo().alert());
+    }
+
+    @Test
+    void stateMachineShowsCountsAndHotEdges() {
+        open("#overview");
+        // counts from the stream: FakeAgent sends index * 3 per state
+        browser.await(WAIT, () -> "3".equals(browser.text("sm-count-SYN_SENT")), () -> "SYN_SENT count missing", "views-sm");
+        assertEquals("0", browser.text("count-ESTABLISHED"));
+        assertEquals("18", browser.text("count-CLOSE_WAIT"));
+        assertEquals("15", browser.text("sm-count-TIME_WAIT"));
+        assertTrue(browser.text("sm-half-open").contains("30 half-open"), browser.text("sm-half-open"));
+        // 500/s handshakes: a hot edge; 50/s timewait hand-overs; 60 - 50 = 10/s aborted FIN_WAIT2
+        browser.await(WAIT, () -> "500/s".equals(browser.text("sm-rate-SYN_SENT-ESTABLISHED")),
+                () -> "rate of SYN_SENT -> ESTABLISHED: " + browser.text("sm-rate-SYN_SENT-ESTABLISHED"), "views-sm");
+        WebElement hot = browser.driver.findElement(By.cssSelector("line[data-edge='SYN_SENT-ESTABLISHED']"));
+        assertTrue(hot.getAttribute("class").contains("heat-4"), hot.getAttribute("class"));
+        WebElement idle = browser.driver.findElement(By.cssSelector("line[data-edge='CLOSE_WAIT-LAST_ACK']"));
+        assertTrue(idle.getAttribute("class").contains("heat-0"), idle.getAttribute("class"));
+        assertEquals("50/s", browser.text("sm-rate-FIN_WAIT2-TIME_WAIT"));
+        String others = browser.text("sm-other");
+        assertTrue(others.contains("FIN_WAIT2 → CLOSED (abort): 10/s"), others);
+        assertTrue(others.contains("ESTABLISHED → CLOSED: 5/s"), others);
+        // a fresh page shows the history at once
+        assertEquals("", browser.text("history-status"));
+        assertEquals(2L, browser.js("return document.querySelectorAll('#view-overview .uplot').length"));
+        browser.screenshot("views-state-machine");
+    }
+
+    @Test
+    void chartsPauseAndChangeRange() {
+        open("#overview");
+        browser.await(WAIT, () -> browser.all("#chart-states .uplot").size() == 1, () -> "no chart", "views-charts");
+        WebElement pause = browser.byId("charts-pause");
+        pause.click();
+        assertEquals("true", pause.getAttribute("aria-pressed"));
+        assertEquals("Resume", pause.getText());
+        pause.click();
+        assertEquals("false", pause.getAttribute("aria-pressed"));
+        browser.driver.findElement(By.cssSelector("#range option[value='300']")).click();
+        browser.await(WAIT, () -> ((Number) browser.js(
+                        "return document.querySelector('#chart-states .u-legend') ? 1 : 0")).intValue() == 1,
+                () -> "chart gone after a range change", "views-charts");
+        browser.screenshot("views-charts");
+    }
+
+    @Test
+    void listenersSortAndOpenDetail() {
+        open("#listeners");
+        browser.await(WAIT, () -> browser.all("#listeners-table tr[data-testid='listener-row']").size() == 3,
+                () -> "listener rows: " + browser.all("#listeners-table tbody tr").size(), "views-listeners");
+        // default order: the worst verdict first
+        assertEquals("8080", browser.all("tr[data-testid='listener-row']").get(0).getAttribute("data-port"));
+        WebElement row = browser.driver.findElement(By.cssSelector("tr[data-port='8080']"));
+        assertEquals("46", row.findElement(By.cssSelector("td[data-field='overflows']")).getText());
+        assertEquals("accept-queue-full", row.getAttribute("data-verdict"));
+        assertTrue(row.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("5 / 4"));
+        assertEquals("1.250", row.findElement(By.cssSelector("td[data-field='acceptQueue'] .bar")).getAttribute("data-ratio"));
+        String owner = row.findElement(By.cssSelector("td[data-field='owner']")).getText();
+        assertTrue(owner.contains("<img src=x oner (4242)"), owner);
+        assertTrue(owner.contains("evil-" + FakeAgent.HOSTILE + ".service"), owner);
+
+        // sort by port number through the listener column, then by overflows (largest first)
+        browser.driver.findElement(By.cssSelector("th[data-key='overflows'] button")).click();
+        assertEquals(List.of("8080", "443", "22"), ports());
+        assertEquals("descending", browser.driver.findElement(By.cssSelector("th[data-key='overflows']")).getAttribute("aria-sort"));
+        browser.driver.findElement(By.cssSelector("th[data-key='overflows'] button")).click();
+        assertEquals(List.of("22", "443", "8080"), ports());
+
+        browser.driver.findElement(By.cssSelector("tr[data-port='8080']")).click();
+        browser.await(WAIT, () -> browser.all("#listener-detail .uplot").size() == 2,
+                () -> "listener detail charts missing", "views-listeners");
+        assertTrue(browser.byId("listener-detail").getText().contains("accept queue limit 4"));
+        assertNoInjection("views-listeners");
+        browser.screenshot("views-listeners");
+    }
+
+    private List<String> ports() {
+        return browser.all("tr[data-testid='listener-row']").stream().map(e -> e.getAttribute("data-port"))
+                .collect(Collectors.toList());
+    }
+
+    @Test
+    void timeWaitShowsExhaustionGauges() {
+        open("#timewait");
+        browser.await(WAIT, () -> browser.all("tr[data-testid='timewait-row']").size() == 2,
+                () -> "TIME_WAIT rows missing", "views-timewait");
+        WebElement top = browser.all("tr[data-testid='timewait-row']").get(0);
+        assertEquals("10.0.0.7:5432", top.findElement(By.cssSelector("td[data-field='remote']")).getText());
+        WebElement gauge = top.findElement(By.cssSelector("td[data-field='exhaustion'] .bar"));
+        assertTrue(gauge.getAttribute("class").contains("warn"), gauge.getAttribute("class"));
+        assertEquals("75.0%", gauge.getText());
+        assertEquals("20.0 s", top.findElement(By.cssSelector("td[data-field='secondsToExhaustion']")).getText());
+        assertEquals("3,000", browser.text("timewait-total"));
+        browser.screenshot("views-timewait");
+    }
+
+    @Test
+    void closeWaitFlagsLeakingOwners() {
+        open("#closewait");
+        browser.await(WAIT, () -> browser.all("tr[data-testid='closewait-row']").size() == 2,
+                () -> "CLOSE_WAIT rows missing", "views-closewait");
+        WebElement leaking = browser.all("tr[data-testid='closewait-row']").get(0);
+        assertEquals("true", leaking.getAttribute("data-leaking"));
+        assertEquals("<img src=x oner", leaking.findElement(By.cssSelector("td[data-field='comm']")).getText());
+        assertEquals("5.2 min", leaking.findElement(By.cssSelector("td[data-field='oldest']")).getText());
+        assertEquals("+12.0/min", leaking.findElement(By.cssSelector("td[data-field='growth']")).getText());
+        assertEquals("57", browser.text("closewait-total"));
+        assertNoInjection("views-closewait");
+        browser.screenshot("views-closewait");
+    }
+
+    @Test
+    void alertsShowLabelsAndSentences() {
+        open("#alerts");
+        browser.await(WAIT, () -> browser.all("li[data-testid='alert-firing']").size() == 1,
+                () -> "firing alert missing", "views-alerts");
+        WebElement firing = browser.all("li[data-testid='alert-firing']").get(0);
+        assertTrue(firing.getText().contains("Listener 0.0.0.0:8080 of " + FakeAgent.HOSTILE + " overflowed 46 times"),
+                firing.getText());
+        assertEquals(FakeAgent.HOSTILE, firing.findElement(By.cssSelector("li[data-label='comm'] .v")).getText());
+        assertEquals("8080", firing.findElement(By.cssSelector("li[data-label='port'] .v")).getText());
+        assertEquals(1, browser.all("li[data-testid='alert-resolved']").size());
+        assertEquals("1", browser.text("alerts-badge"));
+        assertNoInjection("views-alerts");
+        browser.screenshot("views-alerts");
+    }
+
+    @Test
+    void eventTailFiltersPausesAndShowsNamesAsText() {
+        open("#events");
+        browser.await(WAIT, () -> !browser.all("#events tr td[data-field='process']").isEmpty(),
+                () -> "no events", "views-events");
+        String process = browser.all("#events td[data-field='process']").get(0).getText();
+        assertEquals("<img src=x oner (4242)", process);
+        WebElement pause = browser.byId("events-pause");
+        pause.click();
+        long rows = ((Number) browser.js("return document.querySelectorAll('#events tr').length")).longValue();
+        browser.await(WAIT, () -> browser.text("events-paused").matches("paused: [1-9]\\d* new events? held back"),
+                () -> "no held-back note: " + browser.text("events-paused"), "views-events");
+        assertEquals(rows, ((Number) browser.js("return document.querySelectorAll('#events tr').length")).longValue(),
+                "rows were added while paused");
+        pause.click();
+        assertTrue(((Number) browser.js("return document.querySelectorAll('#events tr').length")).longValue() > rows);
+        // a filter reopens the stream with it
+        browser.driver.findElement(By.cssSelector("#event-filter input[name='port']")).sendKeys("8080");
+        browser.driver.findElement(By.cssSelector("#event-filter button[type='submit']")).click();
+        browser.await(WAIT, () -> "open".equals(browser.js("return document.getElementById('conn').dataset.state"))
+                        && !browser.all("#events tr").isEmpty(),
+                () -> "no events after filtering", "views-events");
+        assertNoInjection("views-events");
+        browser.screenshot("views-events");
+    }
+
+    @Test
+    void latencyHistogramsAreDrawn() {
+        open("#latency");
+        browser.await(WAIT, () -> browser.all("#latency-panels .uplot").size() == 3,
+                () -> "histograms missing", "views-latency");
+        assertTrue(browser.byId("latency-panels").getText().contains("p50"));
+        browser.screenshot("views-latency");
+    }
+
+    @Test
+    void bannerSaysWhenTheProbeIsDegradedOrEventsAreLost() {
+        agent.probeAvailable = false;
+        agent.lost = 17;
+        try {
+            open("#overview");
+            browser.await(WAIT, () -> browser.byId("banner").isDisplayed(), () -> "no banner", "views-banner");
+            String text = browser.byId("banner").getText();
+            assertTrue(text.contains("Degraded: the eBPF probe is unavailable: bpf() denied: " + FakeAgent.HOSTILE), text);
+            assertTrue(text.contains("17 events lost"), text);
+            assertEquals("degraded", browser.byId("banner").getAttribute("data-level"));
+            assertNoInjection("views-banner");
+            browser.screenshot("views-banner");
+        } finally {
+            agent.probeAvailable = true;
+            agent.lost = 0;
+        }
+    }
+
+    @Test
+    void darkLightAndWallDisplay() {
+        open("#overview");
+        WebElement theme = browser.byId("theme");
+        theme.click(); // auto -> dark
+        assertEquals("dark", browser.js("return document.documentElement.dataset.theme"));
+        String dark = (String) browser.js("return getComputedStyle(document.body).backgroundColor");
+        browser.screenshot("views-dark");
+        theme.click(); // dark -> light
+        String light = (String) browser.js("return getComputedStyle(document.body).backgroundColor");
+        assertNotEquals(dark, light);
+        browser.screenshot("views-light");
+        theme.click(); // back to auto
+
+        // a wall display shows every view at once
+        browser.driver.manage().window().setSize(new org.openqa.selenium.Dimension(2400, 1350));
+        browser.await(WAIT, () -> browser.byId("view-listeners").isDisplayed() && browser.byId("view-alerts").isDisplayed(),
+                () -> "wall layout does not show all views", "views-wall");
+        browser.screenshot("views-wall");
+        // a phone-sized window still works
+        browser.driver.manage().window().setSize(new org.openqa.selenium.Dimension(420, 900));
+        assertTrue(browser.byId("count-ESTABLISHED").isDisplayed());
+        browser.screenshot("views-narrow");
+    }
+}

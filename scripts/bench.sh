@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmarks that print figures (they are not timed tests). Needs root.
+#   scripts/bench.sh storm      loopback connection storm without and with the agent
+#   scripts/bench.sh pipeline   synthetic events through kernel rings -> Java, zero loss?
+#   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
+#   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
+#   scripts/bench.sh all        everything above
+# SECONDS_PER_RUN (default 10) sets the length of each storm run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) -eq 0 ]] || { echo "bench: run as root (BPF, namespaces)" >&2; exit 1; }
+
+jar=agent/target/tcpulse.jar
+storm=agent/target/native/bin/tcpulse-storm
+[[ -f $jar && -x $storm ]] || mvn -B -q -DskipTests package
+secs=${SECONDS_PER_RUN:-10}
+port=${BENCH_PORT:-9479}
+namespaces=()
+agent_pid=
+
+cleanup() {
+    [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+    for ns in "${namespaces[@]}"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+new_ns() {
+    local ns=tcpulse-bench-$1-$$
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    namespaces+=("$ns")
+    echo "$ns"
+}
+
+json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -1; }
+
+start_agent() {
+    java "$@" -jar "$jar" --listen "127.0.0.1:$port" >/tmp/tcpulse-bench-agent.log 2>&1 &
+    agent_pid=$!
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    echo "bench: agent did not start, see /tmp/tcpulse-bench-agent.log" >&2
+    exit 1
+}
+
+stop_agent() { kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=; }
+
+health() { curl -sf "http://127.0.0.1:$port/api/v1/health"; }
+
+prog_stat() { # run_time_ns or run_cnt of the state-change program
+    bpftool -j prog show name on_state_change 2>/dev/null | json_num "$1"
+}
+
+bench_storm() {
+    echo "== storm: loopback connections/s without and with the agent (${secs}s each, RST close)"
+    local a b before after tw0 rc0 tw1 rc1 conns
+    a=$(new_ns nop)
+    before=$(ip netns exec "$a" "$storm" storm --seconds "$secs" --close rst --port 9000)
+    start_agent
+    local stats_was
+    stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+    sysctl -qw kernel.bpf_stats_enabled=1
+    b=$(new_ns bpf)
+    sleep 2.5 # the agent walks the new namespace
+    local h0 h1
+    h0=$(health); tw0=$(prog_stat run_time_ns); rc0=$(prog_stat run_cnt)
+    after=$(ip netns exec "$b" "$storm" storm --seconds "$secs" --close rst --port 9000)
+    sleep 1
+    h1=$(health); tw1=$(prog_stat run_time_ns); rc1=$(prog_stat run_cnt)
+    sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+    local ino syn_sent
+    ino=$(stat -L -c %i "/run/netns/$b")
+    syn_sent=$(curl -sf "http://127.0.0.1:$port/api/v1/transitions?netns=$ino" \
+        | grep -o '{"from":"CLOSE","to":"SYN_SENT","count":[0-9]*' | json_num count)
+    stop_agent
+    conns=$(echo "$after" | json_num connections)
+    local c0 c1 seen0 seen1 cons0 cons1 lost0 lost1
+    c0=$(echo "$before" | json_num connPerSec); c1=$(echo "$after" | json_num connPerSec)
+    seen0=$(echo "$h0" | json_num seen); seen1=$(echo "$h1" | json_num seen)
+    cons0=$(echo "$h0" | json_num consumed); cons1=$(echo "$h1" | json_num consumed)
+    lost0=$(echo "$h0" | json_num lost); lost1=$(echo "$h1" | json_num lost)
+    awk -v c0="$c0" -v c1="$c1" -v s="$secs" -v cons=$((cons1 - cons0)) -v seen=$((seen1 - seen0)) \
+        -v lost=$((lost1 - lost0)) -v tns=$((tw1 - tw0)) -v rc=$((rc1 - rc0)) -v conns="$conns" -v syn="$syn_sent" 'BEGIN {
+        printf "connections/s without probe : %.0f\n", c0
+        printf "connections/s with agent    : %.0f\n", c1
+        printf "ratio (with/without)        : %.3f  (cost %.1f%%)\n", c1 / c0, 100 * (1 - c1 / c0)
+        printf "events seen by the kernel   : %d\n", seen
+        printf "events consumed by the agent: %d  (%.0f events/s)\n", cons, cons / s
+        printf "events lost                 : %d\n", lost
+        printf "kernel ns per event         : %.0f  (bpf_stats, state-change program, %d runs)\n", rc ? tns / rc : 0, rc
+        printf "counts exact                : connects %d, CLOSE->SYN_SENT counted %d (%s)\n", conns, syn, conns == syn ? "exact" : "MISMATCH"
+    }'
+}
+
+bench_pipeline() {
+    echo "== pipeline: synthetic events (BPF_PROG_TEST_RUN) drained, decoded, aggregated by Java"
+    for rate in 5000000 8000000; do
+        java -jar "$jar" bench-pipeline --events 30000000 --rate "$rate"
+    done
+}
+
+bench_listeners() {
+    echo "== listeners: agent CPU with 1,000 listeners and a 1 s walk"
+    local ns hz t0 t1
+    ns=$(new_ns lst)
+    ip netns exec "$ns" "$storm" listen-many --base-port 20000 --count 1000 >/dev/null &
+    sleep 1
+    start_agent
+    sleep 3
+    hz=$(getconf CLK_TCK)
+    t0=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
+    sleep 30
+    t1=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
+    local h listeners
+    h=$(health)
+    listeners=$(curl -sf "http://127.0.0.1:$port/api/v1/listeners?netns=$(stat -L -c %i "/run/netns/$ns")" | grep -o '"port":' | wc -l)
+    stop_agent
+    awk -v d=$((t1 - t0)) -v hz="$hz" -v us="$(echo "$h" | json_num micros)" -v n="$listeners" 'BEGIN {
+        printf "listeners reported          : %d\n", n
+        printf "agent CPU (all threads)     : %.2f%% of one core over 30 s\n", 100 * d / hz / 30
+        printf "last walk                   : %d us\n", us
+    }'
+}
+
+bench_timewait() {
+    echo "== timewait: the largest TIME_WAIT population a ${secs}s client-close storm reaches"
+    local ns
+    ns=$(new_ns tw)
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=1000000 \
+        net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=0
+    start_agent -Xmx256m
+    for p in 9001 9002 9003 9004 9005 9006 9007 9008; do
+        ip netns exec "$ns" "$storm" storm --seconds "$secs" --close client --threads 1 --port "$p" >/dev/null &
+    done
+    wait $(jobs -p | grep -v "^$agent_pid$") 2>/dev/null || true
+    local ino ss_tw api_tw heap
+    ino=$(stat -L -c %i "/run/netns/$ns")
+    sleep 3 # two walks
+    ss_tw=$(ip netns exec "$ns" ss -tanH state time-wait | wc -l)
+    api_tw=$(curl -sf "http://127.0.0.1:$port/api/v1/timewait?netns=$ino" | json_num total)
+    jcmd "$agent_pid" GC.run >/dev/null 2>&1 || true
+    heap=$(jcmd "$agent_pid" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -1)
+    local walk_us
+    walk_us=$(health | json_num micros)
+    stop_agent
+    echo "TIME_WAIT in ss              : $ss_tw"
+    echo "TIME_WAIT in the ledger      : $api_tw ($([[ $ss_tw == "$api_tw" ]] && echo exact || echo MISMATCH))"
+    echo "agent heap used after GC     : $((heap / 1024)) MiB (agent run with -Xmx256m)"
+    echo "walk of the namespace        : $walk_us us"
+}
+
+case ${1:-all} in
+    storm) bench_storm ;;
+    pipeline) bench_pipeline ;;
+    listeners) bench_listeners ;;
+    timewait) bench_timewait ;;
+    all) bench_storm; bench_pipeline; bench_listeners; bench_timewait ;;
+    *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
