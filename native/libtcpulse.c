@@ -21,7 +21,9 @@
 #include "tcpulse.skel.h"
 
 #define API __attribute__((visibility("default")))
-#define DEFAULT_RING_BYTES (4u << 20)
+/* default ring: 16 MiB per CPU (about 140k events of backlog), at most 256 MiB in all */
+#define DEFAULT_RING_BYTES (16u << 20)
+#define DEFAULT_RINGS_TOTAL (256ull << 20)
 #define SCRATCH_BYTES (64u << 10)
 #define BENCH_CHUNK 65536u
 
@@ -248,8 +250,13 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 		}
 		memcpy(&opts, user_opts, n);
 	}
-	if (!opts.ring_bytes)
+	if (!opts.ring_bytes) {
+		int cpus = libbpf_num_possible_cpus();
+
 		opts.ring_bytes = DEFAULT_RING_BYTES;
+		while (cpus > 0 && opts.ring_bytes > 65536 && (__u64)opts.ring_bytes * cpus > DEFAULT_RINGS_TOTAL)
+			opts.ring_bytes >>= 1;
+	}
 	if (opts.ring_bytes < 4096 || (opts.ring_bytes & (opts.ring_bytes - 1))) {
 		ret = -EINVAL;
 		set_error("ring size must be a power of two of at least 4096 bytes, got %u",

@@ -171,7 +171,7 @@ struct tcpulse;
 
 struct tcpulse_opts {
 	size_t sz;                /* sizeof(struct tcpulse_opts), for forward compatibility */
-	__u32 ring_bytes;         /* per-CPU ring size, power of two; 0 = 4 MiB */
+	__u32 ring_bytes;         /* per-CPU ring size, power of two; 0 = 16 MiB, 256 MiB at most in all */
 	__u32 max_events_per_sec; /* whole host, before the stream is sampled; 0 = never sample */
 	__u32 wakeup_bytes;       /* backlog that wakes the consumer; 0 = ring_bytes / 4 */
 	__u32 flags;              /* TCPULSE_OPT_* */

@@ -50,6 +50,7 @@ public final class Aggregator implements SnapshotSource {
     private Map<Long, Map<String, Long>> netstat = Map.of();
     private Map<Long, Snapshot.Resets> resets = Map.of();
     private final ListenerTracker listenerTracker = new ListenerTracker();
+    private final ResetPeers resetPeers = new ResetPeers();
     private final ClosingTracker closing;
     private final OwnerResolver owners;
 
@@ -115,7 +116,12 @@ public final class Aggregator implements SnapshotSource {
         for (int i = 0; i < count; i++) {
             int at = i * EventDecoder.EVENT_SIZE;
             consumed++;
-            if (EventDecoder.kind(batch, at) != EventDecoder.KIND_STATE) continue;
+            int kind = EventDecoder.kind(batch, at);
+            if (kind == EventDecoder.KIND_RESET_SENT || kind == EventDecoder.KIND_RESET_RECV) {
+                resetPeers.add(batch, at);
+                continue;
+            }
+            if (kind != EventDecoder.KIND_STATE) continue;
             int from = EventDecoder.oldState(batch, at), to = EventDecoder.newState(batch, at);
             if (TcpState.ofKernel(from) == null || TcpState.ofKernel(to) == null) {
                 decodeErrors++;
@@ -218,11 +224,13 @@ public final class Aggregator implements SnapshotSource {
         this.listeners = List.copyOf(walk.listeners);
         this.listenerStatus = listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners);
         this.timewait = Map.copyOf(closing.timewait(walk, info, twEntries, wall));
-        this.closewait = Map.copyOf(closing.closewait(walk, owners, System.nanoTime(), wall));
+        this.closewait = Map.copyOf(closing.closewait(walk, owners, info, System.nanoTime(), wall));
         Map<Long, Map<String, Long>> ns = new HashMap<>();
         info.forEach((n, i) -> ns.put(n, Map.copyOf(i.tcpExt())));
         this.netstat = Map.copyOf(ns);
-        this.resets = Map.copyOf(rsts);
+        Map<Long, Snapshot.Resets> withPeers = new HashMap<>();
+        rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r.sent(), r.received(), resetPeers.top(n))));
+        this.resets = Map.copyOf(withPeers);
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
         this.walkedSockets = walk.sockets;

@@ -80,12 +80,13 @@ final class ClosingTracker {
         return out;
     }
 
-    /** CLOSE_WAIT by owner, per walked namespace. */
+    /** CLOSE_WAIT by owner, lingering FIN_WAIT2/LAST_ACK by peer and orphans, per walked namespace. */
     Map<Long, CloseWaitReport> closewait(WalkAccumulator w, Function<SocketRecord, OwnerInfo> owner,
-                                         long monoNs, long wallMs) {
+                                         Map<Long, NetnsInfo> info, long monoNs, long wallMs) {
         Map<OwnerKey, List<CloseWaitReport.Sock>> socks = new HashMap<>();
         Map<OwnerKey, Double> oldest = new HashMap<>();
         Set<Long> alive = new HashSet<>();
+        for (SocketRecord r : w.lingering) alive.add(r.sockId());
         for (SocketRecord r : w.closeWait) {
             alive.add(r.sockId());
             long since = r.stateSinceNs() != 0 ? r.stateSinceNs() : firstSeenNs.computeIfAbsent(r.sockId(), id -> monoNs);
@@ -131,9 +132,33 @@ final class ClosingTracker {
             List<CloseWaitReport.ByOwner> owners = byNetns.getOrDefault(netns, new ArrayList<>());
             owners.sort(Comparator.comparingLong(CloseWaitReport.ByOwner::count).reversed());
             long total = owners.stream().mapToLong(CloseWaitReport.ByOwner::count).sum();
-            out.put(netns, new CloseWaitReport(total, List.copyOf(owners)));
+            NetnsInfo ni = info.get(netns);
+            out.put(netns, new CloseWaitReport(total, List.copyOf(owners),
+                    lingering(w, netns, ni == null ? 60 : ni.finTimeoutSeconds(), monoNs), ni == null ? 0 : ni.orphans()));
         }
         return out;
+    }
+
+    /** Full FIN_WAIT2/LAST_ACK sockets of a namespace in their state longer than tcp_fin_timeout, by peer. */
+    private List<CloseWaitReport.Lingering> lingering(WalkAccumulator w, long netns, int finTimeoutSeconds, long monoNs) {
+        Map<String, long[]> count = new HashMap<>();   // "peer|state" -> count
+        Map<String, Double> oldest = new HashMap<>();
+        for (SocketRecord r : w.lingering) {
+            if (r.netns() != netns) continue;
+            long since = r.stateSinceNs() != 0 ? r.stateSinceNs() : firstSeenNs.computeIfAbsent(r.sockId(), id -> monoNs);
+            double age = Math.max(0, monoNs - since) / 1e9;
+            if (age < finTimeoutSeconds) continue;
+            String key = r.remote().getHostAddress() + ":" + r.remotePort() + "|" + r.state().name();
+            count.computeIfAbsent(key, k -> new long[1])[0]++;
+            oldest.merge(key, age, Math::max);
+        }
+        List<CloseWaitReport.Lingering> out = new ArrayList<>();
+        count.forEach((k, n) -> {
+            String[] ps = k.split("\\|");
+            out.add(new CloseWaitReport.Lingering(ps[0], ps[1], n[0], oldest.get(k)));
+        });
+        out.sort(Comparator.comparingLong(CloseWaitReport.Lingering::count).reversed());
+        return List.copyOf(out.subList(0, Math.min(TOP, out.size())));
     }
 
     /** Three or more samples, each no lower than the one before, the last above the first. */

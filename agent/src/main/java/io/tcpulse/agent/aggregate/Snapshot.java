@@ -33,7 +33,14 @@ public record Snapshot(
         Map<Long, Resets> resets) {
 
     /** RSTs of one namespace, exact (kernel counters). */
-    public record Resets(long sent, long received) {}
+    public record Resets(long sent, long received, List<ResetPeer> byPeer) {
+        public Resets(long sent, long received) {
+            this(sent, received, List.of());
+        }
+    }
+
+    /** RSTs exchanged with one peer on one local port, by the socket state (from events, sampling-weighted). */
+    public record ResetPeer(String peer, int localPort, String state, String direction, long count) {}
 
     /** State counts of one namespace, or summed over all when netns is null; zeros included. */
     public Map<TcpState, Long> statesOf(Long netns) {

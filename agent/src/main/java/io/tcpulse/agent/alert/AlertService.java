@@ -140,10 +140,11 @@ public final class AlertService implements AutoCloseable {
 
     @Override
     public void close() {
-        evaluator.shutdownNow();
+        evaluator.shutdown(); // an evaluation writing to the outbox finishes first
         try {
             if (!evaluator.awaitTermination(5, TimeUnit.SECONDS)) {
                 LOG.log(System.Logger.Level.WARNING, "alert evaluation did not stop within 5 s");
+                evaluator.shutdownNow();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -21,7 +21,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -47,7 +47,7 @@ public final class WebhookDelivery implements AutoCloseable {
     private final AlertsConfig.Delivery settings;
     private final Outbox outbox;
     private final Map<String, Worker> workers = new LinkedHashMap<>();
-    private final ScheduledExecutorService scheduler;
+    private final ScheduledThreadPoolExecutor scheduler;
     private final ExecutorService httpThreads;
     private final HttpClient http;
     private volatile boolean closed;
@@ -56,7 +56,9 @@ public final class WebhookDelivery implements AutoCloseable {
         this.settings = settings;
         this.outbox = outbox;
         for (AlertsConfig.Receiver r : receivers) workers.put(r.name(), new Worker(r));
-        this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("tcpulse-webhooks"));
+        this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("tcpulse-webhooks"));
+        scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // pending retries wait for the next run
+        scheduler.setRemoveOnCancelPolicy(true);
         this.httpThreads = Executors.newCachedThreadPool(daemon("tcpulse-webhook-http"));
         this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
@@ -123,13 +125,13 @@ public final class WebhookDelivery implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        scheduler.shutdownNow();
-        httpThreads.shutdownNow();
+        scheduler.shutdown(); // lets a file being deleted or rewritten finish: no interrupt mid-fsync
         try {
-            scheduler.awaitTermination(5, TimeUnit.SECONDS);
+            if (!scheduler.awaitTermination(5, TimeUnit.SECONDS)) scheduler.shutdownNow();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        httpThreads.shutdownNow(); // requests in flight are abandoned; their files stay
     }
 
     /** "sha256=" + hex HMAC-SHA256 of body under secret: the X-Tcpulse-Signature value. */

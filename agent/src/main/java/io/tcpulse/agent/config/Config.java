@@ -30,7 +30,7 @@ public record Config(
               --config FILE             JSON settings file (see README)
               --no-probe                do not load BPF programs: read /proc only (degraded)
               --max-events-per-sec N    sample the per-event stream above N events/s (0 = never; default 0)
-              --ring-bytes N            per-CPU ring buffer size, a power of two (default 4194304)
+              --ring-bytes N            per-CPU ring buffer size, a power of two (default: 16 MiB, at most 256 MiB in all)
               --walk-interval-ms N      reconciliation walk period (default 2000)
               --recent-events N         events kept for /api/v1/events (default 10000)
               --token-file FILE         bearer token required on every request (needed off loopback)
@@ -45,7 +45,7 @@ public record Config(
             """;
 
     public static Config defaults() {
-        return new Config("127.0.0.1", 9470, true, 0, 4 << 20, 5, 2000, 10_000,
+        return new Config("127.0.0.1", 9470, true, 0, 0 /* auto: see libtcpulse */, 5, 2000, 10_000,
                 null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults());
     }
 
@@ -108,7 +108,7 @@ public record Config(
     }
 
     private void validate() throws ConfigException {
-        if (Integer.bitCount(ringBytes) != 1) {
+        if (ringBytes != 0 && Integer.bitCount(ringBytes) != 1) {
             throw new ConfigException("probe.ringBytes must be a power of two, got " + ringBytes);
         }
     }

@@ -87,17 +87,31 @@ final class ClosingApi {
             }
             owners.add(j);
         }
-        ctx.json(new JsonObject().put("total", total).put("byOwner", owners));
+        JsonArray lingering = new JsonArray();
+        long orphans = 0;
+        for (var e : source.current().closewait().entrySet()) {
+            if (!ApiJson.sameNetns(netns, e.getKey())) continue;
+            orphans += e.getValue().orphans();
+            e.getValue().lingering().forEach(l -> lingering.add(new JsonObject().put("netns", e.getKey())
+                    .put("peer", l.peer()).put("state", l.state()).put("count", l.count())
+                    .put("oldestAgeSeconds", l.oldestAgeSeconds())));
+        }
+        ctx.json(new JsonObject().put("total", total).put("byOwner", owners)
+                .put("lingering", lingering).put("orphans", orphans));
     }
 
     private static void resets(RoutingContext ctx, SnapshotSource source) {
         Long netns = ApiServer.netnsParam(ctx);
         long sent = 0, received = 0;
+        JsonArray peers = new JsonArray();
         for (Map.Entry<Long, Snapshot.Resets> e : source.current().resets().entrySet()) {
             if (!ApiJson.sameNetns(netns, e.getKey())) continue;
             sent += e.getValue().sent();
             received += e.getValue().received();
+            e.getValue().byPeer().forEach(p -> peers.add(new JsonObject().put("netns", e.getKey())
+                    .put("peer", p.peer()).put("localPort", p.localPort()).put("state", p.state())
+                    .put("direction", p.direction()).put("count", p.count())));
         }
-        ctx.json(new JsonObject().put("sent", sent).put("received", received));
+        ctx.json(new JsonObject().put("sent", sent).put("received", received).put("byPeer", peers));
     }
 }

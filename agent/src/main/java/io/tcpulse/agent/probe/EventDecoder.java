@@ -44,7 +44,7 @@ public final class EventDecoder {
     /** An event, or why the record could not be one (event may still be set when only partly understood). */
     public record Result(Event event, String problem) {}
 
-    public static final int KIND_STATE = 1;
+    public static final int KIND_STATE = 1, KIND_RESET_SENT = 2, KIND_RESET_RECV = 3;
 
     /** Field readers for the hot path: no allocation. */
     public static int kind(ByteBuffer b, int at) { return b.get(at + EV_KIND) & 0xff; }
@@ -55,6 +55,14 @@ public final class EventDecoder {
     public static long prevStateNs(ByteBuffer b, int at) { return b.getLong(at + EV_PREV_STATE_NS); }
     public static long ageNs(ByteBuffer b, int at) { return b.getLong(at + EV_AGE_NS); }
     public static long aux(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_AUX)); }
+    public static int localPort(ByteBuffer b, int at) { return b.getShort(at + EV_SPORT) & 0xffff; }
+
+    /** The peer's address and port as "ip:port". */
+    public static String remoteAddress(ByteBuffer b, int at) {
+        int family = b.getShort(at + EV_FAMILY) & 0xffff;
+        return address(b, at + EV_DADDR, family).getHostAddress() + ":" + (b.getShort(at + EV_DPORT) & 0xffff);
+    }
+
     public static int sampleRatio(ByteBuffer b, int at) { return Math.max(1, b.getInt(at + EV_SAMPLE_RATIO)); }
 
     /**

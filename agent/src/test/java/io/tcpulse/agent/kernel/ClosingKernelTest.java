@@ -124,6 +124,10 @@ class ClosingKernelTest {
             long refused = events.stream().map(JsonObject.class::cast)
                     .filter(e -> "RESET_SENT".equals(e.getString("kind")) && e.getInteger("localPort") == 8404).count();
             assertEquals(3, refused, "RSTs from the closed port carry its port");
+            long byPeer = api("/api/v1/resets?netns=" + inode).getJsonArray("byPeer").stream().map(JsonObject.class::cast)
+                    .filter(p -> p.getInteger("localPort") == 8404 && "sent".equals(p.getString("direction")))
+                    .mapToLong(p -> p.getLong("count")).sum();
+            assertEquals(3, byPeer, "RSTs per peer and local port");
         }
     }
 }

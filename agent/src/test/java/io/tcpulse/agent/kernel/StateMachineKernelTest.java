@@ -71,7 +71,6 @@ class StateMachineKernelTest {
 
             // once traffic stops, the states equal ss inside the namespace, state by state
             Map<String, Long> ss = ns.ssCounts();
-            assertEquals(2L * N, ss.get("TIME_WAIT"), "ss shows every closing side in TIME-WAIT: " + ss);
             await(Duration.ofSeconds(10), () -> ss.equals(safeStates(inode)),
                     () -> "states for netns " + inode + ": ss " + ss + ", agent " + safeStates(inode));
         }
