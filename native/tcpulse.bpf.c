@@ -111,7 +111,7 @@ struct {
 
 static __always_inline __u64 netns_cookie_of(const struct sock_common *skc)
 {
-	return skc ? BPF_CORE_READ(skc, skc_net.net, net_cookie) : 0;
+	return skc ? skc->skc_net.net->net_cookie : 0;
 }
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
@@ -189,36 +189,42 @@ static __always_inline __u32 sample_ratio(__u64 now)
 	return rs->ratio ?: 1;
 }
 
+/*
+ * The programs get BTF pointers: plain loads (the verifier guards them) are much
+ * cheaper than bpf_probe_read_kernel() calls, so fields are read directly.
+ */
 static __always_inline __u32 netns_of(const struct sock_common *skc)
 {
-	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	return skc->skc_net.net->ns.inum;
 }
 
 static __always_inline __u64 cgroup_of(const struct sock *sk)
 {
+	struct cgroup *cg;
+
 	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
 		return 0;
-	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	cg = sk->sk_cgrp_data.cgroup;
+	return cg ? cg->kn->id : 0;
 }
 
 /* family, ports and addresses, shared by events and the walk */
 static __always_inline void read_endpoints(const struct sock_common *skc, __u16 *family,
 					   __u16 *sport, __u16 *dport, __u8 *saddr, __u8 *daddr)
 {
-	*family = BPF_CORE_READ(skc, skc_family);
-	*sport = BPF_CORE_READ(skc, skc_num);
-	*dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	*family = skc->skc_family;
+	*sport = skc->skc_num;
+	*dport = bpf_ntohs(skc->skc_dport);
 	/* a v4 peer on a dual-stack socket: report it as the IPv4 connection it is */
-	if (*family == AF_INET6 && BPF_CORE_READ(skc, skc_daddr) &&
-	    !BPF_CORE_READ(skc, skc_v6_daddr.in6_u.u6_addr32[0]) &&
-	    !BPF_CORE_READ(skc, skc_v6_daddr.in6_u.u6_addr32[3]))
+	if (*family == AF_INET6 && skc->skc_daddr &&
+	    !skc->skc_v6_daddr.in6_u.u6_addr32[0] && !skc->skc_v6_daddr.in6_u.u6_addr32[3])
 		*family = AF_INET;
 	if (*family == AF_INET6) {
-		bpf_core_read(saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(daddr, 16, &skc->skc_v6_daddr);
+		__builtin_memcpy(saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &skc->skc_v6_daddr, 16);
 	} else {
-		BPF_CORE_READ_INTO((__u32 *)saddr, skc, skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)daddr, skc, skc_daddr);
+		*(__u32 *)saddr = skc->skc_rcv_saddr;
+		*(__u32 *)daddr = skc->skc_daddr;
 	}
 }
 
@@ -282,7 +288,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 
 	/* a timewait sock replaced this one if it is already unhashed at ->CLOSE */
 	if (newstate == S_CLOSE && (oldstate == S_FIN_WAIT2 || oldstate == S_CLOSING) &&
-	    !BPF_CORE_READ(skc, skc_nulls_node.pprev)) {
+	    !skc->skc_nulls_node.pprev) {
 		/* FIN received: TIME_WAIT proper; otherwise an orphan's FIN_WAIT2 substate */
 		int sub = (sk->sk_shutdown & RCV_SHUTDOWN) ? S_TIME_WAIT : S_FIN_WAIT2;
 
@@ -396,7 +402,7 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 	if (skc) {
 		e->sock_id = bpf_get_socket_cookie((void *)skc);
 		e->netns = netns_of(skc);
-		e->oldstate = e->newstate = BPF_CORE_READ(skc, skc_state);
+		e->oldstate = e->newstate = skc->skc_state;
 		read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	}
 	if (full) {
@@ -439,7 +445,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
-		__u16 port = BPF_CORE_READ(skc, skc_num);
+		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
 		if (!port && full) {
@@ -548,9 +554,9 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (!rx_sk)
 		return 0;
 	skc = &rx_sk->__sk_common;
-	count_port(skc, netns_of(skc), BPF_CORE_READ(skc, skc_num), TCPULSE_PC_OVERFLOW);
+	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_OVERFLOW);
 	emit_sock_event(skc, full_sock(skc), TCPULSE_EV_LISTEN_OVERFLOW,
-			BPF_CORE_READ(rx_sk, sk_ack_backlog));
+			rx_sk->sk_ack_backlog);
 	return 0;
 }
 

@@ -128,7 +128,12 @@ public final class Main {
                     + api.actualPort() + "/" + (security.tokenRequired() ? " (bearer token required)" : ""));
             Agent agent = new Agent(probe, loop, vertx, api, aggregator);
             agent.alerts = alerts;
-            alerts.start(AlertService.defaultExternalUrl(security.tls(), config.host(), api.actualPort()));
+            try {
+                alerts.start(AlertService.defaultExternalUrl(security.tls(), config.host(), api.actualPort()));
+            } catch (java.io.IOException e) { // the outbox left by the last run cannot be read
+                agent.close();
+                throw e;
+            }
             api.setReloadHook(agent::reload);
             return agent;
         }
