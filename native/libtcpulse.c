@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,36 +406,127 @@ API int tcpulse__stats(struct tcpulse *t, __u64 *out, int n)
 	return n;
 }
 
+/*
+ * Sums a per-CPU hash of __u64 counters with batched lookups (a few syscalls for the
+ * whole map, not two per key); emit() turns each (key, sum) into an output record.
+ */
+static int sum_percpu_hash(struct tcpulse *t, struct bpf_map *map, size_t key_sz, int max,
+			   void (*emit)(void *out, int i, const void *key, __u64 sum), void *out)
+{
+	int fd = bpf_map__fd(map), n = 0, ret = 0, c;
+	__u32 chunk = 256, count, i;
+	__u64 batch = 0;
+	char *keys;
+	__u64 *vals;
+	bool first = true;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	keys = calloc(chunk, key_sz);
+	vals = calloc((size_t)chunk * t->ncpu, sizeof(__u64));
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (n < max) {
+		count = chunk;
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count, &opts);
+		first = false;
+		if (ret && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		for (i = 0; i < count && n < max; i++) {
+			__u64 sum = 0;
+
+			for (c = 0; c < t->ncpu; c++)
+				sum += vals[(size_t)i * t->ncpu + c];
+			emit(out, n++, keys + (size_t)i * key_sz, sum);
+		}
+		if (ret) /* ENOENT: that was the last batch */
+			break;
+	}
+	ret = n;
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static void emit_transition(void *out, int i, const void *k, __u64 sum)
+{
+	const struct tcpulse_transition_key *key = k;
+	struct tcpulse_transition *o = (struct tcpulse_transition *)out + i;
+
+	memset(o, 0, sizeof(*o));
+	o->netns_cookie = key->netns_cookie;
+	o->netns = key->netns;
+	o->from = key->from;
+	o->to = key->to;
+	o->derived = key->derived;
+	o->count = sum;
+}
+
+static void emit_port_count(void *out, int i, const void *k, __u64 sum)
+{
+	const struct tcpulse_port_key *key = k;
+	struct tcpulse_port_count *o = (struct tcpulse_port_count *)out + i;
+
+	memset(o, 0, sizeof(*o));
+	o->netns_cookie = key->netns_cookie;
+	o->netns = key->netns;
+	o->port = key->port;
+	o->what = key->what;
+	o->count = sum;
+}
+
 API int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int max)
 {
-	struct tcpulse_transition_key key, next;
-	int fd, n = 0, c, ret;
-	__u64 *vals;
-	void *prev = NULL;
-
 	if (!t || !out || max < 0)
 		return -EINVAL;
-	fd = bpf_map__fd(t->skel->maps.transitions);
-	vals = calloc(t->ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	while (n < max && !(ret = bpf_map_get_next_key(fd, prev, &next))) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].netns_cookie = key.netns_cookie;
-		out[n].netns = key.netns;
-		out[n].from = key.from;
-		out[n].to = key.to;
-		out[n].derived = key.derived;
-		for (c = 0; c < t->ncpu; c++)
-			out[n].count += vals[c];
-		n++;
+	return sum_percpu_hash(t, t->skel->maps.transitions, sizeof(struct tcpulse_transition_key),
+			       max, emit_transition, out);
+}
+
+API int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max)
+{
+	if (!t || !out || max < 0)
+		return -EINVAL;
+	return sum_percpu_hash(t, t->skel->maps.port_counters, sizeof(struct tcpulse_port_key),
+			       max, emit_port_count, out);
+}
+
+/* deletes every counter of the namespace (inode, cookie): it is gone */
+API int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie)
+{
+	struct bpf_map *maps[2];
+	int m, deleted = 0;
+
+	if (!t)
+		return -EINVAL;
+	maps[0] = t->skel->maps.transitions;
+	maps[1] = t->skel->maps.port_counters;
+	for (m = 0; m < 2; m++) {
+		int fd = bpf_map__fd(maps[m]);
+		/* both key layouts start with cookie then inode */
+		union {
+			struct tcpulse_transition_key tk;
+			struct tcpulse_port_key pk;
+		} key, next;
+		void *prev = NULL;
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			if (key.tk.netns_cookie == netns_cookie && key.tk.netns == netns) {
+				/* deleting the current key restarts the walk from the start */
+				if (!bpf_map_delete_elem(fd, &key))
+					deleted++;
+				prev = NULL;
+				continue;
+			}
+			prev = &key;
+		}
 	}
-	free(vals);
-	return n;
+	return deleted;
 }
 
 /* reads an iterator to its end into buf, counting what did not fit */
@@ -614,37 +706,6 @@ API int tcpulse__bench_generate(struct tcpulse *t, __u32 n)
 		n -= args[0];
 	}
 	return 0;
-}
-
-API int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max)
-{
-	struct tcpulse_port_key key, next;
-	int fd, n = 0, c;
-	__u64 *vals;
-	void *prev = NULL;
-
-	if (!t || !out || max < 0)
-		return -EINVAL;
-	fd = bpf_map__fd(t->skel->maps.port_counters);
-	vals = calloc(t->ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].netns_cookie = key.netns_cookie;
-		out[n].netns = key.netns;
-		out[n].port = key.port;
-		out[n].what = key.what;
-		for (c = 0; c < t->ncpu; c++)
-			out[n].count += vals[c];
-		n++;
-	}
-	free(vals);
-	return n;
 }
 
 API int tcpulse__features(struct tcpulse *t)

@@ -310,12 +310,13 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 			bpf_probe_read_kernel_str(si->comm, sizeof(si->comm), task->group_leader->comm);
 			si->born_ns = now;
 			si->sport = 0;
-			si->flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN;
+			si->flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN |
+				    (newstate == S_SYN_SENT ? TCPULSE_F_ACTIVE : 0);
 		} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
 			/* a child: storage (owner) was cloned from its listener, its life starts now */
 			si->born_ns = now;
 			si->sport = 0;
-			si->flags |= TCPULSE_F_BORN_KNOWN;
+			si->flags = (si->flags & ~TCPULSE_F_ACTIVE) | TCPULSE_F_BORN_KNOWN;
 		} else if (si->state_ns) {
 			prev_ns = now - si->state_ns;
 		}
@@ -445,15 +446,15 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
+		struct sk_info *si = full ? bpf_sk_storage_get(&sk_infos, full, 0, 0) : NULL;
 		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
-		if (!port && full) {
-			struct sk_info *si = bpf_sk_storage_get(&sk_infos, full, 0, 0);
-
-			if (si)
-				port = si->sport;
-		}
+		if (!port && si)
+			port = si->sport;
+		/* ephemeral ports would make a counter each: connect()ed sockets share port 0 */
+		if (si && (si->flags & TCPULSE_F_ACTIVE))
+			port = 0;
 		count_port(skc, netns_of(skc), port, TCPULSE_PC_RESET_SENT);
 		emit_sock_event(skc, full, TCPULSE_EV_RESET_SENT, 0);
 		return 0;
@@ -536,7 +537,11 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_RESET_RECV);
+	struct sk_info *si = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+
+	/* ephemeral ports would make a counter each: connect()ed sockets share port 0 */
+	count_port(skc, netns_of(skc), si && (si->flags & TCPULSE_F_ACTIVE) ? 0 : skc->skc_num,
+		   TCPULSE_PC_RESET_RECV);
 	emit_sock_event(skc, sk, TCPULSE_EV_RESET_RECV, 0);
 	return 0;
 }

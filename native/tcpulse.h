@@ -29,6 +29,7 @@ enum tcpulse_event_kind {
 #define TCPULSE_F_TIMEWAIT     0x02 /* this ->CLOSE handed the socket to a timewait sock */
 #define TCPULSE_F_TW_FIN_WAIT2 0x04 /* ... whose substate is FIN_WAIT2 (no FIN received yet) */
 #define TCPULSE_F_BORN_KNOWN   0x08 /* age_ns counts from the socket's creation */
+#define TCPULSE_F_ACTIVE       0x10 /* the socket connect()ed: its local port is ephemeral */
 
 /* one record in the per-CPU ring buffers: 120 bytes */
 struct tcpulse_event {
@@ -118,8 +119,8 @@ _Static_assert(sizeof(struct tcpulse_transition) == 24, "transition layout");
 enum tcpulse_port_counter {
 	TCPULSE_PC_OVERFLOW = 1,       /* accept-queue overflow drops on this listening port */
 	TCPULSE_PC_SYNACK_RETRANS = 2, /* SYN-ACKs retransmitted by this listening port */
-	TCPULSE_PC_RESET_SENT = 3,     /* RSTs sent from this local port */
-	TCPULSE_PC_RESET_RECV = 4,     /* RSTs received on this local port */
+	TCPULSE_PC_RESET_SENT = 3,     /* RSTs sent from this local port (0: from connect()ed sockets) */
+	TCPULSE_PC_RESET_RECV = 4,     /* RSTs received on this local port (0: by connect()ed sockets) */
 };
 
 /* key of the per-CPU per-(netns, local port) counters */
@@ -209,6 +210,8 @@ int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, in
 int tcpulse__read_in_netns(const char *netns_path, const char *file, char *buf, size_t buf_sz);
 /* the cookie (never reused, unlike the inode) of the namespace at netns_path (NULL: the caller's) */
 int tcpulse__netns_cookie(const char *netns_path, __u64 *cookie);
+/* deletes the counters of a namespace that is gone; returns how many entries went */
+int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie);
 /* TCPULSE_FEAT_* this kernel gave us */
 int tcpulse__features(struct tcpulse *t);
 /* benchmark: makes the kernel generate n synthetic events on this CPU */

@@ -10,7 +10,6 @@ import io.tcpulse.agent.probe.EventDecoder;
 import io.tcpulse.agent.probe.Probe;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -55,7 +54,7 @@ public final class Aggregator implements SnapshotSource {
     private final OwnerResolver owners;
 
     private final Map<Long, Latency> latency = new HashMap<>();
-    private final ArrayDeque<Event> recent;
+    private final RecentEvents recent;
 
     /* health */
     private boolean probeAvailable;
@@ -66,10 +65,9 @@ public final class Aggregator implements SnapshotSource {
     private int samplingRatio = 1;
     private long lastWalkMillis, lastWalkMicros, walkedSockets;
 
-    /* events decoded into objects per second, at most */
-    static final int MATERIALIZE_PER_SEC = 50_000;
-    private long budgetWindowStart;
-    private long budgetLeft = MATERIALIZE_PER_SEC;
+    /* live subscribers (SSE) get at most this many of a batch's newest events; they rate-limit further */
+    static final int SUBSCRIBER_EVENTS_PER_BATCH = 500;
+    private long lastMonoToWallNs = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
 
     private final List<Consumer<List<Event>>> subscribers = new CopyOnWriteArrayList<>();
     private volatile Snapshot current;
@@ -94,7 +92,7 @@ public final class Aggregator implements SnapshotSource {
         this.recentCapacity = recentCapacity;
         this.wallMillis = wallMillis;
         this.startedMillis = wallMillis.getAsLong();
-        this.recent = new ArrayDeque<>(recentCapacity);
+        this.recent = new RecentEvents(recentCapacity);
         this.mode = "starting";
         publish();
     }
@@ -151,40 +149,26 @@ public final class Aggregator implements SnapshotSource {
     }
 
     /**
-     * Turns the newest events of a batch into objects, within a budget per second: under
-     * a storm the recent buffer and the live tail carry the newest events of each batch,
-     * while counters and histograms above still see every event.
+     * Keeps the batch's newest records for /api/v1/events (decoded when read), and turns
+     * the newest into objects for live subscribers only when there are some.
      */
     private void materializeNewest(ByteBuffer batch, int count, long monoToWallNs) {
-        long nowNs = System.nanoTime();
-        if (nowNs - budgetWindowStart >= 1_000_000_000L) {
-            budgetWindowStart = nowNs;
-            budgetLeft = MATERIALIZE_PER_SEC;
-        }
-        int keep = (int) Math.min(Math.min(count, recentCapacity), budgetLeft);
-        budgetLeft -= keep;
+        recent.add(batch, count);
+        lastMonoToWallNs = monoToWallNs;
+        if (subscribers.isEmpty()) return;
+        int keep = Math.min(count, SUBSCRIBER_EVENTS_PER_BATCH);
         List<Event> fresh = new ArrayList<>(keep);
         for (int i = count - keep; i < count; i++) {
             EventDecoder.Result d = EventDecoder.decode(batch, i * EventDecoder.EVENT_SIZE, EventDecoder.EVENT_SIZE, monoToWallNs);
-            if (d.event() == null) {
-                decodeErrors++;
-                continue;
-            }
-            fresh.add(d.event());
+            if (d.event() != null) fresh.add(d.event());
         }
-        for (Event e : fresh) {
-            if (recent.size() == recentCapacity) recent.removeFirst();
-            recent.addLast(e);
-        }
-        if (!fresh.isEmpty() && !subscribers.isEmpty()) {
-            List<Event> view = Collections.unmodifiableList(fresh);
-            for (Consumer<List<Event>> s : subscribers) {
-                try {
-                    s.accept(view);
-                } catch (RuntimeException e) {
-                    // a broken subscriber must not stop the probe thread
-                    subscribers.remove(s);
-                }
+        List<Event> view = Collections.unmodifiableList(fresh);
+        for (Consumer<List<Event>> s : subscribers) {
+            try {
+                s.accept(view);
+            } catch (RuntimeException e) {
+                // a broken subscriber must not stop the probe thread
+                subscribers.remove(s);
             }
         }
     }
@@ -255,11 +239,10 @@ public final class Aggregator implements SnapshotSource {
         Health health = new Health(probeAvailable, cause, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets, startedMillis);
-        List<Event> newestFirst = new ArrayList<>(recent);
-        Collections.reverse(newestFirst);
+        List<Event> newestFirst = recent.newestFirst(lastMonoToWallNs);
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),
-                Collections.unmodifiableList(newestFirst), listeners,
+                newestFirst, listeners,
                 listenerStatus, timewait, closewait, netstat, resets);
         history.maybeRecord(current); // records only when a new second has begun
     }

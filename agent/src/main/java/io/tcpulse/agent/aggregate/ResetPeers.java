@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * RSTs per (peer, local port, state, direction) from RST events, weighted by their
+ * RSTs per (peer address, local port, state, direction) from RST events, weighted by their
  * sampling ratio; bounded per namespace (the rest folds into peer "other").
  */
 final class ResetPeers {
@@ -27,7 +27,9 @@ final class ResetPeers {
         String direction = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT ? "sent" : "received";
         TcpState st = TcpState.ofKernel(EventDecoder.oldState(b, at));
         Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
-        Key k = new Key(EventDecoder.remoteAddress(b, at), EventDecoder.localPort(b, at),
+        // a connect()ed socket's local port is ephemeral: such RSTs share local port 0
+        boolean active = (EventDecoder.flags(b, at) & io.tcpulse.agent.model.Event.F_ACTIVE) != 0;
+        Key k = new Key(EventDecoder.remoteHost(b, at), active ? 0 : EventDecoder.localPort(b, at),
                 st == null ? "UNKNOWN" : st.name(), direction);
         if (!m.containsKey(k) && m.size() >= MAX_KEYS_PER_NETNS) k = new Key("other", 0, "", direction);
         m.computeIfAbsent(k, x -> new long[1])[0] += EventDecoder.sampleRatio(b, at);

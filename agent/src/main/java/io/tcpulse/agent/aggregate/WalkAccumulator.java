@@ -50,6 +50,11 @@ public final class WalkAccumulator {
         this.ephemeralRange = ephemeralRange;
     }
 
+    /** Namespaces this walk covered. */
+    public Set<Long> walkedNetns() {
+        return java.util.Collections.unmodifiableSet(walkedNetns);
+    }
+
     public void walked(long netns) {
         walkedNetns.add(netns);
         stateCounts.computeIfAbsent(netns, n -> new long[13]);

@@ -16,7 +16,14 @@ public record NetnsInfo(
         int reservedPorts,          // ports of ip_local_reserved_ports inside that range
         int twReuse,                // net.ipv4.tcp_tw_reuse
         long maxTwBuckets,          // net.ipv4.tcp_max_tw_buckets
-        int finTimeoutSeconds) {    // net.ipv4.tcp_fin_timeout
+        int finTimeoutSeconds,      // net.ipv4.tcp_fin_timeout
+        long tcpSegments) {         // Tcp InSegs + OutSegs (/proc/net/snmp): any TCP activity moves it
+
+    /** The same sysctls with fresh counters (sysctls are re-read less often than counters). */
+    public NetnsInfo withCounters(NetnsInfo fresh) {
+        return new NetnsInfo(fresh.tcpExt, fresh.orphans, syncookies, maxSynBacklog, somaxconn, portLow, portHigh,
+                reservedPorts, twReuse, maxTwBuckets, finTimeoutSeconds, fresh.tcpSegments);
+    }
 
     /** Usable ephemeral ports: the range minus reserved ports. */
     public int ephemeralPorts() {

@@ -16,6 +16,13 @@ public final class NetnsInfoReader {
         String read(String path);
     }
 
+    /** Only the counters (netstat, sockstat, snmp); sysctls left at their defaults. */
+    public static NetnsInfo readCounters(Files f) {
+        return new NetnsInfo(tcpExt(f.read("/proc/thread-self/net/netstat")),
+                orphans(f.read("/proc/thread-self/net/sockstat")), 1, 128, 4096, 32768, 60999, 0, 2, 262144, 60,
+                tcpSegments(f.read("/proc/thread-self/net/snmp")));
+    }
+
     public static NetnsInfo read(Files f) {
         int[] range = ints(f.read("/proc/sys/net/ipv4/ip_local_port_range"), 32768, 60999);
         return new NetnsInfo(
@@ -28,7 +35,24 @@ public final class NetnsInfoReader {
                 reservedInRange(f.read("/proc/sys/net/ipv4/ip_local_reserved_ports"), range[0], range[1]),
                 ints(f.read("/proc/sys/net/ipv4/tcp_tw_reuse"), 2)[0],
                 longOr(f.read("/proc/sys/net/ipv4/tcp_max_tw_buckets"), 262144),
-                ints(f.read("/proc/sys/net/ipv4/tcp_fin_timeout"), 60)[0]);
+                ints(f.read("/proc/sys/net/ipv4/tcp_fin_timeout"), 60)[0],
+                tcpSegments(f.read("/proc/thread-self/net/snmp")));
+    }
+
+    /** Tcp InSegs + OutSegs from /proc/net/snmp, -1 when unreadable. */
+    static long tcpSegments(String snmp) {
+        if (snmp == null) return -1;
+        String[] lines = snmp.split("\n");
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (!lines[i].startsWith("Tcp:") || !lines[i + 1].startsWith("Tcp:")) continue;
+            String[] k = lines[i].trim().split("\\s+"), v = lines[i + 1].trim().split("\\s+");
+            long sum = 0;
+            for (int j = 1; j < k.length && j < v.length; j++) {
+                if (k[j].equals("InSegs") || k[j].equals("OutSegs")) sum += parseLong(v[j], 0);
+            }
+            return sum;
+        }
+        return -1;
     }
 
     /** TcpExt name/value pairs from /proc/net/netstat (a header line, then a value line). */

@@ -28,6 +28,7 @@ public record Event(
     public static final int F_TIMEWAIT = 0x02;
     public static final int F_TW_FIN_WAIT2 = 0x04;
     public static final int F_BORN_KNOWN = 0x08;
+    public static final int F_ACTIVE = 0x10;
 
     /** True when this ->CLOSE handed the socket to a TIME_WAIT (substate) mini-socket. */
     public boolean enteredTimeWait() {

@@ -57,6 +57,11 @@ public final class EventDecoder {
     public static long aux(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_AUX)); }
     public static int localPort(ByteBuffer b, int at) { return b.getShort(at + EV_SPORT) & 0xffff; }
 
+    /** The peer's address. */
+    public static String remoteHost(ByteBuffer b, int at) {
+        return address(b, at + EV_DADDR, b.getShort(at + EV_FAMILY) & 0xffff).getHostAddress();
+    }
+
     /** The peer's address and port as "ip:port". */
     public static String remoteAddress(ByteBuffer b, int at) {
         int family = b.getShort(at + EV_FAMILY) & 0xffff;

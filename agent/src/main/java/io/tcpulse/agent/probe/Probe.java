@@ -34,6 +34,7 @@ public final class Probe implements AutoCloseable {
     private Memory transitionsBuf = new Memory((long) EventDecoder.TRANSITION_SIZE * 1024);
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
     private Map<Long, Long> liveCookies = Map.of();
+    private final Map<Map.Entry<Long, Long>, Long> missingSince = new HashMap<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
 
     private Probe(Pointer handle) { this.handle = handle; }
@@ -192,6 +193,41 @@ public final class Probe implements AutoCloseable {
      */
     public void liveNamespaces(Map<Long, Long> inodeToCookie) {
         this.liveCookies = Map.copyOf(inodeToCookie);
+    }
+
+    /**
+     * Deletes kernel counters of namespaces that are gone: those whose inode now belongs
+     * to a newer namespace, and those not seen alive for a minute. Returns entries deleted.
+     */
+    public int forgetGoneNamespaces(java.util.Set<Long> aliveInodes, long nowMs) throws ProbeException {
+        java.util.Set<Map.Entry<Long, Long>> pairs = new java.util.HashSet<>();
+        collectPairs(transitionsBuf, TcpulseNative.tcpulse__transitions(live(), transitionsBuf,
+                (int) (transitionsBuf.size() / EventDecoder.TRANSITION_SIZE)), EventDecoder.TRANSITION_SIZE, pairs);
+        collectPairs(portBuf, TcpulseNative.tcpulse__port_counters(live(), portBuf,
+                (int) (portBuf.size() / EventDecoder.PORT_COUNT_SIZE)), EventDecoder.PORT_COUNT_SIZE, pairs);
+        int deleted = 0;
+        for (Map.Entry<Long, Long> p : pairs) {
+            long inode = p.getKey(), cookie = p.getValue();
+            Long liveCookie = liveCookies.get(inode);
+            boolean superseded = liveCookie != null && liveCookie != cookie;
+            boolean missing = !aliveInodes.contains(inode) && inode != 0;
+            if (missing) missingSince.putIfAbsent(p, nowMs);
+            else missingSince.remove(p);
+            if (superseded || (missing && nowMs - missingSince.get(p) >= 60_000)) {
+                int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
+                if (n > 0) deleted += n;
+                missingSince.remove(p);
+            }
+        }
+        return deleted;
+    }
+
+    private static void collectPairs(Memory buf, int n, int size, java.util.Set<Map.Entry<Long, Long>> into) {
+        if (n <= 0) return;
+        ByteBuffer b = buf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            into.add(Map.entry(Integer.toUnsignedLong(b.getInt(i * size + 8)), b.getLong(i * size)));
+        }
     }
 
     /** The never-reused cookie of the namespace at netnsPath (null: the caller's), or 0 when unknown. */

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -71,6 +72,11 @@ public final class ProbeLoop implements AutoCloseable {
                                 .order(ByteOrder.LITTLE_ENDIAN);
                         aggregator.onEvents(batch, n, monoToWallNs());
                     }
+                    // the rings are drained: let events gather for a tick instead of spinning
+                    // on a trickle (the kernel wakes poll() early only when a ring fills up)
+                    if (n > 0 && n < settings.batchEvents()) {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(settings.tickMs()));
+                    }
                 } else {
                     TimeUnit.MILLISECONDS.sleep(Math.min(settings.publishIntervalMs(), 100));
                 }
@@ -101,13 +107,22 @@ public final class ProbeLoop implements AutoCloseable {
         NetnsDiscovery.Namespaces found = discovery.discover();
         long own = ownNetns();
         // what each namespace says of itself first: the walk needs its ephemeral port range
+        long nowMs = System.currentTimeMillis();
+        // a namespace's cookie tells a reused inode from the namespace that had it before
+        Map<Long, Long> cookies = new HashMap<>();
+        cookies.put(own, Probe.netnsCookie(null));
+        for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
+            if (ns.getKey() != own) cookies.put(ns.getKey(), Probe.netnsCookie(ns.getValue().toString()));
+        }
         Map<Long, NetnsInfo> info = new HashMap<>();
-        info.put(own, readInfo(null, 0));
+        info.put(own, info(own, cookies.get(own), null, 0, nowMs));
         for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
             if (ns.getKey() != own) {
-                info.put(ns.getKey(), readInfo(ns.getValue().toString(), found.pids().getOrDefault(ns.getKey(), 0)));
+                info.put(ns.getKey(), info(ns.getKey(), cookies.get(ns.getKey()), ns.getValue().toString(),
+                        found.pids().getOrDefault(ns.getKey(), 0), nowMs));
             }
         }
+        sysctls.keySet().retainAll(info.keySet());
         Map<Long, int[]> ranges = new HashMap<>();
         info.forEach((ns, i) -> ranges.put(ns, new int[] {i.portLow(), i.portHigh()}));
         WalkAccumulator acc = new WalkAccumulator(ranges);
@@ -119,15 +134,14 @@ public final class ProbeLoop implements AutoCloseable {
             aggregator.onWalk(acc, info, List.of(), List.of(), micros(started));
             return;
         }
-        Map<Long, Long> cookies = new HashMap<>();
-        cookies.put(own, Probe.netnsCookie(null));
-        collect(probe.walk(null), acc);
+        Map<Long, Long> activity = transitionActivity();
+        collect(walkOrReuse(own, cookies.get(own), null, info.get(own), activity, nowMs), acc);
         acc.walked(own);
         for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
             if (ns.getKey() == own) continue;
             try {
-                cookies.put(ns.getKey(), Probe.netnsCookie(ns.getValue().toString()));
-                collect(probe.walk(ns.getValue().toString()), acc);
+                collect(walkOrReuse(ns.getKey(), cookies.getOrDefault(ns.getKey(), 0L), ns.getValue().toString(),
+                        info.get(ns.getKey()), activity, nowMs), acc);
                 acc.walked(ns.getKey());
             } catch (ProbeException e) {
                 // e.g. no CAP_SYS_ADMIN to enter it: counts there come from events alone
@@ -138,14 +152,75 @@ public final class ProbeLoop implements AutoCloseable {
                 }
             }
         }
+        walkCache.keySet().retainAll(acc.walkedNetns());
         cookies.values().removeIf(c -> c == 0);
         probe.liveNamespaces(cookies);
+        Set<Long> alive = new HashSet<>(found.paths().keySet());
+        alive.addAll(found.pids().keySet());
+        alive.add(own);
+        probe.forgetGoneNamespaces(alive, System.currentTimeMillis());
         aggregator.onWalk(acc, info, probe.transitions(), probe.portCounters(), micros(started));
     }
 
-    /** A namespace's counters and sysctls, from inside it when libtcpulse can enter it. */
-    private static NetnsInfo readInfo(String netnsPath, int pid) {
-        return NetnsInfoReader.read(file -> {
+    /*
+     * Walking a namespace scans the whole (host-wide) established hash, about 1.5 ms
+     * per namespace here: a namespace with no TCP activity since its last walk (same
+     * segment counters, same transition counters) reuses that walk for up to
+     * IDLE_REWALK_MS, after which timewait expiry and the like are picked up.
+     */
+    static final long IDLE_REWALK_MS = 10_000;
+    static final int CACHE_MAX_BYTES = 4 << 20;
+
+    private record CachedWalk(long cookie, long segments, long transitions, long atMs, ByteBuffer raw) {}
+
+    private final Map<Long, CachedWalk> walkCache = new HashMap<>();
+
+    /* sysctls change rarely: re-read every SYSCTL_REFRESH_MS */
+    static final long SYSCTL_REFRESH_MS = 30_000;
+    private record Sysctls(NetnsInfo info, long cookie, long atMs) {}
+    private final Map<Long, Sysctls> sysctls = new HashMap<>();
+
+    private ByteBuffer walkOrReuse(long netns, long cookie, String path, NetnsInfo ni, Map<Long, Long> activity,
+                                   long nowMs) throws ProbeException {
+        long segments = ni == null ? -1 : ni.tcpSegments();
+        long transitions = activity.getOrDefault(netns, 0L);
+        CachedWalk c = walkCache.get(netns);
+        if (c != null && c.cookie == cookie && segments >= 0 && c.segments == segments
+                && c.transitions == transitions && nowMs - c.atMs < IDLE_REWALK_MS) {
+            return c.raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        ByteBuffer raw = probe.walk(path);
+        if (raw.limit() <= CACHE_MAX_BYTES) {
+            ByteBuffer copy = ByteBuffer.allocate(raw.limit()).order(ByteOrder.LITTLE_ENDIAN);
+            copy.put(raw.duplicate());
+            copy.flip();
+            walkCache.put(netns, new CachedWalk(cookie, segments, transitions, nowMs, copy));
+        } else {
+            walkCache.remove(netns);
+        }
+        return raw;
+    }
+
+    /** Per namespace, the sum of its transition counters: any state change moves it. */
+    private Map<Long, Long> transitionActivity() throws ProbeException {
+        Map<Long, Long> out = new HashMap<>();
+        for (TransitionCount t : probe.transitions()) out.merge(t.netns(), t.count(), Long::sum);
+        return out;
+    }
+
+    private NetnsInfo info(long netns, long cookie, String path, int pid, long nowMs) {
+        Sysctls cached = sysctls.get(netns);
+        if (cached != null && cached.cookie == cookie && nowMs - cached.atMs < SYSCTL_REFRESH_MS) {
+            return cached.info.withCounters(NetnsInfoReader.readCounters(files(path, pid)));
+        }
+        NetnsInfo fresh = NetnsInfoReader.read(files(path, pid));
+        sysctls.put(netns, new Sysctls(fresh, cookie, nowMs));
+        return fresh;
+    }
+
+    /** A namespace's files, from inside it when libtcpulse can enter it. */
+    private static NetnsInfoReader.Files files(String netnsPath, int pid) {
+        return file -> {
             try {
                 return Probe.readInNetns(netnsPath, file);
             } catch (ProbeException | RuntimeException | UnsatisfiedLinkError e) {
@@ -159,7 +234,7 @@ public final class ProbeLoop implements AutoCloseable {
                     return null;
                 }
             }
-        });
+        };
     }
 
     private static void collect(ByteBuffer raw, WalkAccumulator into) {

@@ -43,6 +43,7 @@ final class TcpulseNative {
     static native int tcpulse__features(Pointer t);
     static native int tcpulse__read_in_netns(String netnsPath, String file, byte[] buf, long size);
     static native int tcpulse__netns_cookie(String netnsPath, LongByReference cookie);
+    static native int tcpulse__forget_netns(Pointer t, int netns, long netnsCookie);
     static native int tcpulse__ring_count(Pointer t);
     static native long tcpulse__recursion_misses(Pointer t);
     static native void tcpulse__close(Pointer t);
