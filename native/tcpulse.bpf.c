@@ -124,18 +124,15 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 		st->v[idx] += n;
 }
 
-static __always_inline void count_transition(__u64 cookie, __u32 netns, int from, int to, __u8 derived)
+/* adds one to a per-CPU hash counter, creating it at zero first; a full map is counted */
+static __always_inline void bump(void *map, const void *key)
 {
-	struct tcpulse_transition_key key = {
-		.netns_cookie = cookie, .netns = netns, .from = from, .to = to, .derived = derived,
-	};
 	__u64 zero = 0, *v;
 
-	v = bpf_map_lookup_elem(&transitions, &key);
+	v = bpf_map_lookup_elem(map, key);
 	if (!v) {
-		/* first time for this (netns, from, to): insert, then look up again */
-		bpf_map_update_elem(&transitions, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&transitions, &key);
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(map, key);
 		if (!v) {
 			stat_add(TCPULSE_STAT_MAP_FULL, 1);
 			return;
@@ -144,23 +141,22 @@ static __always_inline void count_transition(__u64 cookie, __u32 netns, int from
 	*v += 1;
 }
 
+static __always_inline void count_transition(__u64 cookie, __u32 netns, int from, int to, __u8 derived)
+{
+	struct tcpulse_transition_key key = {
+		.netns_cookie = cookie, .netns = netns, .from = from, .to = to, .derived = derived,
+	};
+
+	bump(&transitions, &key);
+}
+
 static __always_inline void count_port(const struct sock_common *skc, __u32 netns, __u16 port, __u8 what)
 {
 	struct tcpulse_port_key key = {
 		.netns_cookie = netns_cookie_of(skc), .netns = netns, .port = port, .what = what,
 	};
-	__u64 zero = 0, *v;
 
-	v = bpf_map_lookup_elem(&port_counters, &key);
-	if (!v) {
-		bpf_map_update_elem(&port_counters, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&port_counters, &key);
-		if (!v) {
-			stat_add(TCPULSE_STAT_MAP_FULL, 1);
-			return;
-		}
-	}
-	*v += 1;
+	bump(&port_counters, &key);
 }
 
 /* 0: sample this event out; otherwise how many events it stands for */
@@ -481,19 +477,10 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 			struct tcpulse_port_key key = {
 				.netns = netns, .port = bpf_ntohs(th.dest), .what = TCPULSE_PC_RESET_SENT,
 			};
-			__u64 zero = 0, *v;
 
 			if (dev)
 				key.netns_cookie = BPF_CORE_READ(dev, nd_net.net, net_cookie);
-			v = bpf_map_lookup_elem(&port_counters, &key);
-			if (!v) {
-				bpf_map_update_elem(&port_counters, &key, &zero, BPF_NOEXIST);
-				v = bpf_map_lookup_elem(&port_counters, &key);
-			}
-			if (v)
-				*v += 1;
-			else
-				stat_add(TCPULSE_STAT_MAP_FULL, 1);
+			bump(&port_counters, &key);
 		}
 
 		stat_add(TCPULSE_STAT_SEEN, 1);

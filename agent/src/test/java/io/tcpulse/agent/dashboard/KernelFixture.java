@@ -2,9 +2,7 @@ package io.tcpulse.agent.dashboard;
 
 import io.tcpulse.agent.Main;
 import io.tcpulse.agent.config.Config;
-import io.tcpulse.agent.probe.Probe;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.Assumptions;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -35,29 +33,11 @@ final class KernelFixture {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     static void requireRootAndBpf() {
-        String problem = null;
-        if (!isRoot()) problem = "kernel tests need root (they load BPF programs and create network namespaces)";
-        else if (!Probe.isAvailable()) problem = "BPF probe unavailable: " + Probe.unavailabilityCause();
-        if (problem == null) return;
-        if (Boolean.getBoolean("tcpulse.allowSkip")) Assumptions.abort(problem);
-        fail(problem + " — run as root, or pass -Dtcpulse.allowSkip=true to skip knowingly");
-    }
-
-    static boolean isRoot() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("Uid:")) return line.split("\\s+")[2].equals("0");
-            }
-        } catch (IOException ignored) {
-            // not Linux
-        }
-        return false;
+        io.tcpulse.agent.kernel.KernelTestSupport.requireRootAndBpf();
     }
 
     static String stormTool() {
-        Path p = Path.of(System.getProperty("tcpulse.native.bin", "target/native/bin"), "tcpulse-storm");
-        if (!Files.isExecutable(p)) fail("test tool missing: " + p + " (built by native/Makefile)");
-        return p.toAbsolutePath().toString();
+        return io.tcpulse.agent.kernel.KernelTestSupport.stormTool();
     }
 
     /** An agent listening on 127.0.0.1:port (0: any free port). */

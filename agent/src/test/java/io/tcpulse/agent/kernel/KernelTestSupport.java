@@ -25,13 +25,13 @@ import static org.junit.jupiter.api.Assertions.fail;
  * What kernel tests share: the requirement check (a kernel test that cannot run
  * fails rather than passing quietly), the agent under test, HTTP, and ss parsing.
  */
-final class KernelTestSupport {
+public final class KernelTestSupport {
     private KernelTestSupport() {}
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** Fails the test when it cannot run here; -Dtcpulse.allowSkip=true turns that into a skip. */
-    static void requireRootAndBpf() {
+    public static void requireRootAndBpf() {
         String problem = null;
         if (!isRoot()) problem = "kernel tests need root (they load BPF programs and create network namespaces)";
         else if (!Probe.isAvailable()) problem = "BPF probe unavailable: " + Probe.unavailabilityCause();
@@ -40,7 +40,7 @@ final class KernelTestSupport {
         fail(problem + " — run as root, or pass -Dtcpulse.allowSkip=true to skip knowingly");
     }
 
-    static boolean isRoot() {
+    public static boolean isRoot() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) return line.split("\\s+")[2].equals("0");
@@ -52,7 +52,7 @@ final class KernelTestSupport {
     }
 
     /** The storm/test-peer tool built by native/Makefile. */
-    static String stormTool() {
+    public static String stormTool() {
         Path p = Path.of(System.getProperty("tcpulse.native.bin", "target/native/bin"), "tcpulse-storm");
         if (!Files.isExecutable(p)) fail("test tool missing: " + p + " (built by native/Makefile)");
         return p.toAbsolutePath().toString();
