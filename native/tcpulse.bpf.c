@@ -260,6 +260,29 @@ static __always_inline void submit_event(void *rb, struct tcpulse_event *e)
 	stat_add(TCPULSE_STAT_SUBMITTED, 1);
 }
 
+/*
+ * A zeroed event stamped with its time, kind and sampling ratio; NULL when it is
+ * sampled out or the ring is full (both counted).
+ */
+static __always_inline struct tcpulse_event *begin_event(__u64 now, __u8 kind, void **rb)
+{
+	struct tcpulse_event *e;
+	__u32 ratio = sample_ratio(now);
+
+	if (!ratio) {
+		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
+		return NULL;
+	}
+	e = reserve_event(rb);
+	if (!e)
+		return NULL;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	e->kind = kind;
+	e->sample_ratio = ratio;
+	return e;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 {
@@ -269,7 +292,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	struct tcpulse_event *e;
 	struct sk_info *si;
 	__u8 flags = 0;
-	__u32 netns, ratio;
+	__u32 netns;
 	__u64 cookie;
 	void *rb;
 
@@ -319,26 +342,20 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 		if (si->born_ns)
 			age_ns = now - si->born_ns;
 		si->state_ns = now;
+		/* remember the local port even for events sampled out: a later ->CLOSE has lost it */
+		if (skc->skc_num)
+			si->sport = skc->skc_num;
 		flags |= si->flags;
 	}
 
-	ratio = sample_ratio(now);
-	if (!ratio) {
-		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
-		return 0;
-	}
-	e = reserve_event(&rb);
+	e = begin_event(now, TCPULSE_EV_STATE, &rb);
 	if (!e)
 		return 0;
-
-	e->ts_ns = now;
 	e->sock_id = bpf_get_socket_cookie(sk);
 	e->prev_state_ns = prev_ns;
 	e->age_ns = age_ns;
 	e->cgroup_id = cgroup_of(sk);
 	e->netns = netns;
-	e->sample_ratio = ratio;
-	e->aux = 0;
 	if (oldstate == S_SYN_RECV && newstate == S_ESTABLISHED) {
 		/* the child's first RTT sample is its SYN-ACK's: the server side of the handshake */
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
@@ -347,23 +364,14 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 			e->aux = tp->srtt_us >> 3;
 	}
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
-	if (si) {
-		if (e->sport)
-			si->sport = e->sport;
-		else
-			e->sport = si->sport;
-	}
-	e->kind = TCPULSE_EV_STATE;
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->flags = flags;
-	__builtin_memset(e->__pad, 0, sizeof(e->__pad));
 	if (si) {
+		if (!e->sport)
+			e->sport = si->sport;
 		e->pid = si->pid;
 		__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
-	} else {
-		e->pid = 0;
-		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
 	submit_event(rb, e);
 	return 0;
@@ -376,25 +384,14 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 static __always_inline void emit_sock_event(const struct sock_common *skc, struct sock *full,
 					    __u8 kind, __u32 aux)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct tcpulse_event *e;
 	struct sk_info *si = NULL;
-	__u32 ratio;
 	void *rb;
 
 	stat_add(TCPULSE_STAT_SEEN, 1);
-	ratio = sample_ratio(now);
-	if (!ratio) {
-		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
-		return;
-	}
-	e = reserve_event(&rb);
+	e = begin_event(bpf_ktime_get_ns(), kind, &rb);
 	if (!e)
 		return;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = now;
-	e->kind = kind;
-	e->sample_ratio = ratio;
 	e->aux = aux;
 	if (skc) {
 		e->sock_id = bpf_get_socket_cookie((void *)skc);
@@ -465,7 +462,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		struct net_device *dev = BPF_CORE_READ(skb, dev);
 		struct tcphdr th = {};
 		struct tcpulse_event *e;
-		__u32 netns = 0, ratio;
+		__u32 netns = 0;
 		__u8 ver = 0;
 		void *rb;
 
@@ -484,18 +481,9 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		}
 
 		stat_add(TCPULSE_STAT_SEEN, 1);
-		ratio = sample_ratio(bpf_ktime_get_ns());
-		if (!ratio) {
-			stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
-			return 0;
-		}
-		e = reserve_event(&rb);
+		e = begin_event(bpf_ktime_get_ns(), TCPULSE_EV_RESET_SENT, &rb);
 		if (!e)
 			return 0;
-		__builtin_memset(e, 0, sizeof(*e));
-		e->ts_ns = bpf_ktime_get_ns();
-		e->kind = TCPULSE_EV_RESET_SENT;
-		e->sample_ratio = ratio;
 		e->netns = netns;
 		e->sport = bpf_ntohs(th.dest);
 		e->dport = bpf_ntohs(th.source);
@@ -615,25 +603,16 @@ struct gen_ctx {
 static long gen_one(__u32 i, struct gen_ctx *g)
 {
 	struct tcpulse_event *e;
-	__u32 ratio;
 	void *rb;
 
 	stat_add(TCPULSE_STAT_SEEN, 1);
 	count_transition(0, 0, S_ESTABLISHED, S_CLOSE, 0);
-	ratio = sample_ratio(g->now);
-	if (!ratio) {
-		stat_add(TCPULSE_STAT_SAMPLED_OUT, 1);
-		return 0;
-	}
-	e = reserve_event(&rb);
+	e = begin_event(g->now, TCPULSE_EV_STATE, &rb);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = g->now;
 	e->sock_id = i + 1;
 	e->prev_state_ns = 1000 + (i & 1023) * 100;
 	e->age_ns = 5000 + (i & 1023) * 1000;
-	e->sample_ratio = ratio;
 	e->family = AF_INET;
 	e->sport = 40000 + (i & 8191);
 	e->dport = 8080;
@@ -641,7 +620,6 @@ static long gen_one(__u32 i, struct gen_ctx *g)
 	e->saddr[3] = 1;
 	e->daddr[0] = 127;
 	e->daddr[3] = 1;
-	e->kind = TCPULSE_EV_STATE;
 	e->oldstate = S_ESTABLISHED;
 	e->newstate = S_CLOSE;
 	submit_event(rb, e);
