@@ -11,14 +11,11 @@ import io.tcpulse.agent.probe.Probe;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -194,13 +191,10 @@ public final class Aggregator implements SnapshotSource {
             at.put(TransitionKey.of(t), t.count());
             if (t.derived()) twEntries.merge(t.netns(), t.count(), Long::sum);
         }
-        Map<Long, Snapshot.Resets> rsts = new HashMap<>();
+        Map<Long, long[]> rsts = new HashMap<>(); // netns -> {sent, received}
         for (Probe.PortCount p : ports) {
-            if (p.what() != Probe.PortCount.RESET_SENT && p.what() != Probe.PortCount.RESET_RECV) continue;
-            Snapshot.Resets r = rsts.getOrDefault(p.netns(), new Snapshot.Resets(0, 0));
-            rsts.put(p.netns(), p.what() == Probe.PortCount.RESET_SENT
-                    ? new Snapshot.Resets(r.sent() + p.count(), r.received())
-                    : new Snapshot.Resets(r.sent(), r.received() + p.count()));
+            if (p.what() == Probe.PortCount.RESET_SENT) rsts.computeIfAbsent(p.netns(), n -> new long[2])[0] += p.count();
+            if (p.what() == Probe.PortCount.RESET_RECV) rsts.computeIfAbsent(p.netns(), n -> new long[2])[1] += p.count();
         }
         long wall = wallMillis.getAsLong();
         this.transitionsAtWalk = at;
@@ -213,7 +207,7 @@ public final class Aggregator implements SnapshotSource {
         info.forEach((n, i) -> ns.put(n, Map.copyOf(i.tcpExt())));
         this.netstat = Map.copyOf(ns);
         Map<Long, Snapshot.Resets> withPeers = new HashMap<>();
-        rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r.sent(), r.received(), resetPeers.top(n))));
+        rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r[0], r[1], resetPeers.top(n))));
         this.resets = Map.copyOf(withPeers);
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
@@ -259,13 +253,6 @@ public final class Aggregator implements SnapshotSource {
         boolean childBirth = t.from() == TcpState.LISTEN && t.to() == TcpState.SYN_RECV;
         if (t.from() != TcpState.CLOSE && !childBirth) counts[t.from().kernel] -= d;
         if (t.to() != TcpState.CLOSE) counts[t.to().kernel] += d;
-    }
-
-    /** Namespaces seen by events or walks. */
-    public Set<Long> knownNetns() {
-        Set<Long> s = new HashSet<>(walkCounts.keySet());
-        for (TransitionCount t : transitionsNow) s.add(t.netns());
-        return s;
     }
 
     @Override

@@ -85,6 +85,7 @@ final class ClosingTracker {
                                          Map<Long, NetnsInfo> info, long monoNs, long wallMs) {
         Map<OwnerKey, List<CloseWaitReport.Sock>> socks = new HashMap<>();
         Map<OwnerKey, Double> oldest = new HashMap<>();
+        Map<OwnerKey, Long> counts = new HashMap<>();
         Set<Long> alive = new HashSet<>();
         for (SocketRecord r : w.lingering) alive.add(r.sockId());
         for (SocketRecord r : w.closeWait) {
@@ -98,15 +99,11 @@ final class ClosingTracker {
                 l.add(new CloseWaitReport.Sock(r.remote().getHostAddress() + ":" + r.remotePort(), r.localPort(), age));
             }
             oldest.merge(k, age, Math::max);
+            counts.merge(k, 1L, Long::sum);
         }
         firstSeenNs.keySet().retainAll(alive);
 
         Map<Long, List<CloseWaitReport.ByOwner>> byNetns = new HashMap<>();
-        Map<OwnerKey, Long> counts = new HashMap<>();
-        for (SocketRecord r : w.closeWait) {
-            OwnerInfo o = owner.apply(r);
-            counts.merge(new OwnerKey(r.netns(), o.pid(), o.comm(), o.unit()), 1L, Long::sum);
-        }
         for (var e : counts.entrySet()) {
             OwnerKey k = e.getKey();
             long n = e.getValue();

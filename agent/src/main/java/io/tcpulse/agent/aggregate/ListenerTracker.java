@@ -2,7 +2,6 @@ package io.tcpulse.agent.aggregate;
 
 import io.tcpulse.agent.host.NetnsInfo;
 import io.tcpulse.agent.model.SocketRecord;
-import io.tcpulse.agent.model.TcpState;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -185,9 +184,5 @@ final class ListenerTracker {
         Map<PortKey, PortCounters> out = new HashMap<>();
         acc.forEach((k, a) -> out.put(k, new PortCounters(a[1], a[2], a[3], a[4])));
         return out;
-    }
-
-    static boolean isListener(SocketRecord r) {
-        return r.state() == TcpState.LISTEN;
     }
 }

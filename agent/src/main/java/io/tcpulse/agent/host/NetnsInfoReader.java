@@ -41,27 +41,26 @@ public final class NetnsInfoReader {
 
     /** Tcp InSegs + OutSegs from /proc/net/snmp, -1 when unreadable. */
     static long tcpSegments(String snmp) {
-        if (snmp == null) return -1;
-        String[] lines = snmp.split("\n");
-        for (int i = 0; i + 1 < lines.length; i++) {
-            if (!lines[i].startsWith("Tcp:") || !lines[i + 1].startsWith("Tcp:")) continue;
-            String[] k = lines[i].trim().split("\\s+"), v = lines[i + 1].trim().split("\\s+");
-            long sum = 0;
-            for (int j = 1; j < k.length && j < v.length; j++) {
-                if (k[j].equals("InSegs") || k[j].equals("OutSegs")) sum += parseLong(v[j], 0);
-            }
-            return sum;
-        }
-        return -1;
+        Map<String, Long> tcp = counters(snmp, "Tcp:");
+        if (!tcp.containsKey("InSegs") && !tcp.containsKey("OutSegs")) return -1;
+        return tcp.getOrDefault("InSegs", 0L) + tcp.getOrDefault("OutSegs", 0L);
     }
 
     /** TcpExt name/value pairs from /proc/net/netstat (a header line, then a value line). */
     public static Map<String, Long> tcpExt(String netstat) {
+        return counters(netstat, "TcpExt:");
+    }
+
+    /**
+     * One section of /proc/net/netstat or /proc/net/snmp ("Tcp:", "TcpExt:"...): a header
+     * line of names, then a line of values. Values that are not numbers are left out.
+     */
+    public static Map<String, Long> counters(String text, String prefix) {
         Map<String, Long> out = new HashMap<>();
-        if (netstat == null) return out;
-        String[] lines = netstat.split("\n");
+        if (text == null) return out;
+        String[] lines = text.split("\n");
         for (int i = 0; i + 1 < lines.length; i++) {
-            if (!lines[i].startsWith("TcpExt:") || !lines[i + 1].startsWith("TcpExt:")) continue;
+            if (!lines[i].startsWith(prefix) || !lines[i + 1].startsWith(prefix)) continue;
             String[] k = lines[i].trim().split("\\s+"), v = lines[i + 1].trim().split("\\s+");
             for (int j = 1; j < k.length && j < v.length; j++) {
                 try {

@@ -35,6 +35,8 @@ public final class Probe implements AutoCloseable {
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
     private Map<Long, Long> liveCookies = Map.of();
     private final Map<Map.Entry<Long, Long>, Long> missingSince = new HashMap<>();
+    /* (inode, cookie) of every namespace the counter reads met since the last forget */
+    private final java.util.Set<Map.Entry<Long, Long>> seenNamespaces = new java.util.HashSet<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
 
     private Probe(Pointer handle) { this.handle = handle; }
@@ -107,27 +109,13 @@ public final class Probe implements AutoCloseable {
 
     /** Exact transition counters since load, per namespace. */
     public List<TransitionCount> transitions() throws ProbeException {
-        int max = (int) (transitionsBuf.size() / EventDecoder.TRANSITION_SIZE);
-        int n = TcpulseNative.tcpulse__transitions(live(), transitionsBuf, max);
-        if (n < 0) throw new ProbeException("tcpulse__transitions", -n, null);
-        if (n == max) { // may be more: grow and read again
-            transitionsBuf = new Memory(transitionsBuf.size() * 4);
-            return transitions();
-        }
-        ByteBuffer b = transitionsBuf.getByteBuffer(0, (long) n * EventDecoder.TRANSITION_SIZE)
-                .order(ByteOrder.LITTLE_ENDIAN);
-        Map<Long, Long> live = new HashMap<>(liveCookies);
-        for (int i = 0; i < n; i++) {
-            int at = i * EventDecoder.TRANSITION_SIZE;
-            if (!liveCookies.containsKey(Integer.toUnsignedLong(b.getInt(at + 8)))) {
-                live.merge(Integer.toUnsignedLong(b.getInt(at + 8)), b.getLong(at), Math::max);
-            }
-        }
+        ByteBuffer b = readCounters(false);
+        int size = EventDecoder.TRANSITION_SIZE, n = b.limit() / size;
+        Map<Long, Long> current = currentCookies(b, size);
         List<TransitionCount> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            int at = i * EventDecoder.TRANSITION_SIZE;
-            long netns = Integer.toUnsignedLong(b.getInt(at + 8));
-            if (b.getLong(at) != live.get(netns)) continue; // an older namespace that had this inode
+        for (int at = 0; at < n * size; at += size) {
+            long netns = inodeAt(b, at);
+            if (b.getLong(at) != current.get(netns)) continue; // an older namespace that had this inode
             TcpState from = TcpState.ofKernel(b.get(at + 12) & 0xff), to = TcpState.ofKernel(b.get(at + 13) & 0xff);
             if (from == null || to == null) continue; // a kernel with new states: nothing to count them as
             out.add(new TransitionCount(netns, from, to, b.get(at + 14) != 0, b.getLong(at + 16)));
@@ -163,28 +151,54 @@ public final class Probe implements AutoCloseable {
     public static final int FEAT_OVERFLOW_REASON = 0x1;
 
     public List<PortCount> portCounters() throws ProbeException {
-        int max = (int) (portBuf.size() / EventDecoder.PORT_COUNT_SIZE);
-        int n = TcpulseNative.tcpulse__port_counters(live(), portBuf, max);
-        if (n < 0) throw new ProbeException("tcpulse__port_counters", -n, null);
-        if (n == max) {
-            portBuf = new Memory(portBuf.size() * 4);
-            return portCounters();
-        }
-        int size = EventDecoder.PORT_COUNT_SIZE;
-        ByteBuffer b = portBuf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Long, Long> live = new HashMap<>(liveCookies);
-        for (int i = 0; i < n; i++) {
-            long netns = Integer.toUnsignedLong(b.getInt(i * size + 8));
-            if (!liveCookies.containsKey(netns)) live.merge(netns, b.getLong(i * size), Math::max);
-        }
+        ByteBuffer b = readCounters(true);
+        int size = EventDecoder.PORT_COUNT_SIZE, n = b.limit() / size;
+        Map<Long, Long> current = currentCookies(b, size);
         List<PortCount> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            int at = i * size;
-            long netns = Integer.toUnsignedLong(b.getInt(at + 8));
-            if (b.getLong(at) != live.get(netns)) continue; // an older namespace that had this inode
+        for (int at = 0; at < n * size; at += size) {
+            long netns = inodeAt(b, at);
+            if (b.getLong(at) != current.get(netns)) continue; // an older namespace that had this inode
             out.add(new PortCount(netns, b.getShort(at + 12) & 0xffff, b.get(at + 14) & 0xff, b.getLong(at + 16)));
         }
         return out;
+    }
+
+    /**
+     * Reads the transition or the per-port counters, growing the buffer until all fit.
+     * Both record layouts start with the namespace cookie and inode; every pair read is
+     * remembered for {@link #forgetGoneNamespaces}.
+     */
+    private ByteBuffer readCounters(boolean ports) throws ProbeException {
+        int size = ports ? EventDecoder.PORT_COUNT_SIZE : EventDecoder.TRANSITION_SIZE;
+        for (;;) {
+            Memory buf = ports ? portBuf : transitionsBuf;
+            int max = (int) (buf.size() / size);
+            int n = ports ? TcpulseNative.tcpulse__port_counters(live(), buf, max)
+                          : TcpulseNative.tcpulse__transitions(live(), buf, max);
+            if (n < 0) throw new ProbeException(ports ? "tcpulse__port_counters" : "tcpulse__transitions", -n, null);
+            if (n == max) { // may be more: grow and read again
+                if (ports) portBuf = new Memory(buf.size() * 4);
+                else transitionsBuf = new Memory(buf.size() * 4);
+                continue;
+            }
+            ByteBuffer b = buf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
+            for (int at = 0; at < n * size; at += size) seenNamespaces.add(Map.entry(inodeAt(b, at), b.getLong(at)));
+            return b;
+        }
+    }
+
+    /** Per inode, the cookie whose counters count: the live namespace's, else the newest seen. */
+    private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
+        Map<Long, Long> current = new HashMap<>(liveCookies);
+        for (int at = 0; at < b.limit(); at += size) {
+            long netns = inodeAt(b, at);
+            if (!liveCookies.containsKey(netns)) current.merge(netns, b.getLong(at), Math::max);
+        }
+        return current;
+    }
+
+    private static long inodeAt(ByteBuffer b, int at) {
+        return Integer.toUnsignedLong(b.getInt(at + 8));
     }
 
     /**
@@ -199,14 +213,9 @@ public final class Probe implements AutoCloseable {
      * Deletes kernel counters of namespaces that are gone: those whose inode now belongs
      * to a newer namespace, and those not seen alive for a minute. Returns entries deleted.
      */
-    public int forgetGoneNamespaces(java.util.Set<Long> aliveInodes, long nowMs) throws ProbeException {
-        java.util.Set<Map.Entry<Long, Long>> pairs = new java.util.HashSet<>();
-        collectPairs(transitionsBuf, TcpulseNative.tcpulse__transitions(live(), transitionsBuf,
-                (int) (transitionsBuf.size() / EventDecoder.TRANSITION_SIZE)), EventDecoder.TRANSITION_SIZE, pairs);
-        collectPairs(portBuf, TcpulseNative.tcpulse__port_counters(live(), portBuf,
-                (int) (portBuf.size() / EventDecoder.PORT_COUNT_SIZE)), EventDecoder.PORT_COUNT_SIZE, pairs);
+    public int forgetGoneNamespaces(java.util.Set<Long> aliveInodes, long nowMs) {
         int deleted = 0;
-        for (Map.Entry<Long, Long> p : pairs) {
+        for (Map.Entry<Long, Long> p : seenNamespaces) {
             long inode = p.getKey(), cookie = p.getValue();
             Long liveCookie = liveCookies.get(inode);
             boolean superseded = liveCookie != null && liveCookie != cookie;
@@ -219,15 +228,8 @@ public final class Probe implements AutoCloseable {
                 missingSince.remove(p);
             }
         }
+        seenNamespaces.clear(); // the next reads see again what is left
         return deleted;
-    }
-
-    private static void collectPairs(Memory buf, int n, int size, java.util.Set<Map.Entry<Long, Long>> into) {
-        if (n <= 0) return;
-        ByteBuffer b = buf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < n; i++) {
-            into.add(Map.entry(Integer.toUnsignedLong(b.getInt(i * size + 8)), b.getLong(i * size)));
-        }
     }
 
     /** The never-reused cookie of the namespace at netnsPath (null: the caller's), or 0 when unknown. */

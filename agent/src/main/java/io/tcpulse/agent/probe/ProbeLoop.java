@@ -155,11 +155,13 @@ public final class ProbeLoop implements AutoCloseable {
         walkCache.keySet().retainAll(acc.walkedNetns());
         cookies.values().removeIf(c -> c == 0);
         probe.liveNamespaces(cookies);
+        List<TransitionCount> transitions = probe.transitions();
+        List<Probe.PortCount> ports = probe.portCounters();
         Set<Long> alive = new HashSet<>(found.paths().keySet());
         alive.addAll(found.pids().keySet());
         alive.add(own);
-        probe.forgetGoneNamespaces(alive, System.currentTimeMillis());
-        aggregator.onWalk(acc, info, probe.transitions(), probe.portCounters(), micros(started));
+        probe.forgetGoneNamespaces(alive, System.currentTimeMillis()); // from what those reads met
+        aggregator.onWalk(acc, info, transitions, ports, micros(started));
     }
 
     /*

@@ -48,9 +48,9 @@ class ClosingKernelTest {
             // listener and TIME_WAIT left). A few of the 3,000 may not reach TIME_WAIT (the
             // kernel's choice under load); ss is the ground truth
             await(Duration.ofSeconds(20), () -> {
-                Map<String, Long> states = ssStates(ns);
+                Map<String, Long> states = ns.ssCounts();
                 return states.keySet().equals(java.util.Set.of("LISTEN", "TIME_WAIT"));
-            }, () -> "ss still closing: " + ssStates(ns));
+            }, () -> "ss still closing: " + ns.ssCounts());
             long ss = timeWaitInSs(ns);
             assertTrue(ss >= 2900, "TIME_WAIT in ss: " + ss);
             await(Duration.ofSeconds(10), () -> api("/api/v1/timewait?netns=" + inode).getLong("total") == ss,
@@ -67,14 +67,6 @@ class ClosingKernelTest {
             assertTrue(metrics.contains("tcpulse_timewait_sockets{netns=\"" + inode + "\"} " + ss), "metric");
             assertTrue(metrics.contains("tcpulse_timewait_port_exhaustion_ratio{netns=\"" + inode + "\",remote=\"127.0.0.1:8401\"} 0.7"),
                     "exhaustion metric");
-        }
-    }
-
-    static Map<String, Long> ssStates(Netns ns) {
-        try {
-            return ns.ssCounts();
-        } catch (Exception e) {
-            throw new AssertionError(e);
         }
     }
 

@@ -38,14 +38,6 @@ class ListenQueueKernelTest {
         }
     }
 
-    static Map<String, Long> tcpExt(Netns ns) {
-        try {
-            return ns.tcpExt();
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
     @Test
     void acceptQueueOverflowsAreAttributedToTheListenerAndItsOwner() throws Exception {
         try (Netns ns = Netns.create()) {
@@ -56,11 +48,11 @@ class ListenQueueKernelTest {
 
             await(Duration.ofSeconds(10), () -> {
                 JsonObject l = listener(inode, 8201);
-                Map<String, Long> now = tcpExt(ns);
+                Map<String, Long> now = ns.tcpExt();
                 return l != null
                         && l.getLong("overflows") == now.get("ListenOverflows") - before.get("ListenOverflows")
                         && l.getLong("drops") == now.get("ListenDrops") - before.get("ListenDrops");
-            }, () -> "listener " + listener(inode, 8201) + " vs TcpExt " + tcpExt(ns));
+            }, () -> "listener " + listener(inode, 8201) + " vs TcpExt " + ns.tcpExt());
             JsonObject l = listener(inode, 8201);
             assertTrue(l.getLong("overflows") > 0, l.encode());
             assertEquals(4, l.getInteger("acceptQueueMax"));
@@ -72,7 +64,7 @@ class ListenQueueKernelTest {
             // the namespace's host-wide counters are beside it
             JsonObject host = getJson(agent.port(), "/api/v1/listeners?netns=" + inode)
                     .getJsonObject("netstat").getJsonObject(Long.toString(inode));
-            assertEquals(tcpExt(ns).get("ListenOverflows"), host.getLong("ListenOverflows"));
+            assertEquals(ns.tcpExt().get("ListenOverflows"), host.getLong("ListenOverflows"));
             String metrics = get(agent.port(), "/metrics").body();
             assertTrue(metrics.contains("tcpulse_listen_overflows_total{netns=\"" + inode + "\",addr=\"127.0.0.1\",port=\"8201\"} "
                     + l.getLong("overflows")), "metrics carry the listener's overflows");
@@ -101,14 +93,14 @@ class ListenQueueKernelTest {
             JsonObject[] seen = new JsonObject[1];
             await(Duration.ofSeconds(10), () -> {
                 JsonObject l = listener(inode, 8202);
-                Map<String, Long> now = tcpExt(ns);
+                Map<String, Long> now = ns.tcpExt();
                 long retrans = now.get("TCPSynRetrans") - before.get("TCPSynRetrans");
-                long halfOpen = ssOf(ns).getOrDefault("SYN_RECV", 0L);
+                long halfOpen = ns.ssCounts().getOrDefault("SYN_RECV", 0L);
                 seen[0] = l;
                 return l != null && retrans > 0 && l.getLong("synAckRetransmits") == retrans
                         && halfOpen >= 8 && l.getInteger("synQueue") == halfOpen
                         && "syn-flood-suspected".equals(l.getString("verdict"));
-            }, () -> "listener " + seen[0] + " vs ss " + ssOf(ns) + " and TcpExt " + tcpExt(ns));
+            }, () -> "listener " + seen[0] + " vs ss " + ns.ssCounts() + " and TcpExt " + ns.tcpExt());
             JsonObject l = seen[0];
             assertEquals(8, l.getInteger("synQueueMax"));
             assertEquals(cookies, l.getBoolean("syncookies"));
@@ -124,13 +116,13 @@ class ListenQueueKernelTest {
                 try {
                     JsonObject h = getJson(agent.port(), "/api/v1/listeners?netns=" + inode)
                             .getJsonObject("netstat").getJsonObject(Long.toString(inode));
-                    Map<String, Long> now = tcpExt(ns);
+                    Map<String, Long> now = ns.tcpExt();
                     return h.getLong("SyncookiesSent").equals(now.get("SyncookiesSent"))
                             && h.getLong("TCPReqQFullDrop").equals(now.get("TCPReqQFullDrop"));
                 } catch (Exception e) {
                     throw new AssertionError(e);
                 }
-            }, () -> "host counters " + host + " vs " + tcpExt(ns));
+            }, () -> "host counters " + host + " vs " + ns.tcpExt());
         }
     }
 
@@ -140,28 +132,13 @@ class ListenQueueKernelTest {
             a.serve("--port", "8203", "--backlog", "3");
             b.serve("--port", "8203", "--backlog", "7", "--no-accept");
             b.exec(stormTool(), "connect", "--port", "8203", "--count", "2", "--close", "none", "--hold-seconds", "0");
-            await(Duration.ofSeconds(5), () -> listener(inodeOf(a), 8203) != null && listener(inodeOf(b), 8203) != null,
+            await(Duration.ofSeconds(5), () -> listener(a.inode(), 8203) != null && listener(b.inode(), 8203) != null,
                     () -> "both listeners listed");
-            JsonObject la = listener(inodeOf(a), 8203), lb = listener(inodeOf(b), 8203);
+            JsonObject la = listener(a.inode(), 8203), lb = listener(b.inode(), 8203);
             assertEquals(3, la.getInteger("acceptQueueMax"));
             assertEquals(7, lb.getInteger("acceptQueueMax"));
             assertNotEquals(la.getLong("netns"), lb.getLong("netns"));
         }
     }
 
-    static Map<String, Long> ssOf(Netns ns) {
-        try {
-            return ns.ssCounts();
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    static long inodeOf(Netns ns) {
-        try {
-            return ns.inode();
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
 }

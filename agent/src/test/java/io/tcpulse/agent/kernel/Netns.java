@@ -1,6 +1,9 @@
 package io.tcpulse.agent.kernel;
 
+import io.tcpulse.agent.host.NetnsInfoReader;
+
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +29,24 @@ final class Netns implements AutoCloseable {
     }
 
     /** Namespace inode, as stat -L -c %i /proc/PID/ns/net prints it. */
-    long inode() throws IOException {
-        return ((Number) Files.getAttribute(Path.of("/run/netns", name), "unix:ino")).longValue();
+    long inode() {
+        try {
+            return ((Number) Files.getAttribute(Path.of("/run/netns", name), "unix:ino")).longValue();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** exec() for ground-truth readers that tests call inside await() lambdas. */
+    private String read(String... cmd) {
+        try {
+            return exec(cmd);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Runs a command inside the namespace to completion; returns its stdout. */
@@ -60,9 +79,9 @@ final class Netns implements AutoCloseable {
     }
 
     /** ss -tan inside the namespace: count per state, named like TcpState (ESTAB -> ESTABLISHED). */
-    Map<String, Long> ssCounts() throws IOException, InterruptedException {
+    Map<String, Long> ssCounts() {
         Map<String, Long> out = new TreeMap<>();
-        String[] lines = exec("ss", "-tanH").split("\n");
+        String[] lines = read("ss", "-tanH").split("\n");
         for (String l : lines) {
             if (l.isBlank()) continue;
             String st = l.trim().split("\\s+")[0];
@@ -97,28 +116,13 @@ final class Netns implements AutoCloseable {
     }
 
     /** Tcp counters of the namespace (/proc/net/snmp), e.g. OutRsts. */
-    Map<String, Long> snmpTcp() throws IOException, InterruptedException {
-        String[] lines = exec("cat", "/proc/net/snmp").split("\n");
-        Map<String, Long> out = new TreeMap<>();
-        for (int i = 0; i + 1 < lines.length; i++) {
-            if (!lines[i].startsWith("Tcp:") || !lines[i + 1].startsWith("Tcp:")) continue;
-            String[] k = lines[i].split("\\s+"), v = lines[i + 1].split("\\s+");
-            for (int j = 1; j < k.length && j < v.length; j++) out.put(k[j], Long.parseLong(v[j]));
-            break;
-        }
-        return out;
+    Map<String, Long> snmpTcp() {
+        return new TreeMap<>(NetnsInfoReader.counters(read("cat", "/proc/net/snmp"), "Tcp:"));
     }
 
     /** TcpExt counters of the namespace (/proc/net/netstat). */
-    Map<String, Long> tcpExt() throws IOException, InterruptedException {
-        String[] lines = exec("cat", "/proc/net/netstat").split("\n");
-        Map<String, Long> out = new TreeMap<>();
-        for (int i = 0; i + 1 < lines.length; i += 2) {
-            if (!lines[i].startsWith("TcpExt:")) continue;
-            String[] k = lines[i].split("\\s+"), v = lines[i + 1].split("\\s+");
-            for (int j = 1; j < k.length && j < v.length; j++) out.put(k[j], Long.parseLong(v[j]));
-        }
-        return out;
+    Map<String, Long> tcpExt() {
+        return new TreeMap<>(NetnsInfoReader.tcpExt(read("cat", "/proc/net/netstat")));
     }
 
     static String run(String... cmd) throws IOException, InterruptedException {

@@ -24,8 +24,8 @@ class StartupKernelTest {
         ns.exec(stormTool(), "connect", "--port", "8103", "--count", "7", "--close", "client"); // TIME_WAIT
         Map<String, Long> expected = new TreeMap<>(Map.of(
                 "LISTEN", 3L, "ESTABLISHED", 6L, "CLOSE_WAIT", 5L, "FIN_WAIT2", 5L, "TIME_WAIT", 7L));
-        await(Duration.ofSeconds(10), () -> expected.equals(ssOf(ns)),
-                () -> "ss never showed the prepared sockets: " + ssOf(ns));
+        await(Duration.ofSeconds(10), () -> expected.equals(ns.ssCounts()),
+                () -> "ss never showed the prepared sockets: " + ns.ssCounts());
         return expected;
     }
 
@@ -37,7 +37,7 @@ class StartupKernelTest {
             // a long walk interval: the first answer must come from the start-up walk alone
             try (Main.Agent agent = startAgent("--walk-interval-ms", "600000")) {
                 assertEquals(expected, asSs(apiStates(agent.port(), ns.inode())));
-                assertEquals(expected, ssOf(ns));
+                assertEquals(expected, ns.ssCounts());
             }
         }
     }
@@ -56,14 +56,6 @@ class StartupKernelTest {
                 await(Duration.ofSeconds(5), () -> expected.equals(statesOf(agent, ns)),
                         () -> "procfs states " + statesOf(agent, ns) + " expected " + expected);
             }
-        }
-    }
-
-    static Map<String, Long> ssOf(Netns ns) {
-        try {
-            return ns.ssCounts();
-        } catch (Exception e) {
-            throw new AssertionError(e);
         }
     }
 

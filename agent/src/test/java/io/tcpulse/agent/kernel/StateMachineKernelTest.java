@@ -70,8 +70,8 @@ class StateMachineKernelTest {
             assertEquals(2L * N, twEntries, "timewait entries: " + all);
 
             // once traffic stops, the states equal ss inside the namespace, state by state
-            await(Duration.ofSeconds(10), () -> ssOf(ns).equals(safeStates(inode)),
-                    () -> "states for netns " + inode + ": ss " + ssOf(ns) + ", agent " + safeStates(inode));
+            await(Duration.ofSeconds(10), () -> ns.ssCounts().equals(safeStates(inode)),
+                    () -> "states for netns " + inode + ": ss " + ns.ssCounts() + ", agent " + safeStates(inode));
         }
     }
 
@@ -112,14 +112,6 @@ class StateMachineKernelTest {
                 if (!t.getBoolean("derived")) out.put(t.getString("from") + ">" + t.getString("to"), t.getLong("count"));
             }
             return out;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    static Map<String, Long> ssOf(Netns ns) {
-        try {
-            return ns.ssCounts();
         } catch (Exception e) {
             throw new AssertionError(e);
         }
