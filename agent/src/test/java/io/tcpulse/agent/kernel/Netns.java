@@ -8,20 +8,25 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
-/** A network namespace of the test's own (ip netns), loopback up; removed on close. */
-final class Netns implements AutoCloseable {
+/**
+ * A network namespace of the test's own (ip netns), loopback up; its processes are
+ * stopped and it is removed on close. Shared by the kernel and dashboard tests.
+ */
+public final class Netns implements AutoCloseable {
     final String name;
     private final List<Process> processes = new ArrayList<>();
 
     private Netns(String name) { this.name = name; }
 
-    static Netns create() throws IOException, InterruptedException {
+    public static Netns create() throws IOException, InterruptedException {
         Netns ns = new Netns("tcpulse-t-" + UUID.randomUUID().toString().substring(0, 8));
         run("ip", "netns", "add", ns.name);
         run("ip", "-n", ns.name, "link", "set", "lo", "up");
@@ -29,7 +34,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** Namespace inode, as stat -L -c %i /proc/PID/ns/net prints it. */
-    long inode() {
+    public long inode() {
         try {
             return ((Number) Files.getAttribute(Path.of("/run/netns", name), "unix:ino")).longValue();
         } catch (IOException e) {
@@ -49,25 +54,37 @@ final class Netns implements AutoCloseable {
         }
     }
 
-    /** Runs a command inside the namespace to completion; returns its stdout. */
-    String exec(String... cmd) throws IOException, InterruptedException {
+    /** Runs a command inside the namespace to completion; returns its output, fails on a non-zero exit. */
+    public String exec(String... cmd) throws IOException, InterruptedException {
+        return run(true, inside(cmd));
+    }
+
+    /** exec() for commands expected to fail sometimes (clients that time out on purpose). */
+    public String execMayFail(String... cmd) throws IOException, InterruptedException {
+        return run(false, inside(cmd));
+    }
+
+    private String[] inside(String... cmd) {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
         full.addAll(List.of(cmd));
-        return run(full.toArray(String[]::new));
+        return full.toArray(String[]::new);
     }
 
     /** Starts a command inside the namespace in the background; killed on close. */
-    Process spawn(String... cmd) throws IOException {
-        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
-        full.addAll(List.of(cmd));
-        Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
+    public Process spawn(String... cmd) throws IOException {
+        Process p = new ProcessBuilder(inside(cmd)).redirectErrorStream(true).start();
         processes.add(p);
         return p;
     }
 
     /** Starts tcpulse-storm serve and waits until it listens; returns the process. */
-    Process serve(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(KernelTestSupport.stormTool(), "serve"));
+    public Process serve(String... args) throws IOException, InterruptedException {
+        return serveWith(KernelTestSupport.stormTool(), args);
+    }
+
+    /** serve() with a copy of the tool under another name (the process name is what is tested). */
+    public Process serveWith(String tool, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(tool, "serve"));
         cmd.addAll(List.of(args));
         Process p = spawn(cmd.toArray(String[]::new));
         var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -79,7 +96,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** ss -tan inside the namespace: count per state, named like TcpState (ESTAB -> ESTABLISHED). */
-    Map<String, Long> ssCounts() {
+    public Map<String, Long> ssCounts() {
         Map<String, Long> out = new TreeMap<>();
         String[] lines = read("ss", "-tanH").split("\n");
         for (String l : lines) {
@@ -96,10 +113,29 @@ final class Netns implements AutoCloseable {
     }
 
     /**
+     * The ground truth once traffic stops: ss when it shows exactly these states and two
+     * reads 300 ms apart agree. Tests take counts from here, not from the number of
+     * connections made: under load a connect may time out, or a client-closed
+     * connection may not end in TIME_WAIT.
+     */
+    public Map<String, Long> settledSs(Duration timeout, String... states) throws InterruptedException {
+        Set<String> want = Set.of(states);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Map<String, Long> last = Map.of();
+        while (System.nanoTime() < deadline) {
+            Map<String, Long> now = ssCounts();
+            if (now.keySet().equals(want) && now.equals(last)) return now;
+            last = now;
+            Thread.sleep(300);
+        }
+        throw new AssertionError("ss in the namespace never settled on " + want + ": " + last);
+    }
+
+    /**
      * A veth into a peer namespace with 10.98.0.1/24 here and 10.99.0.0/16 routed to it:
      * SYN-ACKs to spoofed 10.99.x.x sources leave and are never answered.
      */
-    Netns blackholePeer() throws IOException, InterruptedException {
+    public Netns blackholePeer() throws IOException, InterruptedException {
         Netns peer = new Netns(name + "-p");
         run("ip", "netns", "add", peer.name);
         String v0 = "v" + name.substring(name.length() - 8), v1 = v0 + "p";
@@ -111,28 +147,32 @@ final class Netns implements AutoCloseable {
         return peer;
     }
 
-    void sysctl(String key, String value) throws IOException, InterruptedException {
+    public void sysctl(String key, String value) throws IOException, InterruptedException {
         exec("sysctl", "-q", "-w", key + "=" + value);
     }
 
     /** Tcp counters of the namespace (/proc/net/snmp), e.g. OutRsts. */
-    Map<String, Long> snmpTcp() {
+    public Map<String, Long> snmpTcp() {
         return new TreeMap<>(NetnsInfoReader.counters(read("cat", "/proc/net/snmp"), "Tcp:"));
     }
 
     /** TcpExt counters of the namespace (/proc/net/netstat). */
-    Map<String, Long> tcpExt() {
+    public Map<String, Long> tcpExt() {
         return new TreeMap<>(NetnsInfoReader.tcpExt(read("cat", "/proc/net/netstat")));
     }
 
     static String run(String... cmd) throws IOException, InterruptedException {
+        return run(true, cmd);
+    }
+
+    private static String run(boolean mustSucceed, String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new IOException("timed out: " + String.join(" ", cmd));
         }
-        if (p.exitValue() != 0) throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
+        if (mustSucceed && p.exitValue() != 0) throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
         return out;
     }
 
