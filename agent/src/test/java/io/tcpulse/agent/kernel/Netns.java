@@ -115,8 +115,8 @@ public final class Netns implements AutoCloseable {
     /**
      * The ground truth once traffic stops: ss when it shows exactly these states and two
      * reads 300 ms apart agree. Tests take counts from here, not from the number of
-     * connections made: under load a connect may time out, or a client-closed
-     * connection may not end in TIME_WAIT.
+     * connections made: a connect may take over the port of a TIME_WAIT socket older
+     * than a second (tcp_tw_reuse is on for loopback by default; TcpExtTWRecycled).
      */
     public Map<String, Long> settledSs(Duration timeout, String... states) throws InterruptedException {
         Set<String> want = Set.of(states);
