@@ -511,20 +511,33 @@ API int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie
 		union {
 			struct tcpulse_transition_key tk;
 			struct tcpulse_port_key pk;
-		} key, next;
+		} key, *doomed = NULL;
+		size_t n = 0, cap = 0, i;
 		void *prev = NULL;
 
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			key = next;
+		/*
+		 * Collect first, delete after: deleting the key a walk stands on restarts the
+		 * walk, which made this quadratic in the map's size.
+		 */
+		while (!bpf_map_get_next_key(fd, prev, &key)) {
 			if (key.tk.netns_cookie == netns_cookie && key.tk.netns == netns) {
-				/* deleting the current key restarts the walk from the start */
-				if (!bpf_map_delete_elem(fd, &key))
-					deleted++;
-				prev = NULL;
-				continue;
+				if (n == cap) {
+					void *grown = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));
+
+					if (!grown) {
+						free(doomed);
+						return -ENOMEM;
+					}
+					doomed = grown;
+				}
+				doomed[n++] = key;
 			}
 			prev = &key;
 		}
+		for (i = 0; i < n; i++)
+			if (!bpf_map_delete_elem(fd, &doomed[i]))
+				deleted++;
+		free(doomed);
 	}
 	return deleted;
 }

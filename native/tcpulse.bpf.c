@@ -433,6 +433,38 @@ int BPF_PROG(on_synack_retransmit, const struct sock *sk, const struct request_s
 	return 0;
 }
 
+/* whether port is in the namespace's net.ipv4.ip_local_port_range */
+static __always_inline bool ephemeral_port(const struct net *net, __u16 port)
+{
+	__u32 r[2] = {}, lo, hi;
+
+	if (!net)
+		return false;
+	/* one u32 (low | high << 16) since Linux 6.8, int[2] before */
+	bpf_core_read(r, bpf_core_field_size(net->ipv4.ip_local_ports.range),
+		      &net->ipv4.ip_local_ports.range);
+	if (bpf_core_field_size(net->ipv4.ip_local_ports.range) == 4) {
+		lo = r[0] & 0xffff;
+		hi = r[0] >> 16;
+	} else {
+		lo = r[0];
+		hi = r[1];
+	}
+	return port >= lo && port <= hi;
+}
+
+/*
+ * The local port a RST is counted under. A counter per ephemeral port would fill the
+ * map in a connection storm, so connect()ed sockets (known from storage) and unknown
+ * sockets or stray segments at an ephemeral port share port 0.
+ */
+static __always_inline __u16 reset_port(const struct net *net, const struct sk_info *si, __u16 port)
+{
+	if (si)
+		return (si->flags & TCPULSE_F_ACTIVE) ? 0 : port;
+	return ephemeral_port(net, port) ? 0 : port;
+}
+
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -445,10 +477,8 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		/* an abortive close() unbinds the port before the RST goes out */
 		if (!port && si)
 			port = si->sport;
-		/* ephemeral ports would make a counter each: connect()ed sockets share port 0 */
-		if (si && (si->flags & TCPULSE_F_ACTIVE))
-			port = 0;
-		count_port(skc, netns_of(skc), port, TCPULSE_PC_RESET_SENT);
+		count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, port),
+			   TCPULSE_PC_RESET_SENT);
 		emit_sock_event(skc, full, TCPULSE_EV_RESET_SENT, 0);
 		return 0;
 	}
@@ -460,6 +490,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		__u16 thoff = BPF_CORE_READ(skb, transport_header);
 		__u16 nhoff = BPF_CORE_READ(skb, network_header);
 		struct net_device *dev = BPF_CORE_READ(skb, dev);
+		struct net *net = dev ? BPF_CORE_READ(dev, nd_net.net) : NULL;
 		struct tcphdr th = {};
 		struct tcpulse_event *e;
 		__u32 netns = 0;
@@ -468,15 +499,16 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 
 		bpf_probe_read_kernel(&th, sizeof(th), head + thoff);
 		bpf_probe_read_kernel(&ver, 1, head + nhoff);
-		if (dev)
-			netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		if (net)
+			netns = BPF_CORE_READ(net, ns.inum);
 		{
 			struct tcpulse_port_key key = {
-				.netns = netns, .port = bpf_ntohs(th.dest), .what = TCPULSE_PC_RESET_SENT,
+				.netns = netns, .port = reset_port(net, NULL, bpf_ntohs(th.dest)),
+				.what = TCPULSE_PC_RESET_SENT,
 			};
 
-			if (dev)
-				key.netns_cookie = BPF_CORE_READ(dev, nd_net.net, net_cookie);
+			if (net)
+				key.netns_cookie = BPF_CORE_READ(net, net_cookie);
 			bump(&port_counters, &key);
 		}
 
@@ -514,8 +546,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 
 	struct sk_info *si = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
 
-	/* ephemeral ports would make a counter each: connect()ed sockets share port 0 */
-	count_port(skc, netns_of(skc), si && (si->flags & TCPULSE_F_ACTIVE) ? 0 : skc->skc_num,
+	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
 	emit_sock_event(skc, sk, TCPULSE_EV_RESET_RECV, 0);
 	return 0;

@@ -119,8 +119,10 @@ _Static_assert(sizeof(struct tcpulse_transition) == 24, "transition layout");
 enum tcpulse_port_counter {
 	TCPULSE_PC_OVERFLOW = 1,       /* accept-queue overflow drops on this listening port */
 	TCPULSE_PC_SYNACK_RETRANS = 2, /* SYN-ACKs retransmitted by this listening port */
-	TCPULSE_PC_RESET_SENT = 3,     /* RSTs sent from this local port (0: from connect()ed sockets) */
-	TCPULSE_PC_RESET_RECV = 4,     /* RSTs received on this local port (0: by connect()ed sockets) */
+	/* RSTs sent from / received on this local port; port 0: ephemeral ports (connect()ed
+	 * sockets, and unknown sockets or stray segments at a port of ip_local_port_range) */
+	TCPULSE_PC_RESET_SENT = 3,
+	TCPULSE_PC_RESET_RECV = 4,
 };
 
 /* key of the per-CPU per-(netns, local port) counters */

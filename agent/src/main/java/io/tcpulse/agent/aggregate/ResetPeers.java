@@ -1,5 +1,6 @@
 package io.tcpulse.agent.aggregate;
 
+import io.tcpulse.agent.model.Event;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.probe.EventDecoder;
 
@@ -12,34 +13,45 @@ import java.util.Map;
 
 /**
  * RSTs per (peer address, local port, state, direction) from RST events, weighted by their
- * sampling ratio; bounded per namespace (the rest folds into peer "other").
+ * sampling ratio; bounded per namespace (the rest folds into peer "other"). Keys hold the
+ * raw address: a storm of RSTs costs a map update each, addresses are formatted on read.
  */
 final class ResetPeers {
     static final int MAX_KEYS_PER_NETNS = 4096;
     static final int TOP = 50;
 
-    private record Key(String peer, int localPort, String state, String direction) {}
+    /** family 0 is the "other" bucket */
+    private record Key(int family, long addrHigh, long addrLow, int localPort, int state, boolean sent) {}
 
     private final Map<Long, Map<Key, long[]>> byNetns = new HashMap<>();
 
     void add(ByteBuffer b, int at) {
         long netns = EventDecoder.netns(b, at);
-        String direction = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT ? "sent" : "received";
-        TcpState st = TcpState.ofKernel(EventDecoder.oldState(b, at));
+        boolean sent = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT;
         Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
         // a connect()ed socket's local port is ephemeral: such RSTs share local port 0
-        boolean active = (EventDecoder.flags(b, at) & io.tcpulse.agent.model.Event.F_ACTIVE) != 0;
-        Key k = new Key(EventDecoder.remoteHost(b, at), active ? 0 : EventDecoder.localPort(b, at),
-                st == null ? "UNKNOWN" : st.name(), direction);
-        if (!m.containsKey(k) && m.size() >= MAX_KEYS_PER_NETNS) k = new Key("other", 0, "", direction);
-        m.computeIfAbsent(k, x -> new long[1])[0] += EventDecoder.sampleRatio(b, at);
+        boolean active = (EventDecoder.flags(b, at) & Event.F_ACTIVE) != 0;
+        Key k = new Key(EventDecoder.family(b, at), EventDecoder.remoteAddrHigh(b, at), EventDecoder.remoteAddrLow(b, at),
+                active ? 0 : EventDecoder.localPort(b, at), EventDecoder.oldState(b, at), sent);
+        long[] n = m.get(k);
+        if (n == null) {
+            if (m.size() >= MAX_KEYS_PER_NETNS) k = new Key(0, 0, 0, 0, -1, sent);
+            n = m.computeIfAbsent(k, x -> new long[1]);
+        }
+        n[0] += EventDecoder.sampleRatio(b, at);
     }
 
     List<Snapshot.ResetPeer> top(long netns) {
+        List<Map.Entry<Key, long[]>> entries = new ArrayList<>(byNetns.getOrDefault(netns, Map.of()).entrySet());
+        entries.sort(Comparator.comparingLong((Map.Entry<Key, long[]> e) -> e.getValue()[0]).reversed());
         List<Snapshot.ResetPeer> out = new ArrayList<>();
-        byNetns.getOrDefault(netns, Map.of()).forEach((k, n) ->
-                out.add(new Snapshot.ResetPeer(k.peer(), k.localPort(), k.state(), k.direction(), n[0])));
-        out.sort(Comparator.comparingLong(Snapshot.ResetPeer::count).reversed());
-        return List.copyOf(out.subList(0, Math.min(TOP, out.size())));
+        for (Map.Entry<Key, long[]> e : entries.subList(0, Math.min(TOP, entries.size()))) {
+            Key k = e.getKey();
+            String peer = k.family() == 0 ? "other" : EventDecoder.formatAddress(k.family(), k.addrHigh(), k.addrLow());
+            TcpState st = TcpState.ofKernel(k.state());
+            String state = k.family() == 0 ? "" : st == null ? "UNKNOWN" : st.name();
+            out.add(new Snapshot.ResetPeer(peer, k.localPort(), state, k.sent() ? "sent" : "received", e.getValue()[0]));
+        }
+        return List.copyOf(out);
     }
 }

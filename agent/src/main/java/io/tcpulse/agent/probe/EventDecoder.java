@@ -62,6 +62,17 @@ public final class EventDecoder {
         return address(b, at + EV_DADDR, b.getShort(at + EV_FAMILY) & 0xffff).getHostAddress();
     }
 
+    /** The peer's raw address for use as a key without formatting it: family, then 16 bytes as two longs. */
+    public static int family(ByteBuffer b, int at) { return b.getShort(at + EV_FAMILY) & 0xffff; }
+    public static long remoteAddrHigh(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR); }
+    public static long remoteAddrLow(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR + 8); }
+
+    /** An address from family() and the two halves above, as getHostAddress() prints it. */
+    public static String formatAddress(int family, long high, long low) {
+        ByteBuffer raw = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(high).putLong(low);
+        return address(raw, 0, family).getHostAddress();
+    }
+
     /** The peer's address and port as "ip:port". */
     public static String remoteAddress(ByteBuffer b, int at) {
         int family = b.getShort(at + EV_FAMILY) & 0xffff;

@@ -130,4 +130,30 @@ class ClosingKernelTest {
             assertEquals(3, byPeer, "RSTs per peer and local port");
         }
     }
+
+    /**
+     * A storm of abortive closes: stray segments to closed connections are answered with
+     * RSTs at ephemeral ports. Those share one counter (port 0) instead of making one per
+     * port, and the totals stay exact.
+     */
+    @Test
+    void resetsAtEphemeralPortsShareOneCounter() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            Map<String, Long> before = ns.snmpTcp();
+            ns.exec(stormTool(), "storm", "--seconds", "1", "--close", "rst", "--port", "8405");
+            long outRsts = ns.snmpTcp().get("OutRsts") - before.get("OutRsts");
+            assertTrue(outRsts > 1000, "the storm sent RSTs: " + outRsts);
+            await(Duration.ofSeconds(5), () -> api("/api/v1/resets?netns=" + inode).getLong("sent") == outRsts,
+                    () -> "resets " + api("/api/v1/resets?netns=" + inode).getLong("sent") + " vs OutRsts " + outRsts);
+            // the kernel's own map: this namespace's RST counters are at most port 0 and the listener's
+            JsonArray keys = new JsonArray(Netns.run("bpftool", "-j", "map", "dump", "name", "port_counters"));
+            java.util.Set<Long> ports = new java.util.TreeSet<>();
+            for (Object o : keys) {
+                JsonObject key = ((JsonObject) o).getJsonObject("formatted").getJsonObject("key");
+                if (key.getLong("netns") == inode) ports.add(key.getLong("port"));
+            }
+            assertTrue(java.util.Set.of(0L, 8405L).containsAll(ports), "port counters of the namespace: " + ports);
+        }
+    }
 }
