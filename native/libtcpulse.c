@@ -32,6 +32,7 @@ struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *state_link;
+	struct bpf_link *destroy_link;
 	struct bpf_link *iter_link;
 	struct bpf_link *extra_links[4];
 	int features;
@@ -133,6 +134,7 @@ API void tcpulse__close(struct tcpulse *t)
 		bpf_link__destroy(t->extra_links[i]);
 	bpf_link__destroy(t->iter_link);
 	bpf_link__destroy(t->state_link);
+	bpf_link__destroy(t->destroy_link);
 	ring_buffer__free(t->rb);
 	for (i = 0; i < t->nr_rings; i++)
 		close(t->ring_fds[i]);
@@ -200,6 +202,20 @@ static void configure_overflow_probe(struct tcpulse *t)
 	btf__free(btf);
 off:
 	bpf_program__set_autoload(t->skel->progs.on_kfree_skb, false);
+}
+
+/* a socket's memory is freed when the kernel destroys it, or at its last ->CLOSE without that tracepoint */
+static void configure_forget(struct tcpulse *t)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	if (btf && tracepoint_arity(btf, "tcp_destroy_sock") >= 2) {
+		btf__free(btf);
+		return;
+	}
+	btf__free(btf);
+	t->skel->rodata->cfg_forget_at_close = true;
+	bpf_program__set_autoload(t->skel->progs.on_destroy, false);
 }
 
 static int create_rings(struct tcpulse *t, __u32 ring_bytes)
@@ -298,6 +314,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (!(opts.flags & TCPULSE_OPT_BENCH))
 		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
 	configure_overflow_probe(t);
+	configure_forget(t);
 
 	/* load: the verifier's verdict lands in last_msg */
 	ret = tcpulse_bpf__load(t->skel);
@@ -309,7 +326,14 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (ret)
 		goto fail;
 
-	/* attach */
+	/* attach: the destroy hook first, so no socket remembered is missed when it goes */
+	if (bpf_program__autoload(t->skel->progs.on_destroy)) {
+		t->destroy_link = bpf_program__attach(t->skel->progs.on_destroy);
+		if (!t->destroy_link) {
+			ret = -errno;
+			goto fail;
+		}
+	}
 	t->state_link = bpf_program__attach(t->skel->progs.on_state_change);
 	if (!t->state_link) {
 		ret = -errno;
@@ -495,32 +519,32 @@ API int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out
 			       max, emit_port_count, out);
 }
 
-/* deletes every counter of the namespace (inode, cookie): it is gone */
+/* deletes every counter (and listener owner) of the namespace (inode, cookie): it is gone */
 API int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie)
 {
-	struct bpf_map *maps[2];
+	struct bpf_map *maps[3];
 	int m, deleted = 0;
 
 	if (!t)
 		return -EINVAL;
 	maps[0] = t->skel->maps.transitions;
 	maps[1] = t->skel->maps.port_counters;
-	for (m = 0; m < 2; m++) {
+	maps[2] = t->skel->maps.listen_owners;
+	for (m = 0; m < 3; m++) {
 		int fd = bpf_map__fd(maps[m]);
-		/* both key layouts start with cookie then inode */
-		union {
-			struct tcpulse_transition_key tk;
-			struct tcpulse_port_key pk;
-		} key, *doomed = NULL;
-		size_t n = 0, cap = 0, i;
+		size_t ksz = bpf_map__key_size(maps[m]), n = 0, cap = 0, i;
+		/* every key layout starts with the cookie, then the inode */
+		struct { __u64 cookie; __u32 netns; __u8 rest[20]; } key, *doomed = NULL;
 		void *prev = NULL;
 
+		if (ksz > sizeof(key))
+			return -EINVAL;
 		/*
 		 * Collect first, delete after: deleting the key a walk stands on restarts the
 		 * walk, which made this quadratic in the map's size.
 		 */
 		while (!bpf_map_get_next_key(fd, prev, &key)) {
-			if (key.tk.netns_cookie == netns_cookie && key.tk.netns == netns) {
+			if (key.cookie == netns_cookie && key.netns == netns) {
 				if (n == cap) {
 					void *grown = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));
 

@@ -39,22 +39,53 @@ const volatile __u32 cfg_reason_listen_overflow = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* what tcpulse remembers about a socket; cloned from listener to child */
+/*
+ * What tcpulse remembers about a socket, from its first transition until the kernel
+ * destroys it. A hash keyed by the socket's address rather than sk_storage: storage
+ * costs an allocation with memory-cgroup charging per socket, another to clone it
+ * into every accepted child and an RCU free, together about half of the probe's cost
+ * in a connection storm. The hash allocates from BPF's per-CPU caches.
+ */
 struct sk_info {
 	__u64 born_ns;
 	__u64 state_ns;
 	__u32 pid;
-	__u16 flags; /* TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN */
+	__u16 flags; /* TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN | TCPULSE_F_ACTIVE */
 	__u16 sport; /* the local port once bound: the kernel clears it before the last ->CLOSE */
 	char comm[16];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, __u64); /* the struct sock's address: unique while it lives */
 	__type(value, struct sk_info);
 } sk_infos SEC(".maps");
+
+/* who listens on a port: accepted children inherit it (the child never points back) */
+struct listen_key {
+	__u64 netns_cookie;
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+struct listen_owner {
+	__u32 pid;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct listen_key);
+	__type(value, struct listen_owner);
+} listen_owners SEC(".maps");
+
+/* kernels without tcp:tcp_destroy_sock forget a socket at its last ->CLOSE instead */
+const volatile bool cfg_forget_at_close = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -204,6 +235,13 @@ static __always_inline __u64 cgroup_of(const struct sock *sk)
 	return cg ? cg->kn->id : 0;
 }
 
+static __always_inline struct sk_info *info_of(const void *sk)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_lookup_elem(&sk_infos, &key);
+}
+
 /* family, ports and addresses, shared by events and the walk */
 static __always_inline void read_endpoints(const struct sock_common *skc, __u16 *family,
 					   __u16 *sport, __u16 *dport, __u8 *saddr, __u8 *daddr)
@@ -283,14 +321,27 @@ static __always_inline struct tcpulse_event *begin_event(__u64 now, __u8 kind, v
 	return e;
 }
 
+/* a socket's entry, created (or replacing a stale one at a reused address) at its birth */
+static __always_inline struct sk_info *remember(struct sock *sk, struct sk_info *fresh, __u64 now)
+{
+	__u64 key = (__u64)sk;
+
+	fresh->born_ns = now;
+	if (bpf_map_update_elem(&sk_infos, &key, fresh, BPF_ANY)) {
+		stat_add(TCPULSE_STAT_MAP_FULL, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&sk_infos, &key);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 prev_ns = 0, age_ns = 0;
+	struct sk_info fresh = {}, *si;
 	struct tcpulse_event *e;
-	struct sk_info *si;
 	__u8 flags = 0;
 	__u32 netns;
 	__u64 cookie;
@@ -315,30 +366,41 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 		count_transition(cookie, netns, oldstate, sub, 1);
 	}
 
-	/* remember owner and timing; a closing socket gets no new storage */
-	si = bpf_sk_storage_get(&sk_infos, sk, 0,
-				newstate == S_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
-	if (!si && newstate != S_CLOSE)
-		stat_add(TCPULSE_STAT_MAP_FULL, 1);
-	if (si) {
-		if (oldstate == S_CLOSE && (newstate == S_SYN_SENT || newstate == S_LISTEN)) {
-			/* connect() or listen(): process context, the owner is current */
-			struct task_struct *task = bpf_get_current_task_btf();
+	/* remember owner and timing: a socket's first transition creates its entry */
+	if (oldstate == S_CLOSE && (newstate == S_SYN_SENT || newstate == S_LISTEN)) {
+		/* connect() or listen(): process context, the owner is current */
+		struct task_struct *task = bpf_get_current_task_btf();
 
-			si->pid = bpf_get_current_pid_tgid() >> 32;
-			bpf_probe_read_kernel_str(si->comm, sizeof(si->comm), task->group_leader->comm);
-			si->born_ns = now;
-			si->sport = 0;
-			si->flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN |
-				    (newstate == S_SYN_SENT ? TCPULSE_F_ACTIVE : 0);
-		} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
-			/* a child: storage (owner) was cloned from its listener, its life starts now */
-			si->born_ns = now;
-			si->sport = 0;
-			si->flags = (si->flags & ~TCPULSE_F_ACTIVE) | TCPULSE_F_BORN_KNOWN;
-		} else if (si->state_ns) {
-			prev_ns = now - si->state_ns;
+		fresh.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_probe_read_kernel_str(fresh.comm, sizeof(fresh.comm), task->group_leader->comm);
+		fresh.flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN |
+			      (newstate == S_SYN_SENT ? TCPULSE_F_ACTIVE : 0);
+		if (newstate == S_LISTEN) {
+			struct listen_key lk = { .netns_cookie = cookie, .netns = netns, .port = skc->skc_num };
+			struct listen_owner lo = { .pid = fresh.pid };
+
+			__builtin_memcpy(lo.comm, fresh.comm, sizeof(lo.comm));
+			bpf_map_update_elem(&listen_owners, &lk, &lo, BPF_ANY);
 		}
+		si = remember(sk, &fresh, now);
+	} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
+		/* an accepted child: its listener's owner, its life starts now */
+		struct listen_key lk = { .netns_cookie = cookie, .netns = netns, .port = skc->skc_num };
+		struct listen_owner *lo = bpf_map_lookup_elem(&listen_owners, &lk);
+
+		fresh.flags = TCPULSE_F_BORN_KNOWN;
+		if (lo) {
+			fresh.pid = lo->pid;
+			__builtin_memcpy(fresh.comm, lo->comm, sizeof(fresh.comm));
+			fresh.flags |= TCPULSE_F_OWNER_KNOWN;
+		}
+		si = remember(sk, &fresh, now);
+	} else {
+		si = info_of(sk);
+		if (si && si->state_ns)
+			prev_ns = now - si->state_ns;
+	}
+	if (si) {
 		if (si->born_ns)
 			age_ns = now - si->born_ns;
 		si->state_ns = now;
@@ -346,6 +408,14 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 		if (skc->skc_num)
 			si->sport = skc->skc_num;
 		flags |= si->flags;
+		if (cfg_forget_at_close && newstate == S_CLOSE) {
+			/* no tcp_destroy_sock: forget now (RSTs after the close lose their owner) */
+			__u64 key = (__u64)sk;
+
+			fresh = *si;
+			si = &fresh;
+			bpf_map_delete_elem(&sk_infos, &key);
+		}
 	}
 
 	e = begin_event(now, TCPULSE_EV_STATE, &rb);
@@ -377,6 +447,15 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(on_destroy, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&sk_infos, &key);
+	return 0;
+}
+
 /*
  * One event about a socket that is not a state change (RST, SYN-ACK retransmit,
  * overflow): endpoints from skc, owner from storage when the socket has one.
@@ -401,7 +480,7 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 	}
 	if (full) {
 		e->cgroup_id = cgroup_of(full);
-		si = bpf_sk_storage_get(&sk_infos, full, 0, 0);
+		si = info_of(full);
 	}
 	if (si) {
 		e->pid = si->pid;
@@ -471,7 +550,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
-		struct sk_info *si = full ? bpf_sk_storage_get(&sk_infos, full, 0, 0) : NULL;
+		struct sk_info *si = full ? info_of(full) : NULL;
 		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
@@ -544,7 +623,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	struct sk_info *si = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+	struct sk_info *si = info_of(sk);
 
 	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
@@ -612,7 +691,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 			r.syn_qlen = tp->inet_conn.icsk_accept_queue.qlen.counter;
 			r.drops = sk->sk_drops.counter;
 		}
-		si = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+		si = info_of(sk);
 		if (si) {
 			r.pid = si->pid;
 			r.born_ns = si->born_ns;

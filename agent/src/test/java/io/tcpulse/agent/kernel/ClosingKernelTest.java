@@ -156,4 +156,28 @@ class ClosingKernelTest {
             assertTrue(java.util.Set.of(0L, 8405L).containsAll(ports), "port counters of the namespace: " + ports);
         }
     }
+
+    /** Entries of the kernel's per-socket map (sk_infos): one per live socket tcpulse saw born. */
+    static long rememberedSockets() {
+        try {
+            return new JsonArray(Netns.run("bpftool", "-j", "map", "dump", "name", "sk_infos")).size();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aSocketIsForgottenWhenTheKernelDestroysIt() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long before = rememberedSockets();
+            ns.serve("--port", "8406");
+            ns.exec(stormTool(), "connect", "--port", "8406", "--count", "300", "--close", "client");
+            ns.settledSs(Duration.ofSeconds(10), "LISTEN", "TIME_WAIT");
+            // 600 sockets were born (300 clients, 300 accepted); the listener is all that lives
+            // (a few host sockets may come and go meanwhile)
+            await(Duration.ofSeconds(5), () -> rememberedSockets() <= before + 5,
+                    () -> "sk_infos holds " + rememberedSockets() + " entries, " + before + " before the traffic");
+            assertTrue(rememberedSockets() >= 1, "the listener is remembered");
+        }
+    }
 }
