@@ -49,6 +49,10 @@ public final class Main {
             System.err.println("tcpulse: " + e.getMessage());
             System.exit(2);
             return;
+        } catch (IllegalStateException | java.io.IOException e) { // the port is taken, the outbox unreadable
+            System.err.println("tcpulse: " + e.getMessage());
+            System.exit(1);
+            return;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "tcpulse-shutdown"));
         onSighup(agent::reload);
@@ -157,17 +161,20 @@ public final class Main {
         @Override
         public void close() {
             if (alerts != null) alerts.close(); // the outbox keeps what is not delivered
-            try {
-                vertx.close().await();
-            } catch (Exception ignored) {
-                // shutting down anyway
-            }
+            // the kernel side first: whatever happens to the HTTP side, the programs detach
             try {
                 loop.close();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
             if (probe != null) probe.close();
+            try {
+                vertx.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                LOG.warning("HTTP server still closing after 5 s: exiting anyway");
+            } catch (Exception ignored) {
+                // shutting down anyway
+            }
         }
     }
 }

@@ -24,21 +24,34 @@ final class ResetPeers {
     private record Key(int family, long addrHigh, long addrLow, int localPort, int state, boolean sent) {}
 
     private final Map<Long, Map<Key, long[]>> byNetns = new HashMap<>();
+    /* RSTs come in runs with the same key (a storm, a scan): the last one skips the maps */
+    private long lastNetns = -1;
+    private Key lastKey;
+    private long[] lastCount;
 
     void add(ByteBuffer b, int at) {
         long netns = EventDecoder.netns(b, at);
         boolean sent = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT;
-        Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
         // a connect()ed socket's local port is ephemeral: such RSTs share local port 0
         boolean active = (EventDecoder.flags(b, at) & Event.F_ACTIVE) != 0;
-        Key k = new Key(EventDecoder.family(b, at), EventDecoder.remoteAddrHigh(b, at), EventDecoder.remoteAddrLow(b, at),
-                active ? 0 : EventDecoder.localPort(b, at), EventDecoder.oldState(b, at), sent);
-        long[] n = m.get(k);
-        if (n == null) {
-            if (m.size() >= MAX_KEYS_PER_NETNS) k = new Key(0, 0, 0, 0, -1, sent);
-            n = m.computeIfAbsent(k, x -> new long[1]);
+        int family = EventDecoder.family(b, at), port = active ? 0 : EventDecoder.localPort(b, at);
+        int state = EventDecoder.oldState(b, at);
+        long high = EventDecoder.remoteAddrHigh(b, at), low = EventDecoder.remoteAddrLow(b, at);
+        Key last = lastKey;
+        if (!(netns == lastNetns && last != null && last.family() == family && last.addrHigh() == high
+                && last.addrLow() == low && last.localPort() == port && last.state() == state && last.sent() == sent)) {
+            Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
+            Key k = new Key(family, high, low, port, state, sent);
+            long[] n = m.get(k);
+            if (n == null) {
+                if (m.size() >= MAX_KEYS_PER_NETNS) k = new Key(0, 0, 0, 0, -1, sent);
+                n = m.computeIfAbsent(k, x -> new long[1]);
+            }
+            lastNetns = netns;
+            lastKey = k;
+            lastCount = n;
         }
-        n[0] += EventDecoder.sampleRatio(b, at);
+        lastCount[0] += EventDecoder.sampleRatio(b, at);
     }
 
     List<Snapshot.ResetPeer> top(long netns) {

@@ -20,7 +20,7 @@ public final class EventDecoder {
 
     /* struct tcpulse_event */
     public static final int EVENT_SIZE = 120;
-    static final int EV_TS_NS = 0, EV_SOCK_ID = 8, EV_PREV_STATE_NS = 16, EV_AGE_NS = 24,
+    public static final int EV_TS_NS = 0, EV_SOCK_ID = 8, EV_PREV_STATE_NS = 16, EV_AGE_NS = 24,
             EV_CGROUP_ID = 32, EV_NETNS = 40, EV_PID = 44, EV_SAMPLE_RATIO = 48, EV_AUX = 52,
             EV_FAMILY = 56, EV_SPORT = 58, EV_DPORT = 60, EV_KIND = 62, EV_OLDSTATE = 63,
             EV_NEWSTATE = 64, EV_FLAGS = 65, EV_SADDR = 72, EV_DADDR = 88, EV_COMM = 104;
