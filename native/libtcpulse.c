@@ -32,7 +32,6 @@ struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *state_link;
-	struct bpf_link *destroy_link;
 	struct bpf_link *iter_link;
 	struct bpf_link *extra_links[4];
 	int features;
@@ -134,7 +133,6 @@ API void tcpulse__close(struct tcpulse *t)
 		bpf_link__destroy(t->extra_links[i]);
 	bpf_link__destroy(t->iter_link);
 	bpf_link__destroy(t->state_link);
-	bpf_link__destroy(t->destroy_link);
 	ring_buffer__free(t->rb);
 	for (i = 0; i < t->nr_rings; i++)
 		close(t->ring_fds[i]);
@@ -202,20 +200,6 @@ static void configure_overflow_probe(struct tcpulse *t)
 	btf__free(btf);
 off:
 	bpf_program__set_autoload(t->skel->progs.on_kfree_skb, false);
-}
-
-/* a socket's memory is freed when the kernel destroys it, or at its last ->CLOSE without that tracepoint */
-static void configure_forget(struct tcpulse *t)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-
-	if (btf && tracepoint_arity(btf, "tcp_destroy_sock") >= 2) {
-		btf__free(btf);
-		return;
-	}
-	btf__free(btf);
-	t->skel->rodata->cfg_forget_at_close = true;
-	bpf_program__set_autoload(t->skel->progs.on_destroy, false);
 }
 
 static int create_rings(struct tcpulse *t, __u32 ring_bytes)
@@ -314,7 +298,6 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (!(opts.flags & TCPULSE_OPT_BENCH))
 		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
 	configure_overflow_probe(t);
-	configure_forget(t);
 
 	/* load: the verifier's verdict lands in last_msg */
 	ret = tcpulse_bpf__load(t->skel);
@@ -326,14 +309,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (ret)
 		goto fail;
 
-	/* attach: the destroy hook first, so no socket remembered is missed when it goes */
-	if (bpf_program__autoload(t->skel->progs.on_destroy)) {
-		t->destroy_link = bpf_program__attach(t->skel->progs.on_destroy);
-		if (!t->destroy_link) {
-			ret = -errno;
-			goto fail;
-		}
-	}
+	/* attach */
 	t->state_link = bpf_program__attach(t->skel->progs.on_state_change);
 	if (!t->state_link) {
 		ret = -errno;

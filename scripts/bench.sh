@@ -5,8 +5,9 @@
 #   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
 #   scripts/bench.sh all        everything above
-# SECONDS_PER_RUN (default 10) sets the length of each storm run; AGENT_ARGS adds agent
-# options (e.g. AGENT_ARGS="--max-events-per-sec 100000").
+# SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 3) how many
+# without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
+# AGENT_ARGS="--max-events-per-sec 0" streams every event).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "bench: run as root (BPF, namespaces)" >&2; exit 1; }
@@ -58,55 +59,63 @@ prog_stat() { # run_time_ns or run_cnt of the agent's state-change program (newe
     bpftool -j prog show name on_state_change 2>/dev/null | tr '}' '\n' | tail -2 | json_num "$1"
 }
 
+# a storm of $1 seconds in namespace $ns; prints the storm's JSON
+storm_here() { ip netns exec "$ns" "$storm" storm --seconds "$1" --close rst --port 9000; }
+
 bench_storm() {
-    echo "== storm: loopback connections/s without and with the agent (${secs}s each, RST close)"
-    local a b before after tw0 rc0 tw1 rc1 conns
-    new_ns nop; a=$ns
-    before=$(ip netns exec "$a" "$storm" storm --seconds "$secs" --close rst --port 9000)
-    start_agent
-    local stats_was
-    stats_was=$(sysctl -n kernel.bpf_stats_enabled)
-    # warm the agent's JIT up on a storm of its own: a cold JVM compiles for seconds
-    new_ns warm
-    ip netns exec "$ns" "$storm" storm --seconds 6 --close rst --port 9000 >/dev/null
-    new_ns bpf; b=$ns
-    sleep 2.5 # the agent walks the new namespace
-    local h0 h1
-    h0=$(health)
-    after=$(ip netns exec "$b" "$storm" storm --seconds "$secs" --close rst --port 9000)
-    sleep 1
-    h1=$(health)
+    local rounds=${ROUNDS:-3}
+    echo "== storm: loopback connections/s without and with the agent (${secs}s each, RST close, $rounds rounds)"
+    # the VM's rate drifts by several percent between runs: rounds alternate without/with,
+    # a fresh agent each round, and the median round is the figure
+    local r before after c0 c1 costs=() h0 h1 seen=0 cons=0 lost=0 conns syn_sent ino
+    for r in $(seq "$rounds"); do
+        new_ns "nop$r"; before=$(storm_here "$secs"); ip netns del "$ns"
+        start_agent
+        # warm the agent's JIT up on a storm of its own: a cold JVM compiles for seconds
+        new_ns "warm$r"; storm_here 6 >/dev/null; ip netns del "$ns"
+        new_ns "bpf$r"
+        sleep 2.5 # the agent walks the new namespace
+        h0=$(health)
+        after=$(storm_here "$secs")
+        sleep 1
+        h1=$(health)
+        ino=$(stat -L -c %i "/run/netns/$ns")
+        syn_sent=$(curl -sf "http://127.0.0.1:$port/api/v1/transitions?netns=$ino" \
+            | grep -o '{"from":"CLOSE","to":"SYN_SENT","count":[0-9]*' | json_num count)
+        conns=$(echo "$after" | json_num connections)
+        ip netns del "$ns"
+        [[ $r == "$rounds" ]] || stop_agent
+        c0=$(echo "$before" | json_num connPerSec); c1=$(echo "$after" | json_num connPerSec)
+        seen=$((seen + $(echo "$h1" | json_num seen) - $(echo "$h0" | json_num seen)))
+        cons=$((cons + $(echo "$h1" | json_num consumed) - $(echo "$h0" | json_num consumed)))
+        lost=$((lost + $(echo "$h1" | json_num lost) - $(echo "$h0" | json_num lost)))
+        costs+=("$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }')")
+        printf "round %d: %6.0f -> %6.0f conn/s  (cost %s%%)  CLOSE->SYN_SENT %s of %s connects (%s)\n" "$r" "$c0" "$c1" \
+            "${costs[-1]}" "$syn_sent" "$conns" "$([[ $syn_sent == "$conns" ]] && echo exact || echo MISMATCH)"
+    done
     # kernel ns per event from a run of its own: bpf_stats itself slows every program run
     if bpftool -j prog show name on_state_change | tr '}' '\n' | grep -c '"id"' | grep -qv '^1$'; then
         echo "bench: several on_state_change programs are loaded (another agent?): figures would mix" >&2
     fi
+    local stats_was tw0 rc0 tw1 rc1 ratio
+    stats_was=$(sysctl -n kernel.bpf_stats_enabled)
     sysctl -qw kernel.bpf_stats_enabled=1
     new_ns stats
     tw0=$(prog_stat run_time_ns); rc0=$(prog_stat run_cnt)
-    ip netns exec "$ns" "$storm" storm --seconds 3 --close rst --port 9000 >/dev/null
+    storm_here 3 >/dev/null
     tw1=$(prog_stat run_time_ns); rc1=$(prog_stat run_cnt)
     sysctl -qw kernel.bpf_stats_enabled="$stats_was"
-    local ino syn_sent
-    ino=$(stat -L -c %i "/run/netns/$b")
-    syn_sent=$(curl -sf "http://127.0.0.1:$port/api/v1/transitions?netns=$ino" \
-        | grep -o '{"from":"CLOSE","to":"SYN_SENT","count":[0-9]*' | json_num count)
+    ratio=$(health | json_num samplingRatio)
     stop_agent
-    conns=$(echo "$after" | json_num connections)
-    local c0 c1 seen0 seen1 cons0 cons1 lost0 lost1
-    c0=$(echo "$before" | json_num connPerSec); c1=$(echo "$after" | json_num connPerSec)
-    seen0=$(echo "$h0" | json_num seen); seen1=$(echo "$h1" | json_num seen)
-    cons0=$(echo "$h0" | json_num consumed); cons1=$(echo "$h1" | json_num consumed)
-    lost0=$(echo "$h0" | json_num lost); lost1=$(echo "$h1" | json_num lost)
-    awk -v c0="$c0" -v c1="$c1" -v s="$secs" -v cons=$((cons1 - cons0)) -v seen=$((seen1 - seen0)) \
-        -v lost=$((lost1 - lost0)) -v tns=$((tw1 - tw0)) -v rc=$((rc1 - rc0)) -v conns="$conns" -v syn="$syn_sent" 'BEGIN {
-        printf "connections/s without probe : %.0f\n", c0
-        printf "connections/s with agent    : %.0f\n", c1
-        printf "ratio (with/without)        : %.3f  (cost %.1f%%)\n", c1 / c0, 100 * (1 - c1 / c0)
-        printf "events seen by the kernel   : %d\n", seen
-        printf "events consumed by the agent: %d  (%.0f events/s)\n", cons, cons / s
+    printf "%s\n" "${costs[@]}" | sort -n | awk -v n="$rounds" -v s="$secs" -v cons="$cons" -v seen="$seen" \
+        -v lost="$lost" -v tns=$((tw1 - tw0)) -v rc=$((rc1 - rc0)) -v ratio="$ratio" '
+        { c[NR] = $1 }
+        END {
+        printf "cost, median of %d rounds    : %.1f%%  (rounds: %s)\n", n, c[int((n + 1) / 2)], c[1] " .. " c[n]
+        printf "events seen by the kernel   : %d  (%.0f events/s)\n", seen, seen / s / n
+        printf "events consumed by the agent: %d  (%.0f events/s; sampling ratio at the end %s)\n", cons, cons / s / n, ratio
         printf "events lost                 : %d\n", lost
         printf "kernel ns per event         : %.0f  (bpf_stats, state-change program, %d runs)\n", rc ? tns / rc : 0, rc
-        printf "counts exact                : connects %d, CLOSE->SYN_SENT counted %d (%s)\n", conns, syn, conns == syn ? "exact" : "MISMATCH"
     }'
 }
 

@@ -167,7 +167,7 @@ class ClosingKernelTest {
     }
 
     @Test
-    void aSocketIsForgottenWhenTheKernelDestroysIt() throws Exception {
+    void aSocketIsForgottenAtItsLastClose() throws Exception {
         try (Netns ns = Netns.create()) {
             long before = rememberedSockets();
             ns.serve("--port", "8406");
