@@ -87,17 +87,27 @@ struct {
 	__type(value, struct listen_owner);
 } listen_owners SEC(".maps");
 
-/* per CPU, the socket that last went ->CLOSE: an abortive close sends its RST after */
-struct closed_info {
-	__u64 sk;
-	struct sk_info info;
+/*
+ * Per CPU, the sockets that last went ->CLOSE: an abortive close sends its RST after,
+ * and tcp:tcp_send_reset fires once the RST is sent, when on loopback the peer has
+ * already taken it and closed too. A few slots, not one.
+ */
+#define CLOSED_SLOTS 4
+
+struct closed_ring {
+	__u32 next;
+	__u32 pad;
+	struct {
+		__u64 sk;
+		struct sk_info info;
+	} slot[CLOSED_SLOTS];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct closed_info);
+	__type(value, struct closed_ring);
 } last_closed SEC(".maps");
 
 struct {
@@ -253,13 +263,19 @@ static __always_inline struct sk_info *info_of(const void *sk)
 {
 	__u64 key = (__u64)sk;
 	struct sk_info *si = bpf_map_lookup_elem(&sk_infos, &key);
-	struct closed_info *ci;
+	struct closed_ring *cr;
 	__u32 zero = 0;
+	int i;
 
 	if (si)
 		return si;
-	ci = bpf_map_lookup_elem(&last_closed, &zero);
-	return ci && ci->sk == key ? &ci->info : NULL;
+	cr = bpf_map_lookup_elem(&last_closed, &zero);
+	if (!cr)
+		return NULL;
+	for (i = 0; i < CLOSED_SLOTS; i++)
+		if (cr->slot[i].sk == key)
+			return &cr->slot[i].info;
+	return NULL;
 }
 
 /* family, ports and addresses, shared by events and the walk */
@@ -431,13 +447,15 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 		if (newstate == S_CLOSE) {
 			__u64 key = (__u64)sk;
 			__u32 zero = 0;
-			struct closed_info *ci = bpf_map_lookup_elem(&last_closed, &zero);
+			struct closed_ring *cr = bpf_map_lookup_elem(&last_closed, &zero);
 
 			fresh = *si;
 			si = &fresh;
-			if (ci) {
-				ci->sk = key;
-				ci->info = fresh;
+			if (cr) {
+				__u32 at = cr->next++ % CLOSED_SLOTS;
+
+				cr->slot[at].sk = key;
+				cr->slot[at].info = fresh;
 			}
 			bpf_map_delete_elem(&sk_infos, &key);
 		}

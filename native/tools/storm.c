@@ -53,12 +53,13 @@ static const char usage_text[] =
 	"      with T client threads (default: online CPUs); close mode default rst.\n"
 	"      Prints one JSON line.\n"
 	"  serve   --port P [--addr A] [--backlog B]\n"
-	"          [--no-accept | --hold | --never-close | --close-first]\n"
+	"          [--no-accept | --hold | --never-close | --close-first | --reset-first]\n"
 	"          [--ready-file F]\n"
 	"      long-lived server (backlog default 128). Default: read each connection\n"
 	"      to EOF, then close. --no-accept never accepts; --hold accepts and never\n"
 	"      reads; --never-close reads to EOF and keeps the socket (CLOSE_WAIT);\n"
-	"      --close-first closes each connection as soon as it is accepted.\n"
+	"      --close-first closes each connection as soon as it is accepted;\n"
+	"      --reset-first does so with SO_LINGER 0 (an abortive close: RST).\n"
 	"      SIGUSR1 closes all accepted connections; SIGTERM/SIGINT exit 0.\n"
 	"  connect --port P [--addr A] --count N [--close client|server|rst|none]\n"
 	"          [--parallel K] [--hold-seconds S]\n"
@@ -673,7 +674,7 @@ static int cmd_storm(int argc, char **argv)
 
 /* ---- serve ---- */
 
-enum serve_mode { SERVE_CLOSE, SERVE_NO_ACCEPT, SERVE_HOLD, SERVE_NEVER_CLOSE, SERVE_CLOSE_FIRST };
+enum serve_mode { SERVE_CLOSE, SERVE_NO_ACCEPT, SERVE_HOLD, SERVE_NEVER_CLOSE, SERVE_CLOSE_FIRST, SERVE_RESET_FIRST };
 
 /* Accepted sockets indexed by fd; SIGUSR1 closes every one of them. */
 enum conn_state { CONN_FREE, CONN_READING, CONN_HELD };
@@ -763,7 +764,10 @@ static void serve_accept(struct server *s)
 			}
 			die("serve: accept4");
 		}
-		if (s->mode == SERVE_CLOSE_FIRST) {
+		if (s->mode == SERVE_RESET_FIRST) {
+			set_linger0(fd); /* an abortive close: RST, no TIME_WAIT */
+			xclose(fd);
+		} else if (s->mode == SERVE_CLOSE_FIRST) {
 			xclose(fd); /* the server closes first: it takes the TIME_WAIT */
 		} else if (s->mode == SERVE_HOLD) {
 			conn_set(&s->conns, fd, CONN_HELD); /* never read: not watched */
@@ -843,6 +847,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "hold", no_argument, NULL, 'H' },
 		{ "never-close", no_argument, NULL, 'N' },
 		{ "close-first", no_argument, NULL, 'C' },
+		{ "reset-first", no_argument, NULL, 'R' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -865,6 +870,7 @@ static int cmd_serve(int argc, char **argv)
 		case 'H': s.mode = SERVE_HOLD; modes++; break;
 		case 'N': s.mode = SERVE_NEVER_CLOSE; modes++; break;
 		case 'C': s.mode = SERVE_CLOSE_FIRST; modes++; break;
+		case 'R': s.mode = SERVE_RESET_FIRST; modes++; break;
 		case 'r': ready_file = optarg; break;
 		}
 	}
@@ -872,7 +878,7 @@ static int cmd_serve(int argc, char **argv)
 		usage_error("serve: %s is required", "--port");
 	if (modes > 1)
 		usage_error("serve: %s are mutually exclusive",
-			    "--no-accept, --hold, --never-close and --close-first");
+			    "--no-accept, --hold, --never-close, --close-first and --reset-first");
 	parse_endpoint(&ep, host, port);
 	raise_nofile();
 	ignore_sigpipe();

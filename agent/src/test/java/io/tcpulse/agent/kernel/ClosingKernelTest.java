@@ -180,4 +180,31 @@ class ClosingKernelTest {
             assertTrue(rememberedSockets() >= 1, "the listener is remembered");
         }
     }
+
+    /** A server that aborts its connections: the RSTs leave after ->CLOSE and keep their listener and owner. */
+    @Test
+    void anAbortiveCloseByTheServerIsCountedUnderItsListener() throws Exception {
+        try (Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            Process server = ns.serve("--port", "8408", "--reset-first");
+            Map<String, Long> before = ns.snmpTcp();
+            ns.exec(stormTool(), "connect", "--port", "8408", "--count", "5", "--close", "server");
+            long outRsts = ns.snmpTcp().get("OutRsts") - before.get("OutRsts");
+            assertEquals(5, outRsts, "ground truth: OutRsts");
+            await(Duration.ofSeconds(5), () -> api("/api/v1/resets?netns=" + inode).getLong("sent") == 5,
+                    () -> "resets " + api("/api/v1/resets?netns=" + inode).encode());
+            JsonArray listeners = api("/api/v1/listeners?netns=" + inode).getJsonArray("listeners");
+            JsonObject l = listeners.stream().map(JsonObject.class::cast)
+                    .filter(x -> x.getInteger("port") == 8408).findFirst().orElseThrow();
+            assertEquals(5, l.getLong("resetsSent"), l.encode());
+            JsonArray events = api("/api/v1/events?netns=" + inode + "&limit=1000").getJsonArray("events");
+            java.util.List<JsonObject> sent = events.stream().map(JsonObject.class::cast)
+                    .filter(e -> "RESET_SENT".equals(e.getString("kind"))).toList();
+            assertEquals(5, sent.size(), events.encode());
+            for (JsonObject e : sent) {
+                assertEquals(8408, e.getInteger("localPort"), e.encode());
+                assertEquals(server.pid(), e.getLong("pid"), e.encode());
+            }
+        }
+    }
 }
