@@ -178,7 +178,7 @@ public final class ProbeLoop implements AutoCloseable {
     private final Map<Long, CachedWalk> walkCache = new HashMap<>();
 
     /* sysctls change rarely: re-read every SYSCTL_REFRESH_MS */
-    static final long SYSCTL_REFRESH_MS = 30_000;
+    static final long SYSCTL_REFRESH_MS = 5_000;
     private record Sysctls(NetnsInfo info, long cookie, long atMs) {}
     private final Map<Long, Sysctls> sysctls = new HashMap<>();
 

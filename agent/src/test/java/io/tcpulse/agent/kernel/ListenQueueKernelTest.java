@@ -99,7 +99,8 @@ class ListenQueueKernelTest {
                 seen[0] = l;
                 return l != null && retrans > 0 && l.getLong("synAckRetransmits") == retrans
                         && halfOpen >= 8 && l.getInteger("synQueue") == halfOpen
-                        && "syn-flood-suspected".equals(l.getString("verdict"));
+                        && "syn-flood-suspected".equals(l.getString("verdict"))
+                        && l.getBoolean("syncookies") == cookies; // sysctls are re-read every 5 s
             }, () -> "listener " + seen[0] + " vs ss " + ns.ssCounts() + " and TcpExt " + ns.tcpExt());
             JsonObject l = seen[0];
             assertEquals(8, l.getInteger("synQueueMax"));
