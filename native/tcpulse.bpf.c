@@ -357,17 +357,22 @@ static __always_inline struct tcpulse_event *begin_event(__u64 now, __u8 kind, v
 	return e;
 }
 
-/* a socket's entry, created (or replacing a stale one at a reused address) at its birth */
+/*
+ * A socket's entry, created (or replacing a stale one at a reused address) at its
+ * birth, complete: the caller reads fresh itself, no second lookup for what it just wrote.
+ */
 static __always_inline struct sk_info *remember(struct sock *sk, struct sk_info *fresh, __u64 now)
 {
 	__u64 key = (__u64)sk;
 
 	fresh->born_ns = now;
+	fresh->state_ns = now;
+	fresh->sport = sk->__sk_common.skc_num;
 	if (bpf_map_update_elem(&sk_infos, &key, fresh, BPF_ANY)) {
 		stat_add(TCPULSE_STAT_MAP_FULL, 1);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&sk_infos, &key);
+	return fresh;
 }
 
 SEC("tp_btf/inet_sock_set_state")
