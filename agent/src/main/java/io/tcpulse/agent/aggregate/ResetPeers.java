@@ -34,14 +34,10 @@ final class ResetPeers {
         boolean sent = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT;
         // a connect()ed socket's local port is ephemeral: such RSTs share local port 0
         boolean active = (EventDecoder.flags(b, at) & Event.F_ACTIVE) != 0;
-        int family = EventDecoder.family(b, at), port = active ? 0 : EventDecoder.localPort(b, at);
-        int state = EventDecoder.oldState(b, at);
-        long high = EventDecoder.remoteAddrHigh(b, at), low = EventDecoder.remoteAddrLow(b, at);
-        Key last = lastKey;
-        if (!(netns == lastNetns && last != null && last.family() == family && last.addrHigh() == high
-                && last.addrLow() == low && last.localPort() == port && last.state() == state && last.sent() == sent)) {
+        Key k = new Key(EventDecoder.family(b, at), EventDecoder.remoteAddrHigh(b, at), EventDecoder.remoteAddrLow(b, at),
+                active ? 0 : EventDecoder.localPort(b, at), EventDecoder.oldState(b, at), sent);
+        if (netns != lastNetns || !k.equals(lastKey)) {
             Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
-            Key k = new Key(family, high, low, port, state, sent);
             long[] n = m.get(k);
             if (n == null) {
                 if (m.size() >= MAX_KEYS_PER_NETNS) k = new Key(0, 0, 0, 0, -1, sent);

@@ -57,13 +57,9 @@ public final class EventDecoder {
     public static long aux(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_AUX)); }
     public static int localPort(ByteBuffer b, int at) { return b.getShort(at + EV_SPORT) & 0xffff; }
 
-    /** The peer's address. */
-    public static String remoteHost(ByteBuffer b, int at) {
-        return address(b, at + EV_DADDR, b.getShort(at + EV_FAMILY) & 0xffff).getHostAddress();
-    }
-
-    /** The peer's raw address for use as a key without formatting it: family, then 16 bytes as two longs. */
     public static int family(ByteBuffer b, int at) { return b.getShort(at + EV_FAMILY) & 0xffff; }
+
+    /** The peer's raw address as two longs: a key that needs no formatting (see formatAddress). */
     public static long remoteAddrHigh(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR); }
     public static long remoteAddrLow(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR + 8); }
 
@@ -75,8 +71,7 @@ public final class EventDecoder {
 
     /** The peer's address and port as "ip:port". */
     public static String remoteAddress(ByteBuffer b, int at) {
-        int family = b.getShort(at + EV_FAMILY) & 0xffff;
-        return address(b, at + EV_DADDR, family).getHostAddress() + ":" + (b.getShort(at + EV_DPORT) & 0xffff);
+        return address(b, at + EV_DADDR, family(b, at)).getHostAddress() + ":" + (b.getShort(at + EV_DPORT) & 0xffff);
     }
 
     public static int sampleRatio(ByteBuffer b, int at) { return Math.max(1, b.getInt(at + EV_SAMPLE_RATIO)); }
@@ -106,7 +101,7 @@ public final class EventDecoder {
         if (kind == Event.Kind.STATE && (from == null || to == null)) {
             problem = "unknown TCP state number " + (from == null ? fromRaw : toRaw);
         }
-        int familyRaw = b.getShort(at + EV_FAMILY) & 0xffff;
+        int familyRaw = family(b, at);
         int family = familyRaw == AF_INET6 ? 6 : 4;
         if (familyRaw != AF_INET && familyRaw != AF_INET6 && problem == null) {
             problem = "unknown address family " + familyRaw;

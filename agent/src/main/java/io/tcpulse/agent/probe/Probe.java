@@ -110,17 +110,22 @@ public final class Probe implements AutoCloseable {
     /** Exact transition counters since load, per namespace. */
     public List<TransitionCount> transitions() throws ProbeException {
         ByteBuffer b = readCounters(false);
-        int size = EventDecoder.TRANSITION_SIZE, n = b.limit() / size;
-        Map<Long, Long> current = currentCookies(b, size);
-        List<TransitionCount> out = new ArrayList<>(n);
-        for (int at = 0; at < n * size; at += size) {
-            long netns = inodeAt(b, at);
-            if (b.getLong(at) != current.get(netns)) continue; // an older namespace that had this inode
+        List<TransitionCount> out = new ArrayList<>();
+        forEachCurrent(b, EventDecoder.TRANSITION_SIZE, at -> {
             TcpState from = TcpState.ofKernel(b.get(at + 12) & 0xff), to = TcpState.ofKernel(b.get(at + 13) & 0xff);
-            if (from == null || to == null) continue; // a kernel with new states: nothing to count them as
-            out.add(new TransitionCount(netns, from, to, b.get(at + 14) != 0, b.getLong(at + 16)));
-        }
+            if (from == null || to == null) return; // a kernel with new states: nothing to count them as
+            out.add(new TransitionCount(inodeAt(b, at), from, to, b.get(at + 14) != 0, b.getLong(at + 16)));
+        });
         return out;
+    }
+
+    /** The offset of each counter record of b that belongs to the namespace now holding its inode. */
+    private void forEachCurrent(ByteBuffer b, int size, java.util.function.IntConsumer record) {
+        Map<Long, Long> current = currentCookies(b, size);
+        for (int at = 0; at + size <= b.limit(); at += size) {
+            // skipped: an older namespace that had this inode
+            if (b.getLong(at) == current.get(inodeAt(b, at))) record.accept(at);
+        }
     }
 
     /**
@@ -152,14 +157,9 @@ public final class Probe implements AutoCloseable {
 
     public List<PortCount> portCounters() throws ProbeException {
         ByteBuffer b = readCounters(true);
-        int size = EventDecoder.PORT_COUNT_SIZE, n = b.limit() / size;
-        Map<Long, Long> current = currentCookies(b, size);
-        List<PortCount> out = new ArrayList<>(n);
-        for (int at = 0; at < n * size; at += size) {
-            long netns = inodeAt(b, at);
-            if (b.getLong(at) != current.get(netns)) continue; // an older namespace that had this inode
-            out.add(new PortCount(netns, b.getShort(at + 12) & 0xffff, b.get(at + 14) & 0xff, b.getLong(at + 16)));
-        }
+        List<PortCount> out = new ArrayList<>();
+        forEachCurrent(b, EventDecoder.PORT_COUNT_SIZE, at -> out.add(new PortCount(inodeAt(b, at),
+                b.getShort(at + 12) & 0xffff, b.get(at + 14) & 0xff, b.getLong(at + 16))));
         return out;
     }
 
