@@ -3,7 +3,6 @@ package io.tcpulse.agent.dashboard;
 import io.tcpulse.agent.Main;
 import io.tcpulse.agent.kernel.Netns;
 import io.tcpulse.agent.model.TcpState;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -171,9 +170,8 @@ class DashboardKernelBrowserTest {
             }, () -> "no listener row for port 8201 with overflows > 0; listeners note: '"
                     + browser.text("listeners-status") + "'", "kernel-overflow");
             WebElement tr = browser.driver.findElement(row);
-            JsonArray listeners = getJson(agent.port(), "/api/v1/listeners?netns=" + inode).getJsonArray("listeners");
-            JsonObject api = listeners.stream().map(JsonObject.class::cast)
-                    .filter(l -> l.getInteger("port") == 8201).findFirst().orElseThrow();
+            JsonObject api = io.tcpulse.agent.kernel.KernelTestSupport.listener(agent.port(), inode, 8201);
+            assertNotNull(api, "no listener 8201 in the API");
             assertTrue(api.getLong("overflows") > 0, api.encode());
             assertEquals(String.valueOf(inode), tr.getAttribute("data-netns"));
             assertTrue(tr.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("/ 4"),

@@ -141,8 +141,10 @@ class ClosingKernelTest {
         try (Netns ns = Netns.create()) {
             long inode = ns.inode();
             Map<String, Long> before = ns.snmpTcp();
-            // counters of an older namespace with the same inode may linger: only new keys count
-            java.util.Set<String> older = portCounterKeys(inode);
+            // an older namespace with the same inode may still be torn down, RSTs and all:
+            // only this namespace's cookie counts
+            long cookie = io.tcpulse.agent.probe.Probe.netnsCookie("/run/netns/" + ns.name);
+            assertNotEquals(0, cookie, "SO_NETNS_COOKIE of the namespace");
             ns.exec(stormTool(), "storm", "--seconds", "1", "--close", "rst", "--port", "8405");
             long outRsts = ns.snmpTcp().get("OutRsts") - before.get("OutRsts");
             assertTrue(outRsts > 1000, "the storm sent RSTs: " + outRsts);
@@ -150,7 +152,10 @@ class ClosingKernelTest {
                     () -> "resets " + api("/api/v1/resets?netns=" + inode).getLong("sent") + " vs OutRsts " + outRsts);
             // the kernel's own map: this namespace's RST counters are at most port 0 and the listener's
             java.util.Set<Long> ports = new java.util.TreeSet<>();
-            for (String k : portCounterKeys(inode)) if (!older.contains(k)) ports.add(Long.parseLong(k.split(":")[1]));
+            for (Object o : new JsonArray(Netns.run("bpftool", "-j", "map", "dump", "name", "port_counters"))) {
+                JsonObject key = ((JsonObject) o).getJsonObject("formatted").getJsonObject("key");
+                if (key.getLong("netns") == inode && key.getLong("netns_cookie") == cookie) ports.add(key.getLong("port"));
+            }
             assertTrue(java.util.Set.of(0L, 8405L).containsAll(ports), "port counters of the namespace: " + ports);
         }
     }
@@ -191,9 +196,8 @@ class ClosingKernelTest {
             assertEquals(5, outRsts, "ground truth: OutRsts");
             await(Duration.ofSeconds(5), () -> api("/api/v1/resets?netns=" + inode).getLong("sent") == 5,
                     () -> "resets " + api("/api/v1/resets?netns=" + inode).encode());
-            JsonArray listeners = api("/api/v1/listeners?netns=" + inode).getJsonArray("listeners");
-            JsonObject l = listeners.stream().map(JsonObject.class::cast)
-                    .filter(x -> x.getInteger("port") == 8408).findFirst().orElseThrow();
+            JsonObject l = listener(agent.port(), inode, 8408);
+            assertNotNull(l, "no listener 8408");
             assertEquals(5, l.getLong("resetsSent"), l.encode());
             JsonArray events = api("/api/v1/events?netns=" + inode + "&limit=1000").getJsonArray("events");
             java.util.List<JsonObject> sent = events.stream().map(JsonObject.class::cast)
@@ -204,15 +208,5 @@ class ClosingKernelTest {
                 assertEquals(server.pid(), e.getLong("pid"), e.encode());
             }
         }
-    }
-
-    /** "cookie:port" of the kernel's per-port counters of namespaces with this inode. */
-    static java.util.Set<String> portCounterKeys(long inode) throws Exception {
-        java.util.Set<String> out = new java.util.HashSet<>();
-        for (Object o : new JsonArray(Netns.run("bpftool", "-j", "map", "dump", "name", "port_counters"))) {
-            JsonObject key = ((JsonObject) o).getJsonObject("formatted").getJsonObject("key");
-            if (key.getLong("netns") == inode) out.add(key.getLong("netns_cookie") + ":" + key.getLong("port"));
-        }
-        return out;
     }
 }

@@ -66,16 +66,29 @@ public final class KernelTestSupport {
         return Main.Agent.start(Config.parse(args));
     }
 
-    static HttpResponse<String> get(int port, String pathAndQuery) throws IOException, InterruptedException {
+    public static HttpResponse<String> get(int port, String pathAndQuery) throws IOException, InterruptedException {
         HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery))
                 .timeout(Duration.ofSeconds(10)).GET().build();
         return HTTP.send(req, HttpResponse.BodyHandlers.ofString());
     }
 
-    static JsonObject getJson(int port, String pathAndQuery) throws IOException, InterruptedException {
+    public static JsonObject getJson(int port, String pathAndQuery) throws IOException, InterruptedException {
         HttpResponse<String> r = get(port, pathAndQuery);
         if (r.statusCode() != 200) fail("GET " + pathAndQuery + " -> " + r.statusCode() + " " + r.body());
         return new JsonObject(r.body());
+    }
+
+    /** The listener on port in /api/v1/listeners of one namespace, or null while there is none. */
+    public static JsonObject listener(int agentPort, long netns, int port) {
+        try {
+            return getJson(agentPort, "/api/v1/listeners?netns=" + netns).getJsonArray("listeners").stream()
+                    .map(JsonObject.class::cast).filter(l -> l.getInteger("port") == port).findFirst().orElse(null);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     /** /api/v1/states of one namespace as a map with every counted state. */

@@ -29,13 +29,7 @@ class ListenQueueKernelTest {
     }
 
     static JsonObject listener(long netns, int port) {
-        try {
-            JsonArray ls = getJson(agent.port(), "/api/v1/listeners?netns=" + netns).getJsonArray("listeners");
-            return ls.stream().map(JsonObject.class::cast).filter(l -> l.getInteger("port") == port)
-                    .findFirst().orElse(null);
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return KernelTestSupport.listener(agent.port(), netns, port);
     }
 
     @Test
