@@ -90,7 +90,9 @@ struct {
 /*
  * Per CPU, the sockets that last went ->CLOSE: an abortive close sends its RST after,
  * and tcp:tcp_send_reset fires once the RST is sent, when on loopback the peer has
- * already taken it and closed too. A few slots, not one.
+ * already taken it and closed too. A few slots, not one. A slot names the socket's
+ * address, namespace and peer port: the address alone may be a newer socket's (slabs
+ * reuse memory at once) whose RST goes out on a CPU this socket closed on long ago.
  */
 #define CLOSED_SLOTS 4
 
@@ -99,6 +101,8 @@ struct closed_ring {
 	__u32 pad;
 	struct {
 		__u64 sk;
+		__u64 netns_cookie;
+		__u16 dport;
 		struct sk_info info;
 	} slot[CLOSED_SLOTS];
 };
@@ -259,11 +263,13 @@ static __always_inline __u64 cgroup_of(const struct sock *sk)
 }
 
 /* what is remembered of sk: while it lives, or just after its ->CLOSE on this CPU */
-static __always_inline struct sk_info *info_of(const void *sk)
+static __always_inline struct sk_info *info_of(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct sk_info *si = bpf_map_lookup_elem(&sk_infos, &key);
 	struct closed_ring *cr;
+	__u64 cookie;
+	__u16 dport;
 	__u32 zero = 0;
 	int i;
 
@@ -272,8 +278,11 @@ static __always_inline struct sk_info *info_of(const void *sk)
 	cr = bpf_map_lookup_elem(&last_closed, &zero);
 	if (!cr)
 		return NULL;
+	cookie = netns_cookie_of(&sk->__sk_common);
+	dport = sk->__sk_common.skc_dport;
 	for (i = 0; i < CLOSED_SLOTS; i++)
-		if (cr->slot[i].sk == key)
+		if (cr->slot[i].sk == key && cr->slot[i].netns_cookie == cookie &&
+		    cr->slot[i].dport == dport)
 			return &cr->slot[i].info;
 	return NULL;
 }
@@ -460,6 +469,8 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 				__u32 at = cr->next++ % CLOSED_SLOTS;
 
 				cr->slot[at].sk = key;
+				cr->slot[at].netns_cookie = cookie;
+				cr->slot[at].dport = skc->skc_dport;
 				cr->slot[at].info = fresh;
 			}
 			bpf_map_delete_elem(&sk_infos, &key);

@@ -43,7 +43,7 @@ class ClosingKernelTest {
             ns.sysctl("net.ipv4.ip_local_port_range", "30000 33999"); // 4,000 ports
             ns.sysctl("net.ipv4.tcp_tw_reuse", "0"); // no port taken back from TIME_WAIT: all 3,000 stay
             ns.serve("--port", "8401", "--backlog", "4096"); // no accept-queue overflow under CPU contention
-            ns.exec(stormTool(), "connect", "--port", "8401", "--count", "3000", "--close", "client");
+            String run = ns.exec(stormTool(), "connect", "--port", "8401", "--count", "3000", "--close", "client");
             // the server closes on reading EOF: wait until every close has finished (only the
             // listener and TIME_WAIT left). Under load a few of the 3,000 connects may time
             // out; ss is the ground truth
@@ -52,7 +52,7 @@ class ClosingKernelTest {
                 return states.keySet().equals(java.util.Set.of("LISTEN", "TIME_WAIT"));
             }, () -> "ss still closing: " + ns.ssCounts());
             long ss = timeWaitInSs(ns);
-            assertTrue(ss >= 2900, "TIME_WAIT in ss: " + ss);
+            assertTrue(ss >= 2900, "TIME_WAIT in ss: " + ss + " after " + run + ", TcpExt " + ns.tcpExt());
             await(Duration.ofSeconds(10), () -> api("/api/v1/timewait?netns=" + inode).getLong("total") == ss,
                     () -> "timewait " + api("/api/v1/timewait?netns=" + inode).encode() + " vs ss " + ss);
             JsonObject tw = api("/api/v1/timewait?netns=" + inode);

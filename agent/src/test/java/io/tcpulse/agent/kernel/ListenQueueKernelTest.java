@@ -80,6 +80,12 @@ class ListenQueueKernelTest {
             long inode = ns.inode();
             ns.sysctl("net.ipv4.tcp_syncookies", cookies ? "1" : "0");
             ns.serve("--addr", "0.0.0.0", "--port", "8202", "--backlog", "8");
+            // the agent re-reads sysctls every 5 s: the flood's window (SYN-ACK retransmits before
+            // the queue is pruned) is shorter, so the setting must be seen first
+            await(Duration.ofSeconds(10), () -> {
+                JsonObject l = listener(inode, 8202);
+                return l != null && l.getBoolean("syncookies") == cookies;
+            }, () -> "listener " + listener(inode, 8202) + " with tcp_syncookies " + cookies);
             Map<String, Long> before = ns.tcpExt();
             ns.exec(stormTool(), "synflood", "--addr", "10.98.0.1", "--port", "8202", "--count", "30");
             // SYN-ACKs are retransmitted after 1 s; wait for them to be counted (a full queue of
@@ -93,8 +99,7 @@ class ListenQueueKernelTest {
                 seen[0] = l;
                 return l != null && retrans > 0 && l.getLong("synAckRetransmits") == retrans
                         && halfOpen >= 8 && l.getInteger("synQueue") == halfOpen
-                        && "syn-flood-suspected".equals(l.getString("verdict"))
-                        && l.getBoolean("syncookies") == cookies; // sysctls are re-read every 5 s
+                        && "syn-flood-suspected".equals(l.getString("verdict"));
             }, () -> "listener " + seen[0] + " vs ss " + ns.ssCounts() + " and TcpExt " + ns.tcpExt());
             JsonObject l = seen[0];
             assertEquals(8, l.getInteger("synQueueMax"));
