@@ -28,6 +28,8 @@
 #define SCRATCH_BYTES (64u << 10)
 #define BENCH_CHUNK 65536u
 
+#define FORGOTTEN_MAX 256
+
 struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
@@ -45,6 +47,9 @@ struct tcpulse {
 	/* a record consumed when out was full; delivered first by the next poll */
 	struct tcpulse_event pending;
 	int has_pending;
+	/* namespaces forgotten lately: their transition slots are skipped and handed back */
+	__u64 forgotten[FORGOTTEN_MAX];
+	unsigned int nr_forgotten;
 };
 
 /* tail of what libbpf said last: the verifier's reason when a load fails */
@@ -479,12 +484,87 @@ static void emit_port_count(void *out, int i, const void *k, __u64 sum)
 	o->count = sum;
 }
 
+static bool was_forgotten(const struct tcpulse *t, __u64 cookie)
+{
+	unsigned int i, n = t->nr_forgotten < FORGOTTEN_MAX ? t->nr_forgotten : FORGOTTEN_MAX;
+
+	for (i = 0; i < n; i++)
+		if (t->forgotten[i] == cookie)
+			return true;
+	return false;
+}
+
+/*
+ * Appends the array part of the transition counters to out[n..max): per slot, each
+ * namespace found in it summed over the CPUs that hold it. Slots of forgotten
+ * namespaces are skipped and named in dead_slots for the BPF side to take over.
+ */
+static int read_trans_slots(struct tcpulse *t, struct tcpulse_transition *out, int n, int max)
+{
+	int fd = bpf_map__fd(t->skel->maps.trans_slots), dead_fd = bpf_map__fd(t->skel->maps.dead_slots);
+	struct tcpulse_trans_slot *v = calloc(t->ncpu, sizeof(*v));
+	__u64 sum[TCPULSE_TRANS_STATES][TCPULSE_TRANS_STATES];
+	__u32 idx;
+	int c, c2, from, to;
+
+	if (!v)
+		return -ENOMEM;
+	for (idx = 0; idx < TCPULSE_TRANS_SLOTS; idx++) {
+		if (bpf_map_lookup_elem(fd, &idx, v)) {
+			n = -errno;
+			break;
+		}
+		for (c = 0; c < t->ncpu; c++) {
+			__u64 cookie = v[c].netns_cookie;
+
+			if (!cookie)
+				continue;
+			if (was_forgotten(t, cookie)) {
+				bpf_map_update_elem(dead_fd, &idx, &cookie, BPF_ANY);
+				continue;
+			}
+			/* summed already with an earlier CPU's copy */
+			for (c2 = 0; c2 < c && v[c2].netns_cookie != cookie; c2++)
+				;
+			if (c2 < c)
+				continue;
+			memset(sum, 0, sizeof(sum));
+			for (c2 = c; c2 < t->ncpu; c2++)
+				if (v[c2].netns_cookie == cookie)
+					for (from = 0; from < TCPULSE_TRANS_STATES; from++)
+						for (to = 0; to < TCPULSE_TRANS_STATES; to++)
+							sum[from][to] += v[c2].n[from][to];
+			for (from = 0; from < TCPULSE_TRANS_STATES; from++)
+				for (to = 0; to < TCPULSE_TRANS_STATES; to++) {
+					if (!sum[from][to])
+						continue;
+					if (n == max)
+						goto out;
+					memset(&out[n], 0, sizeof(out[n]));
+					out[n].netns_cookie = cookie;
+					out[n].netns = v[c].netns;
+					out[n].from = from;
+					out[n].to = to;
+					out[n].count = sum[from][to];
+					n++;
+				}
+		}
+	}
+out:
+	free(v);
+	return n;
+}
+
+/* a (namespace, from, to, derived) may come twice, from the hash and from the slots: sum them */
 API int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int max)
 {
+	int n;
+
 	if (!t || !out || max < 0)
 		return -EINVAL;
-	return sum_percpu_hash(t, t->skel->maps.transitions, sizeof(struct tcpulse_transition_key),
-			       max, emit_transition, out);
+	n = sum_percpu_hash(t, t->skel->maps.transitions, sizeof(struct tcpulse_transition_key),
+			    max, emit_transition, out);
+	return n < 0 ? n : read_trans_slots(t, out, n, max);
 }
 
 API int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max)
@@ -503,6 +583,7 @@ API int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie
 
 	if (!t)
 		return -EINVAL;
+	t->forgotten[t->nr_forgotten++ % FORGOTTEN_MAX] = netns_cookie;
 	maps[0] = t->skel->maps.transitions;
 	maps[1] = t->skel->maps.port_counters;
 	maps[2] = t->skel->maps.listen_owners;

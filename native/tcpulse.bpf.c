@@ -58,6 +58,27 @@ struct sk_info {
 	char comm[16];
 };
 
+/*
+ * Where a socket's entry lives: first the slot of sk_slots its cookie picks (cookies
+ * are handed out in sequence and never reused), else, when another live socket holds
+ * that slot, the hash. A slot is taken with one compare-and-swap and freed with a
+ * store: no allocation, no bucket lock with interrupts off, no RCU free. A hash insert
+ * and delete cost about 2 us per connection of a storm here, mostly in those.
+ */
+#define SK_SLOTS (1 << 17)
+
+struct sk_slot {
+	__u64 cookie; /* the socket's cookie; 0: free */
+	struct sk_info info;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sk_slot);
+} sk_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -120,6 +141,28 @@ struct {
 	__type(key, struct tcpulse_transition_key);
 	__type(value, __u64);
 } transitions SEC(".maps");
+
+/*
+ * Transition counters of the namespaces seen first, per CPU, in an array slot each
+ * (cookie % TCPULSE_TRANS_SLOTS): an array lookup is a few instructions where the
+ * hash below costs hashing and a bucket walk on every event. A slot belongs to the
+ * first namespace that counts into it on that CPU; others, and derived counts, use
+ * the hash; user space sums both. When a namespace is gone user space names it in
+ * dead_slots and the next namespace to need the slot takes it over.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPULSE_TRANS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tcpulse_trans_slot);
+} trans_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TCPULSE_TRANS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64); /* cookie of a gone namespace whose slots may be taken over */
+} dead_slots SEC(".maps");
 
 /* all health counters of a CPU in one slot: one lookup per event, not one per counter */
 struct cpu_stats {
@@ -199,8 +242,44 @@ static __always_inline void bump(void *map, const void *key)
 	*v += 1;
 }
 
+/* this CPU's slot of the namespace, taking it if free or left by a gone namespace */
+static __always_inline struct tcpulse_trans_slot *trans_slot(__u64 cookie, __u32 netns)
+{
+	__u32 idx = cookie % TCPULSE_TRANS_SLOTS;
+	struct tcpulse_trans_slot *ts = bpf_map_lookup_elem(&trans_slots, &idx);
+	__u64 *dead;
+	int i;
+
+	if (!ts || ts->netns_cookie == cookie)
+		return ts;
+	dead = bpf_map_lookup_elem(&dead_slots, &idx);
+	if (ts->netns_cookie && !(dead && *dead == ts->netns_cookie))
+		return NULL;
+	/* only this CPU writes its copy: no atomics. A loop clang cannot make a memset of */
+	for (i = 0; i < TCPULSE_TRANS_STATES * TCPULSE_TRANS_STATES; i++) {
+		(&ts->n[0][0])[i] = 0;
+		asm volatile("" ::: "memory");
+	}
+	ts->netns = netns;
+	ts->netns_cookie = cookie;
+	return ts;
+}
+
 static __always_inline void count_transition(__u64 cookie, __u32 netns, int from, int to, __u8 derived)
 {
+	if (!derived && cookie && from > 0 && from < TCPULSE_TRANS_STATES && to > 0 &&
+	    to < TCPULSE_TRANS_STATES) {
+		struct tcpulse_trans_slot *ts = trans_slot(cookie, netns);
+		__u32 cell = from * TCPULSE_TRANS_STATES + to;
+
+		/* the verifier wants the bound on the index it sees used */
+		barrier_var(cell);
+		if (ts && cell < TCPULSE_TRANS_STATES * TCPULSE_TRANS_STATES) {
+			(&ts->n[0][0])[cell]++;
+			return;
+		}
+	}
+
 	struct tcpulse_transition_key key = {
 		.netns_cookie = cookie, .netns = netns, .from = from, .to = to, .derived = derived,
 	};
@@ -262,19 +341,36 @@ static __always_inline __u64 cgroup_of(const struct sock *sk)
 	return cg ? cg->kn->id : 0;
 }
 
-/* what is remembered of sk: while it lives, or just after its ->CLOSE on this CPU */
-static __always_inline struct sk_info *info_of(const struct sock *sk)
+static __always_inline struct sk_slot *slot_of(__u64 cookie)
+{
+	__u32 idx = cookie & (SK_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&sk_slots, &idx);
+}
+
+/*
+ * What is remembered of sk (cookie: its socket cookie): while it lives, or just after
+ * its ->CLOSE on this CPU.
+ */
+static __always_inline struct sk_info *info_of(const struct sock *sk, __u64 sock_cookie)
 {
 	__u64 key = (__u64)sk;
-	struct sk_info *si = bpf_map_lookup_elem(&sk_infos, &key);
+	struct sk_slot *slot = slot_of(sock_cookie);
+	struct sk_info *si;
 	struct closed_ring *cr;
 	__u64 cookie;
 	__u16 dport;
 	__u32 zero = 0;
 	int i;
 
-	if (si)
-		return si;
+	if (slot && slot->cookie == sock_cookie)
+		return &slot->info;
+	/* after its last ->CLOSE (an RST sent after close()) only last_closed may know it */
+	if (sk->__sk_common.skc_state != S_CLOSE) {
+		si = bpf_map_lookup_elem(&sk_infos, &key);
+		if (si)
+			return si;
+	}
 	cr = bpf_map_lookup_elem(&last_closed, &zero);
 	if (!cr)
 		return NULL;
@@ -370,18 +466,41 @@ static __always_inline struct tcpulse_event *begin_event(__u64 now, __u8 kind, v
  * A socket's entry, created (or replacing a stale one at a reused address) at its
  * birth, complete: the caller reads fresh itself, no second lookup for what it just wrote.
  */
-static __always_inline struct sk_info *remember(struct sock *sk, struct sk_info *fresh, __u64 now)
+static __always_inline struct sk_info *remember(struct sock *sk, __u64 sock_cookie,
+						struct sk_info *fresh, __u64 now)
 {
 	__u64 key = (__u64)sk;
+	struct sk_slot *slot = slot_of(sock_cookie);
 
 	fresh->born_ns = now;
 	fresh->state_ns = now;
 	fresh->sport = sk->__sk_common.skc_num;
+	if (slot && !slot->cookie && !__sync_val_compare_and_swap(&slot->cookie, 0, sock_cookie)) {
+		slot->info = *fresh;
+		stat_add(TCPULSE_STAT_REMEMBERED, 1);
+		return fresh;
+	}
+	if (!bpf_map_update_elem(&sk_infos, &key, fresh, BPF_NOEXIST)) {
+		stat_add(TCPULSE_STAT_REMEMBERED, 1);
+		return fresh;
+	}
 	if (bpf_map_update_elem(&sk_infos, &key, fresh, BPF_ANY)) {
 		stat_add(TCPULSE_STAT_MAP_FULL, 1);
 		return NULL;
 	}
 	return fresh;
+}
+
+/* the socket's last ->CLOSE: its slot or hash entry is freed */
+static __always_inline void forget(__u64 key, __u64 sock_cookie)
+{
+	struct sk_slot *slot = slot_of(sock_cookie);
+
+	if (slot && slot->cookie == sock_cookie)
+		slot->cookie = 0;
+	else if (bpf_map_delete_elem(&sk_infos, &key))
+		return;
+	stat_add(TCPULSE_STAT_REMEMBERED, -1);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -394,13 +513,14 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	struct tcpulse_event *e;
 	__u8 flags = 0;
 	__u32 netns;
-	__u64 cookie;
+	__u64 cookie, sock_cookie;
 	void *rb;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	stat_add(TCPULSE_STAT_SEEN, 1);
 	netns = netns_of(skc);
+	sock_cookie = bpf_get_socket_cookie(sk);
 
 	/* exact counters first: they do not depend on sampling or ring space */
 	cookie = netns_cookie_of(skc);
@@ -432,7 +552,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 			__builtin_memcpy(lo.comm, fresh.comm, sizeof(lo.comm));
 			bpf_map_update_elem(&listen_owners, &lk, &lo, BPF_ANY);
 		}
-		si = remember(sk, &fresh, now);
+		si = remember(sk, sock_cookie, &fresh, now);
 	} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
 		/* an accepted child: its listener's owner, its life starts now */
 		struct listen_key lk = { .netns_cookie = cookie, .netns = netns, .port = skc->skc_num };
@@ -444,9 +564,9 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 			__builtin_memcpy(fresh.comm, lo->comm, sizeof(fresh.comm));
 			fresh.flags |= TCPULSE_F_OWNER_KNOWN;
 		}
-		si = remember(sk, &fresh, now);
+		si = remember(sk, sock_cookie, &fresh, now);
 	} else {
-		si = info_of(sk);
+		si = info_of(sk, sock_cookie);
 		if (si && si->state_ns)
 			prev_ns = now - si->state_ns;
 	}
@@ -473,14 +593,14 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 				cr->slot[at].dport = skc->skc_dport;
 				cr->slot[at].info = fresh;
 			}
-			bpf_map_delete_elem(&sk_infos, &key);
+			forget(key, sock_cookie);
 		}
 	}
 
 	e = begin_event(now, TCPULSE_EV_STATE, &rb);
 	if (!e)
 		return 0;
-	e->sock_id = bpf_get_socket_cookie(sk);
+	e->sock_id = sock_cookie;
 	e->prev_state_ns = prev_ns;
 	e->age_ns = age_ns;
 	e->cgroup_id = cgroup_of(sk);
@@ -530,7 +650,7 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 	}
 	if (full) {
 		e->cgroup_id = cgroup_of(full);
-		si = info_of(full);
+		si = info_of(full, e->sock_id);
 	}
 	if (si) {
 		e->pid = si->pid;
@@ -600,7 +720,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
-		struct sk_info *si = full ? info_of(full) : NULL;
+		struct sk_info *si = full ? info_of(full, bpf_get_socket_cookie(full)) : NULL;
 		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
@@ -673,7 +793,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	struct sk_info *si = info_of(sk);
+	struct sk_info *si = info_of(sk, bpf_get_socket_cookie(sk));
 
 	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
@@ -741,7 +861,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 			r.syn_qlen = tp->inet_conn.icsk_accept_queue.qlen.counter;
 			r.drops = sk->sk_drops.counter;
 		}
-		si = info_of(sk);
+		si = info_of(sk, r.sock_id);
 		if (si) {
 			r.pid = si->pid;
 			r.born_ns = si->born_ns;

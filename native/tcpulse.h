@@ -103,6 +103,22 @@ struct tcpulse_transition_key {
 };
 _Static_assert(sizeof(struct tcpulse_transition_key) == 16, "transition key layout");
 
+/*
+ * The transition matrix of one namespace on one CPU, in the per-CPU array the hot path
+ * counts into (a slot per namespace, cookie % TCPULSE_TRANS_SLOTS); from/to index the
+ * kernel's TCP_* states. Namespaces whose slot is taken, and derived counts, use the hash.
+ */
+#define TCPULSE_TRANS_SLOTS 32
+#define TCPULSE_TRANS_STATES 13 /* TCP_ESTABLISHED (1) .. TCP_NEW_SYN_RECV (12); 0 unused */
+
+struct tcpulse_trans_slot {
+	__u64 netns_cookie; /* 0: free */
+	__u32 netns;
+	__u32 __pad;
+	__u64 n[TCPULSE_TRANS_STATES][TCPULSE_TRANS_STATES];
+};
+_Static_assert(sizeof(struct tcpulse_trans_slot) == 1368, "transition slot layout");
+
 /* what tcpulse__transitions() copies out: 24 bytes */
 struct tcpulse_transition {
 	__u64 netns_cookie;
@@ -157,6 +173,7 @@ enum tcpulse_stat {
 	TCPULSE_STAT_SAMPLED_OUT = 3,
 	TCPULSE_STAT_MAP_FULL = 4,  /* a counter or socket-storage insert failed */
 	TCPULSE_STAT_WAKEUPS = 5,   /* consumer wake-ups forced by ring backlog */
+	TCPULSE_STAT_REMEMBERED = 6, /* a gauge: sockets with an entry (owner, times) */
 	TCPULSE_STAT_MAX = 8,
 };
 

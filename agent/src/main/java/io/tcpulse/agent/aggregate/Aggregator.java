@@ -232,7 +232,8 @@ public final class Aggregator implements SnapshotSource {
         latency.forEach((ns, l) -> lat.put(ns, l.copy()));
         Health health = new Health(probeAvailable, cause, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
-                samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets, startedMillis);
+                samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis);
         List<Event> newestFirst = recent.newestFirst(lastMonoToWallNs);
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),

@@ -18,6 +18,7 @@ public record Health(
         long lastWalkMillis,     // wall time of the last reconciliation walk
         long lastWalkMicros,     // its duration
         long walkedSockets,
+        long rememberedSockets,  // sockets the kernel side keeps an entry for (owner, times)
         long startedMillis) {
 
     public String status() {

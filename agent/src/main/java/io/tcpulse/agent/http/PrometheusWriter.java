@@ -100,6 +100,8 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_events_sampled_out_total", "Events dropped by sampling.", h.sampledOut());
         counter("tcpulse_probe_map_full_total", "Updates refused because a BPF map was full.", h.mapFull());
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
+        family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
+        sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
     }
 
     private void latency(Snapshot s) {

@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,7 +28,7 @@ public final class Probe implements AutoCloseable {
     }
 
     public static final int STAT_SEEN = 0, STAT_SUBMITTED = 1, STAT_LOST = 2, STAT_SAMPLED_OUT = 3,
-            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_MAX = 8;
+            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6, STAT_MAX = 8;
 
     private Pointer handle;
     private final Memory statsBuf = new Memory(8L * STAT_MAX);
@@ -110,12 +111,15 @@ public final class Probe implements AutoCloseable {
     /** Exact transition counters since load, per namespace. */
     public List<TransitionCount> transitions() throws ProbeException {
         ByteBuffer b = readCounters(false);
-        List<TransitionCount> out = new ArrayList<>();
+        // a transition may be counted in two places (the kernel's array slot and its hash): summed
+        Map<TransitionCount, Long> sums = new LinkedHashMap<>();
         forEachCurrent(b, EventDecoder.TRANSITION_SIZE, at -> {
             TcpState from = TcpState.ofKernel(b.get(at + 12) & 0xff), to = TcpState.ofKernel(b.get(at + 13) & 0xff);
             if (from == null || to == null) return; // a kernel with new states: nothing to count them as
-            out.add(new TransitionCount(inodeAt(b, at), from, to, b.get(at + 14) != 0, b.getLong(at + 16)));
+            sums.merge(new TransitionCount(inodeAt(b, at), from, to, b.get(at + 14) != 0, 0), b.getLong(at + 16), Long::sum);
         });
+        List<TransitionCount> out = new ArrayList<>(sums.size());
+        sums.forEach((k, n) -> out.add(new TransitionCount(k.netns(), k.from(), k.to(), k.derived(), n)));
         return out;
     }
 

@@ -58,7 +58,8 @@ class ApiServerTest {
     void health() throws Exception {
         JsonObject h = getJson("/api/v1/health", 200);
         assertEquals("ok", h.getString("status"));
-        assertEquals(new JsonObject().put("available", true).putNull("cause").put("mode", "bpf"), h.getJsonObject("probe"));
+        assertEquals(new JsonObject().put("available", true).putNull("cause").put("mode", "bpf").put("rememberedSockets", 17),
+                h.getJsonObject("probe"));
         JsonObject events = h.getJsonObject("events");
         assertEquals(1000, events.getLong("seen"));
         assertEquals(3, events.getLong("lost"));

@@ -58,6 +58,7 @@ class PrometheusWriterTest {
         assertSection("tcpulse_probe_events_sampled_out_total", "counter", "tcpulse_probe_events_sampled_out_total 7\n");
         assertSection("tcpulse_probe_map_full_total", "counter", "tcpulse_probe_map_full_total 1\n");
         assertSection("tcpulse_probe_decode_errors_total", "counter", "tcpulse_probe_decode_errors_total 2\n");
+        assertSection("tcpulse_probe_remembered_sockets", "gauge", "tcpulse_probe_remembered_sockets 17\n");
     }
 
     @Test

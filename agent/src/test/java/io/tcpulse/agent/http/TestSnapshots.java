@@ -28,7 +28,7 @@ final class TestSnapshots {
 
     static Snapshot sample() {
         Health health = new Health(true, null, "bpf", 1000, 990, 3, 7, 1, 2, 1,
-                WALL - 5000, 1234, 42, WALL - 60_000);
+                WALL - 5000, 1234, 42, 17, WALL - 60_000);
         Latency a = Latency.empty();
         a.handshakeClient().record(250_000_000L, 1); // 0.25 s: bucket le=0.262144
         a.handshakeClient().record(500_000_000L, 1); // 0.5 s: bucket le=0.524288
