@@ -5,7 +5,7 @@
 #   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
 #   scripts/bench.sh all        everything above
-# SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 3) how many
+# SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 5) how many
 # without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
 # AGENT_ARGS="--max-events-per-sec 0" streams every event).
 set -euo pipefail
@@ -63,7 +63,7 @@ prog_stat() { # run_time_ns or run_cnt of the agent's state-change program (newe
 storm_here() { ip netns exec "$ns" "$storm" storm --seconds "$1" --close rst --port 9000; }
 
 bench_storm() {
-    local rounds=${ROUNDS:-3}
+    local rounds=${ROUNDS:-5}
     echo "== storm: loopback connections/s without and with the agent (${secs}s each, RST close, $rounds rounds)"
     # the VM's rate drifts by several percent between runs: rounds alternate without/with,
     # a fresh agent each round, and the median round is the figure
