@@ -628,13 +628,12 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 
 /*
  * One event about a socket that is not a state change (RST, SYN-ACK retransmit,
- * overflow): endpoints from skc, owner from storage when the socket has one.
+ * overflow): endpoints from skc, owner from si (what the caller found of the socket).
  */
 static __always_inline void emit_sock_event(const struct sock_common *skc, struct sock *full,
-					    __u8 kind, __u32 aux)
+					    const struct sk_info *si, __u8 kind, __u32 aux)
 {
 	struct tcpulse_event *e;
-	struct sk_info *si = NULL;
 	void *rb;
 
 	stat_add(TCPULSE_STAT_SEEN, 1);
@@ -648,10 +647,8 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 		e->oldstate = e->newstate = skc->skc_state;
 		read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	}
-	if (full) {
+	if (full)
 		e->cgroup_id = cgroup_of(full);
-		si = info_of(full, e->sock_id);
-	}
 	if (si) {
 		e->pid = si->pid;
 		e->flags = si->flags;
@@ -677,7 +674,7 @@ int BPF_PROG(on_synack_retransmit, const struct sock *sk, const struct request_s
 	__u32 netns = netns_of(&sk->__sk_common);
 
 	count_port(&sk->__sk_common, netns, sk->__sk_common.skc_num, TCPULSE_PC_SYNACK_RETRANS);
-	emit_sock_event(&req->__req_common, NULL, TCPULSE_EV_SYNACK_RETRANS,
+	emit_sock_event(&req->__req_common, NULL, NULL, TCPULSE_EV_SYNACK_RETRANS,
 			BPF_CORE_READ(req, num_retrans));
 	return 0;
 }
@@ -728,7 +725,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 			port = si->sport;
 		count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, port),
 			   TCPULSE_PC_RESET_SENT);
-		emit_sock_event(skc, full, TCPULSE_EV_RESET_SENT, 0);
+		emit_sock_event(skc, full, si, TCPULSE_EV_RESET_SENT, 0);
 		return 0;
 	}
 	/* no socket (e.g. a closed port): the ports come from the packet answered */
@@ -797,7 +794,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 
 	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
-	emit_sock_event(skc, sk, TCPULSE_EV_RESET_RECV, 0);
+	emit_sock_event(skc, sk, si, TCPULSE_EV_RESET_RECV, 0);
 	return 0;
 }
 
@@ -806,6 +803,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	     struct sock *rx_sk)
 {
 	const struct sock_common *skc;
+	struct sock *full;
 
 	/* every drop in the kernel passes here: leave at once unless it is ours */
 	if (!cfg_reason_listen_overflow || reason != cfg_reason_listen_overflow)
@@ -815,8 +813,9 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		return 0;
 	skc = &rx_sk->__sk_common;
 	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_OVERFLOW);
-	emit_sock_event(skc, full_sock(skc), TCPULSE_EV_LISTEN_OVERFLOW,
-			rx_sk->sk_ack_backlog);
+	full = full_sock(skc);
+	emit_sock_event(skc, full, full ? info_of(full, bpf_get_socket_cookie(full)) : NULL,
+			TCPULSE_EV_LISTEN_OVERFLOW, rx_sk->sk_ack_backlog);
 	return 0;
 }
 
