@@ -34,6 +34,7 @@ struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *state_link;
+	struct bpf_link *nested_link;
 	struct bpf_link *iter_link;
 	struct bpf_link *extra_links[4];
 	int features;
@@ -137,6 +138,7 @@ API void tcpulse__close(struct tcpulse *t)
 	for (i = 0; i < 4; i++)
 		bpf_link__destroy(t->extra_links[i]);
 	bpf_link__destroy(t->iter_link);
+	bpf_link__destroy(t->nested_link);
 	bpf_link__destroy(t->state_link);
 	ring_buffer__free(t->rb);
 	for (i = 0; i < t->nr_rings; i++)
@@ -317,6 +319,11 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	/* attach */
 	t->state_link = bpf_program__attach(t->skel->progs.on_state_change);
 	if (!t->state_link) {
+		ret = -errno;
+		goto fail;
+	}
+	t->nested_link = bpf_program__attach(t->skel->progs.on_state_change_nested);
+	if (!t->nested_link) {
 		ret = -errno;
 		goto fail;
 	}

@@ -89,7 +89,8 @@ _Static_assert(sizeof(struct tcpulse_sock) == 128, "tcpulse_sock layout");
 
 /*
  * Counters are keyed by the namespace's cookie as well as its inode: inodes are
- * reused once a namespace is gone, cookies never are (the newest is the largest).
+ * reused once a namespace is gone, cookies never are (they are handed out in per-CPU
+ * batches: unique, but the newest is not always the largest).
  */
 
 /* key of the per-CPU transition counters; derived != 0 marks timewait entries */
@@ -237,7 +238,8 @@ int tcpulse__features(struct tcpulse *t);
 int tcpulse__bench_generate(struct tcpulse *t, __u32 n);
 /* the last libbpf/loader message (verifier log tail), NUL terminated */
 int tcpulse__last_error(char *buf, size_t buf_sz);
-/* per-CPU ring count, and events refused by the kernel's recursion guard */
+/* per-CPU ring count, and state changes the kernel's recursion guard kept from
+ * on_state_change (nested in it; on_state_change_nested took them) */
 int tcpulse__ring_count(struct tcpulse *t);
 long long tcpulse__recursion_misses(struct tcpulse *t);
 void tcpulse__close(struct tcpulse *t);

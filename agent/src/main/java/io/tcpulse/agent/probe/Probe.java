@@ -191,7 +191,10 @@ public final class Probe implements AutoCloseable {
         }
     }
 
-    /** Per inode, the cookie whose counters count: the live namespace's, else the newest seen. */
+    /**
+     * Per inode, the cookie whose counters count: the live namespace's, else (a namespace
+     * gone within the minute before its counters are deleted) the largest seen.
+     */
     private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
         Map<Long, Long> current = new HashMap<>(liveCookies);
         for (int at = 0; at < b.limit(); at += size) {
@@ -207,15 +210,17 @@ public final class Probe implements AutoCloseable {
 
     /**
      * The namespaces alive now, inode -> cookie: counters of an older namespace that had
-     * the same inode are left out. Inodes not listed fall back to their newest cookie.
+     * the same inode are left out. Inodes not listed fall back to their largest cookie.
      */
     public void liveNamespaces(Map<Long, Long> inodeToCookie) {
         this.liveCookies = Map.copyOf(inodeToCookie);
     }
 
     /**
-     * Deletes kernel counters of namespaces that are gone: those whose inode now belongs
-     * to a newer namespace, and those not seen alive for a minute. Returns entries deleted.
+     * Deletes kernel counters of namespaces gone for a minute: not seen alive, or their
+     * inode held by another namespace all that time. Not at once: the live cookies come
+     * from the last walk, and a namespace born since may hold an inode the walk saw
+     * with its predecessor's cookie. Returns entries deleted.
      */
     public int forgetGoneNamespaces(java.util.Set<Long> aliveInodes, long nowMs) {
         int deleted = 0;
@@ -223,10 +228,10 @@ public final class Probe implements AutoCloseable {
             long inode = p.getKey(), cookie = p.getValue();
             Long liveCookie = liveCookies.get(inode);
             boolean superseded = liveCookie != null && liveCookie != cookie;
-            boolean missing = !aliveInodes.contains(inode) && inode != 0;
-            if (missing) missingSince.putIfAbsent(p, nowMs);
+            boolean gone = superseded || (!aliveInodes.contains(inode) && inode != 0);
+            if (gone) missingSince.putIfAbsent(p, nowMs);
             else missingSince.remove(p);
-            if (superseded || (missing && nowMs - missingSince.get(p) >= 60_000)) {
+            if (gone && nowMs - missingSince.get(p) >= 60_000) {
                 int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
                 if (n > 0) deleted += n;
                 missingSince.remove(p);

@@ -84,7 +84,16 @@ public final class Netns implements AutoCloseable {
 
     /** serve() with a copy of the tool under another name (the process name is what is tested). */
     public Process serveWith(String tool, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(tool, "serve"));
+        return serveCommand(List.of(tool, "serve"), args);
+    }
+
+    /** serve() pinned to one CPU (taskset): its connections' transitions happen there. */
+    public Process serveOnCpu(int cpu, String... args) throws IOException, InterruptedException {
+        return serveCommand(List.of("taskset", "-c", Integer.toString(cpu), KernelTestSupport.stormTool(), "serve"), args);
+    }
+
+    private Process serveCommand(List<String> command, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(command);
         cmd.addAll(List.of(args));
         Process p = spawn(cmd.toArray(String[]::new));
         var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));

@@ -103,6 +103,60 @@ class StateMachineKernelTest {
         }
     }
 
+    /**
+     * One client-close round of n connections, server and client on one CPU (on loopback
+     * every transition then happens there): every transition it makes, exactly.
+     */
+    static Map<String, Long> clientCloseRound(Netns ns, int cpu, int port, int n) throws Exception {
+        ns.serveOnCpu(cpu, "--port", String.valueOf(port), "--backlog", "4096");
+        ns.exec("taskset", "-c", Integer.toString(cpu),
+                stormTool(), "connect", "--port", String.valueOf(port), "--count", String.valueOf(n), "--close", "client");
+        Map<String, Long> expected = new TreeMap<>();
+        expected.put("CLOSE>LISTEN", 1L);
+        for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED",
+                "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE",
+                "ESTABLISHED>CLOSE_WAIT", "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"}) {
+            expected.put(t, (long) n);
+        }
+        return expected;
+    }
+
+    /**
+     * The kernel counts a namespace's transitions in a per-CPU array slot picked by its
+     * cookie (TCPULSE_TRANS_SLOTS = 32 in native/tcpulse.h); a second live namespace whose
+     * cookie picks the same slot counts in the hash on the CPUs where the slot is taken
+     * (here CPU 0) and in the slot elsewhere (CPU 1). Both stay exact and apart.
+     */
+    @Test
+    void namespacesSharingATransitionSlotAreCountedApart() throws Exception {
+        java.util.List<Netns> spare = new java.util.ArrayList<>();
+        try (Netns a = Netns.create()) {
+            long slotOfA = io.tcpulse.agent.probe.Probe.netnsCookie("/run/netns/" + a.name) % 32;
+            Map<String, Long> expectA = clientCloseRound(a, 0, 8011, 50); // a takes the slot on CPU 0
+            Netns b = null;
+            for (int i = 0; i < 64 && b == null; i++) {
+                Netns n = Netns.create();
+                if (io.tcpulse.agent.probe.Probe.netnsCookie("/run/netns/" + n.name) % 32 == slotOfA) b = n;
+                else spare.add(n);
+            }
+            assertNotNull(b, "no namespace whose cookie picks slot " + slotOfA + " in 64");
+            for (Netns n : spare) n.close();
+            spare.clear();
+            try (Netns shared = b) {
+                Map<String, Long> expectB = clientCloseRound(shared, 0, 8012, 70);
+                if (Runtime.getRuntime().availableProcessors() > 1) {
+                    clientCloseRound(shared, 1, 8013, 30).forEach((t, n) -> expectB.merge(t, n, Long::sum));
+                }
+                await(Duration.ofSeconds(5), () -> expectA.equals(kernelTransitions(a.inode()))
+                                && expectB.equals(kernelTransitions(shared.inode())),
+                        () -> "a: " + kernelTransitions(a.inode()) + " vs " + expectA
+                                + "; b: " + kernelTransitions(shared.inode()) + " vs " + expectB + ", ss " + shared.ssCounts());
+            }
+        } finally {
+            for (Netns n : spare) n.close();
+        }
+    }
+
     static Map<String, Long> kernelTransitions(long inode) {
         try {
             JsonArray arr = getJson(agent.port(), "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
