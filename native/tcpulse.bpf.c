@@ -655,6 +655,14 @@ struct {
 	__type(value, struct handled_ring);
 } handled SEC(".maps");
 
+/* the socket's cookie: read where it is set already, the helper sets it the first time */
+static __always_inline __u64 socket_cookie(struct sock *sk)
+{
+	__u64 c = sk->__sk_common.skc_cookie.counter;
+
+	return c ?: bpf_get_socket_cookie(sk);
+}
+
 /* true when this call should handle the change (nobody has), marking it handled */
 static __always_inline bool claim_change(__u64 key, int oldstate, int newstate)
 {
@@ -678,7 +686,7 @@ static __always_inline bool claim_change(__u64 key, int oldstate, int newstate)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 sock_cookie = bpf_get_socket_cookie(sk);
+	__u64 sock_cookie = socket_cookie(sk);
 
 	if (claim_change(sock_cookie, oldstate, newstate))
 		handle_state_change(sk, sock_cookie, oldstate, newstate);
@@ -688,7 +696,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_nested, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 sock_cookie = bpf_get_socket_cookie(sk);
+	__u64 sock_cookie = socket_cookie(sk);
 
 	if (claim_change(sock_cookie, oldstate, newstate))
 		handle_state_change(sk, sock_cookie, oldstate, newstate);
