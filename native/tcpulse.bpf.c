@@ -698,8 +698,7 @@ static __always_inline bool claim_change(__u64 key, int oldstate, int newstate)
 	return true;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
+static __always_inline int state_change_once(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 sock_cookie = socket_cookie(sk);
 
@@ -708,14 +707,17 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/* the twins: two programs, so that each has a recursion guard of its own */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
+{
+	return state_change_once(sk, oldstate, newstate);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_nested, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 sock_cookie = socket_cookie(sk);
-
-	if (claim_change(sock_cookie, oldstate, newstate))
-		handle_state_change(sk, sock_cookie, oldstate, newstate);
-	return 0;
+	return state_change_once(sk, oldstate, newstate);
 }
 
 /*
