@@ -332,6 +332,13 @@ static __always_inline __u32 sample_ratio(__u64 now)
 		rs->in_window = 0;
 	}
 	rs->in_window++;
+	/* a storm that began in this window is sampled from its first second on, too */
+	if (rs->in_window > cfg_max_rate_per_cpu) {
+		__u64 now_ratio = (rs->in_window + cfg_max_rate_per_cpu - 1) / cfg_max_rate_per_cpu;
+
+		if (now_ratio > rs->ratio)
+			rs->ratio = now_ratio;
+	}
 	if (rs->ratio > 1 && rs->in_window % rs->ratio)
 		return 0;
 	return rs->ratio ?: 1;
