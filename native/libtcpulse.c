@@ -543,17 +543,15 @@ static int read_trans_slots(struct tcpulse *t, struct tcpulse_transition *out, i
 							sum[from][to] += v[c2].n[from][to];
 			for (from = 0; from < TCPULSE_TRANS_STATES; from++)
 				for (to = 0; to < TCPULSE_TRANS_STATES; to++) {
+					struct tcpulse_transition_key key = {
+						.netns_cookie = cookie, .netns = v[c].netns, .from = from, .to = to,
+					};
+
 					if (!sum[from][to])
 						continue;
 					if (n == max)
 						goto out;
-					memset(&out[n], 0, sizeof(out[n]));
-					out[n].netns_cookie = cookie;
-					out[n].netns = v[c].netns;
-					out[n].from = from;
-					out[n].to = to;
-					out[n].count = sum[from][to];
-					n++;
+					emit_transition(out, n++, &key, sum[from][to]);
 				}
 		}
 	}

@@ -41,13 +41,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
  * What tcpulse remembers about a socket, from its first transition to its last
- * ->CLOSE. A hash keyed by the socket's address rather than sk_storage: storage costs
- * an allocation with memory-cgroup charging per socket, another to clone it into
- * every accepted child and an RCU free, together about half of the probe's cost in a
- * connection storm; the hash allocates from BPF's per-CPU caches. Forgetting at
- * ->CLOSE rather than in tcp:tcp_destroy_sock saves a program run per socket (about
- * 300 ns here); the RST an abortive close sends right after finds the socket in
- * last_closed.
+ * ->CLOSE (kept in sk_slots or sk_infos below). Not sk_storage: storage costs an
+ * allocation with memory-cgroup charging per socket, another to clone it into every
+ * accepted child and an RCU free, together about half of the probe's cost in a
+ * connection storm. Forgetting at ->CLOSE rather than in tcp:tcp_destroy_sock saves a
+ * program run per socket (about 300 ns here); the RST an abortive close sends right
+ * after finds the socket in last_closed.
  */
 struct sk_info {
 	__u64 born_ns;
@@ -363,6 +362,14 @@ static __always_inline __u64 cgroup_of(const struct sock *sk)
 	return cg ? cg->kn->id : 0;
 }
 
+/* the socket's cookie: read where it is set already, the helper sets it the first time */
+static __always_inline __u64 socket_cookie(struct sock *sk)
+{
+	__u64 c = sk->__sk_common.skc_cookie.counter;
+
+	return c ?: bpf_get_socket_cookie(sk);
+}
+
 static __always_inline struct sk_slot *slot_of(__u64 cookie)
 {
 	__u32 idx = cookie & (SK_SLOTS - 1);
@@ -674,14 +681,6 @@ struct {
 	__type(value, struct handled_ring);
 } handled SEC(".maps");
 
-/* the socket's cookie: read where it is set already, the helper sets it the first time */
-static __always_inline __u64 socket_cookie(struct sock *sk)
-{
-	__u64 c = sk->__sk_common.skc_cookie.counter;
-
-	return c ?: bpf_get_socket_cookie(sk);
-}
-
 /*
  * True when this call should handle the change (nobody has), marking it handled. Both
  * programs look through all marks, newest first: looking at the newest alone in the
@@ -818,7 +817,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
-		struct sk_info *si = full ? info_of(full, bpf_get_socket_cookie(full)) : NULL;
+		struct sk_info *si = full ? info_of(full, socket_cookie(full)) : NULL;
 		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
@@ -891,7 +890,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	struct sk_info *si = info_of(sk, bpf_get_socket_cookie(sk));
+	struct sk_info *si = info_of(sk, socket_cookie(sk));
 
 	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
@@ -915,7 +914,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	skc = &rx_sk->__sk_common;
 	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_OVERFLOW);
 	full = full_sock(skc);
-	emit_sock_event(skc, full, full ? info_of(full, bpf_get_socket_cookie(full)) : NULL,
+	emit_sock_event(skc, full, full ? info_of(full, socket_cookie(full)) : NULL,
 			TCPULSE_EV_LISTEN_OVERFLOW, rx_sk->sk_ack_backlog);
 	return 0;
 }
