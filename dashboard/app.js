@@ -163,6 +163,10 @@ function renderBanner(health) {
     messages.push(`Degraded: the eBPF probe is unavailable${cause}. `
       + `Counts come from ${health.probe.mode}; live events are missing.`);
   }
+  const off = (health.probe.features || []).filter((f) => !f.on);
+  if (health.status === 'ok' && off.length > 0) {
+    messages.push(`On this kernel the probe runs without: ${off.map((f) => `${f.name} (${f.reason})`).join('; ')}.`);
+  }
   const { lost, sampledOut, samplingRatio } = health.events;
   if (lost > 0 || sampledOut > 0) {
     messages.push(`The event tail is incomplete: ${lost} events lost, ${sampledOut} sampled out `

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include "tcpulse.h"
 #include "tcpulse.skel.h"
+#include "trials.skel.h"
 
 #define API __attribute__((visibility("default")))
 /* default ring: 16 MiB per CPU (about 140k events of backlog), at most 256 MiB in all */
@@ -30,14 +31,18 @@
 
 #define FORGOTTEN_MAX 256
 
+#define REASON_BYTES 320
+
 struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *state_link;
-	struct bpf_link *nested_link;
-	struct bpf_link *iter_link;
-	struct bpf_link *extra_links[4];
-	int features;
+	struct bpf_link *links[TCPULSE_FEATURE_MAX];
+	/* bit (1 << TCPULSE_FEATURE_*) per feature on; why each one is off */
+	__u32 on;
+	char reason[TCPULSE_FEATURE_MAX][REASON_BYTES];
+	/* compat.bpf.h's switches as the trial loads set them, and the overflow drop reason */
+	__u8 socket_cookie, task_btf, cmpxchg;
+	__u32 overflow_reason;
 	int *ring_fds;
 	int nr_rings;
 	int ncpu;
@@ -55,6 +60,59 @@ struct tcpulse {
 
 /* tail of what libbpf said last: the verifier's reason when a load fails */
 static char last_msg[4096];
+/* the program libbpf last failed to load, and the verifier's last words about it */
+static char failed_prog[64];
+static char failed_reason[REASON_BYTES];
+
+/* the last two lines of a verifier log that say why (not the statistics after them) */
+static void keep_log_tail(const char *log, size_t len)
+{
+	const char *start[2], *stop[2], *end = log + len, *a, *b;
+	int n = 0;
+
+	while (end > log && n < 2) {
+		b = end;
+		while (b > log && (b[-1] == '\n' || b[-1] == ' '))
+			b--;
+		a = b;
+		while (a > log && a[-1] != '\n')
+			a--;
+		end = a;
+		if (a == b || !strncmp(a, "processed ", 10) || !strncmp(a, "verification time", 17) ||
+		    !strncmp(a, "stack depth", 11))
+			continue;
+		start[n] = a;
+		stop[n++] = b;
+	}
+	if (n == 2)
+		snprintf(failed_reason, sizeof(failed_reason), "%.*s | %.*s", (int)(stop[1] - start[1]), start[1],
+			 (int)(stop[0] - start[0]), start[0]);
+	else if (n == 1)
+		snprintf(failed_reason, sizeof(failed_reason), "%.*s", (int)(stop[0] - start[0]), start[0]);
+}
+
+/* libbpf's "prog 'NAME': ..." warnings name the program a load failed on */
+static void note_prog_failure(const char *msg)
+{
+	const char *name = strstr(msg, "prog '"), *end, *log, *log_end;
+
+	if (!name)
+		return;
+	name += 6;
+	end = strchr(name, '\'');
+	if (!end || (size_t)(end - name) >= sizeof(failed_prog))
+		return;
+	snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(end - name), name);
+	log = strstr(end, "-- BEGIN PROG LOAD LOG --\n");
+	log_end = log ? strstr(log, "-- END PROG LOAD LOG --") : NULL;
+	if (log && log_end) {
+		log += strlen("-- BEGIN PROG LOAD LOG --\n");
+		keep_log_tail(log, log_end - log);
+	} else if (!failed_reason[0]) {
+		/* no verifier log (e.g. a missing attach target): libbpf's own words */
+		keep_log_tail(end + 2, strlen(end + 2));
+	}
+}
 
 static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -69,6 +127,8 @@ static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 		return 0;
 	if (getenv("TCPULSE_DEBUG"))
 		fputs(line, stderr);
+	if (level == LIBBPF_WARN)
+		note_prog_failure(line);
 	have = strlen(last_msg);
 	add = strlen(line);
 	src = line;
@@ -129,17 +189,86 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* what each feature gives, what stands in when it is off, and its program's tracepoint */
+static const struct {
+	const char *name;
+	const char *what;
+	const char *instead;
+	const char *tracepoint; /* tp_btf target: btf_trace_<name> in the kernel's BTF */
+	bool core;
+} FEATURES[TCPULSE_FEATURE_MAX] = {
+	[TCPULSE_FEATURE_OVERFLOW_EVENTS] = { "listenOverflowEvents",
+		"accept-queue overflows per listener as they happen",
+		"overflows per listener come from sk_drops at each walk", "kfree_skb" },
+	[TCPULSE_FEATURE_STATE_CHANGES] = { "stateChanges",
+		"every TCP state change: transitions, TIME_WAIT and CLOSE_WAIT ledgers, owners, latency",
+		"states come from /proc/net/tcp", "inet_sock_set_state", true },
+	[TCPULSE_FEATURE_SOCKET_WALK] = { "socketWalk",
+		"socket walks (iter/tcp): start-up snapshot, listener queues, reconciliation",
+		"states come from /proc/net/tcp", NULL, true },
+	[TCPULSE_FEATURE_NESTED_STATE_CHANGES] = { "nestedStateChanges",
+		"state changes nested in another (softirqs at an interrupt's exit) counted too",
+		"a state change nested in another is not counted (about 1 in 1,500 in a connection storm)",
+		"inet_sock_set_state" },
+	[TCPULSE_FEATURE_SYNACK_RETRANSMITS] = { "synAckRetransmits",
+		"SYN-ACK retransmits per listener (handshakes clients did not finish)",
+		"no SYN-ACK retransmits per listener", "tcp_retransmit_synack" },
+	[TCPULSE_FEATURE_RESETS_SENT] = { "resetsSent", "RSTs sent, per local port and peer",
+		"no RSTs sent per port", "tcp_send_reset" },
+	[TCPULSE_FEATURE_RESETS_RECEIVED] = { "resetsReceived", "RSTs received, per local port and peer",
+		"no RSTs received per port", "tcp_receive_reset" },
+	[TCPULSE_FEATURE_SOCKET_COOKIES] = { "socketCookies", "sockets named by their never-reused cookie",
+		"sockets named by their address (unique while they live)" },
+	[TCPULSE_FEATURE_SOCKET_SLOTS] = { "socketSlots",
+		"per-socket entries in array slots taken with one compare-and-swap",
+		"per-socket entries in a hash (about 2 us more per connection in a storm)" },
+};
+
+/* attach order: the state-change twins first, the walk, then the rest */
+static const int ATTACH_ORDER[] = {
+	TCPULSE_FEATURE_STATE_CHANGES, TCPULSE_FEATURE_NESTED_STATE_CHANGES, TCPULSE_FEATURE_SOCKET_WALK,
+	TCPULSE_FEATURE_SYNACK_RETRANSMITS, TCPULSE_FEATURE_RESETS_SENT, TCPULSE_FEATURE_RESETS_RECEIVED,
+	TCPULSE_FEATURE_OVERFLOW_EVENTS,
+};
+
+static struct bpf_program *feature_prog(struct tcpulse_bpf *s, int f)
+{
+	switch (f) {
+	case TCPULSE_FEATURE_OVERFLOW_EVENTS: return s->progs.on_kfree_skb;
+	case TCPULSE_FEATURE_STATE_CHANGES: return s->progs.on_state_change;
+	case TCPULSE_FEATURE_SOCKET_WALK: return s->progs.walk_tcp;
+	case TCPULSE_FEATURE_NESTED_STATE_CHANGES: return s->progs.on_state_change_nested;
+	case TCPULSE_FEATURE_SYNACK_RETRANSMITS: return s->progs.on_synack_retransmit;
+	case TCPULSE_FEATURE_RESETS_SENT: return s->progs.on_send_reset;
+	case TCPULSE_FEATURE_RESETS_RECEIVED: return s->progs.on_receive_reset;
+	default: return NULL;
+	}
+}
+
+static bool is_on(const struct tcpulse *t, int f)
+{
+	return t->on & (1u << f);
+}
+
+static void turn_off(struct tcpulse *t, int f, const char *fmt, ...)
+{
+	va_list args;
+
+	t->on &= ~(1u << f);
+	va_start(args, fmt);
+	vsnprintf(t->reason[f], sizeof(t->reason[f]), fmt, args);
+	va_end(args);
+}
+
 API void tcpulse__close(struct tcpulse *t)
 {
 	int i;
 
 	if (!t)
 		return;
-	for (i = 0; i < 4; i++)
-		bpf_link__destroy(t->extra_links[i]);
-	bpf_link__destroy(t->iter_link);
-	bpf_link__destroy(t->nested_link);
-	bpf_link__destroy(t->state_link);
+	/* detach before anything the programs write into goes */
+	for (i = TCPULSE_FEATURE_MAX - 1; i >= 0; i--)
+		bpf_link__destroy(t->links[i]);
 	ring_buffer__free(t->rb);
 	for (i = 0; i < t->nr_rings; i++)
 		close(t->ring_fds[i]);
@@ -185,28 +314,193 @@ static int tracepoint_arity(const struct btf *btf, const char *tp)
 	return t && btf_is_func_proto(t) ? btf_vlen(t) : -EINVAL;
 }
 
+/* loads one program of trials.bpf.c alone: 0 when the kernel takes it, else -errno */
+static int trial(const char *name)
+{
+	struct trials_bpf *s = trials_bpf__open();
+	struct bpf_program *p;
+	int ret;
+
+	if (!s)
+		return -errno;
+	bpf_object__for_each_program(p, s->obj)
+		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), name));
+	failed_reason[0] = '\0';
+	ret = trials_bpf__load(s);
+	trials_bpf__destroy(s);
+	return ret;
+}
+
 /*
- * Listen overflows per listener need skb:kfree_skb with the listen-overflow
- * reason and its rx_sk argument; on kernels without them, per-listener sk_drops
- * from the walk is what the agent has.
+ * Picks compat.bpf.h's variants from trial loads. A trial refused for want of
+ * privilege proves nothing: the probe's own load then says what is missing.
  */
-static void configure_overflow_probe(struct tcpulse *t)
+static void choose_variants(struct tcpulse *t)
+{
+	int ret;
+
+	if (is_on(t, TCPULSE_FEATURE_SOCKET_COOKIES)) {
+		ret = trial("trial_socket_cookie");
+		if (ret == -EPERM)
+			return;
+		if (ret)
+			turn_off(t, TCPULSE_FEATURE_SOCKET_COOKIES,
+				 "tracing programs cannot call bpf_get_socket_cookie (Linux 5.12): %s", failed_reason);
+	}
+	t->socket_cookie = is_on(t, TCPULSE_FEATURE_SOCKET_COOKIES);
+	/* without it the same name is read with probe reads */
+	t->task_btf = !trial("trial_task_btf");
+	if (is_on(t, TCPULSE_FEATURE_SOCKET_SLOTS) && trial("trial_cmpxchg"))
+		turn_off(t, TCPULSE_FEATURE_SOCKET_SLOTS, "no BPF compare-and-swap (Linux 5.12): %s", failed_reason);
+	t->cmpxchg = is_on(t, TCPULSE_FEATURE_SOCKET_SLOTS);
+}
+
+/*
+ * Turns off the programs whose tracepoint this kernel's BTF lacks, and the overflow
+ * events where skb:kfree_skb has no listen-overflow reason or no rx_sk argument.
+ */
+static int check_tracepoints(struct tcpulse *t)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	long long reason;
+	int f, ret = 0;
 
-	if (!btf)
-		goto off;
-	reason = kernel_enum_value(btf, "skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
-	if (reason > 0 && tracepoint_arity(btf, "kfree_skb") >= 5) {
-		t->skel->rodata->cfg_reason_listen_overflow = reason;
-		t->features |= TCPULSE_FEAT_OVERFLOW_REASON;
-		btf__free(btf);
-		return;
+	if (!btf) {
+		ret = -errno;
+		set_error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s", strerror(errno));
+		return ret;
 	}
+	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
+		if (!FEATURES[f].tracepoint || tracepoint_arity(btf, FEATURES[f].tracepoint) >= 0)
+			continue;
+		if (FEATURES[f].core) {
+			set_error("the kernel has no tracepoint %s (btf_trace_%s)", FEATURES[f].tracepoint,
+				  FEATURES[f].tracepoint);
+			ret = -ENOENT;
+			goto out;
+		}
+		turn_off(t, f, "the kernel has no tracepoint %s", FEATURES[f].tracepoint);
+	}
+	if (is_on(t, TCPULSE_FEATURE_OVERFLOW_EVENTS)) {
+		reason = kernel_enum_value(btf, "skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
+		if (reason <= 0)
+			turn_off(t, TCPULSE_FEATURE_OVERFLOW_EVENTS,
+				 "the kernel has no drop reason SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
+		else if (tracepoint_arity(btf, "kfree_skb") < 5)
+			turn_off(t, TCPULSE_FEATURE_OVERFLOW_EVENTS, "skb:kfree_skb has no rx_sk argument (Linux 6.12)");
+		else
+			t->overflow_reason = reason;
+	}
+out:
 	btf__free(btf);
-off:
-	bpf_program__set_autoload(t->skel->progs.on_kfree_skb, false);
+	return ret;
+}
+
+/* the feature whose program is named prog, or -1 */
+static int feature_of_prog(struct tcpulse *t, const char *prog)
+{
+	int f;
+
+	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
+		struct bpf_program *p = feature_prog(t->skel, f);
+
+		if (p && !strcmp(bpf_program__name(p), prog))
+			return f;
+	}
+	return -1;
+}
+
+/* rodata and map sizes, before the kernel sees anything */
+static int configure(struct tcpulse *t, const struct tcpulse_opts *opts)
+{
+	struct tcpulse_bpf *s = t->skel;
+	int f;
+
+	s->rodata->cfg_socket_cookie = t->socket_cookie;
+	s->rodata->cfg_task_btf = t->task_btf;
+	s->rodata->cfg_cmpxchg = t->cmpxchg;
+	s->rodata->cfg_reason_listen_overflow = t->overflow_reason;
+	if (opts->max_events_per_sec) {
+		long online = sysconf(_SC_NPROCESSORS_ONLN);
+		__u64 per_cpu = opts->max_events_per_sec / (online > 0 ? online : 1);
+
+		t->skel->rodata->cfg_max_rate_per_cpu = per_cpu ? per_cpu : 1;
+	}
+	t->skel->rodata->cfg_wakeup_bytes = opts->wakeup_bytes;
+	/* the kernel does not compare ring sizes against the inner template: any size fits */
+	if (bpf_map__set_max_entries(t->skel->maps.rings, t->ncpu))
+		return -errno;
+	if (!(opts->flags & TCPULSE_OPT_BENCH))
+		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
+	for (f = 0; f < TCPULSE_FEATURE_MAX; f++)
+		if (feature_prog(t->skel, f))
+			bpf_program__set_autoload(feature_prog(t->skel, f), is_on(t, f));
+	s->rodata->cfg_twin = is_on(t, TCPULSE_FEATURE_NESTED_STATE_CHANGES);
+	return 0;
+}
+
+/*
+ * Opens and loads the skeleton. A program the kernel refuses turns its feature off
+ * and the whole object is loaded again without it (libbpf loads an object whole);
+ * only a refused core program fails the probe.
+ */
+static int load(struct tcpulse *t, const struct tcpulse_opts *opts)
+{
+	int attempt, ret, f;
+
+	ret = check_tracepoints(t);
+	if (ret)
+		return ret;
+	choose_variants(t);
+	for (attempt = 0; attempt < TCPULSE_FEATURE_MAX; attempt++) {
+		t->skel = tcpulse_bpf__open();
+		if (!t->skel)
+			return -errno;
+		ret = configure(t, opts);
+		if (ret)
+			return ret;
+		failed_prog[0] = failed_reason[0] = '\0';
+		ret = tcpulse_bpf__load(t->skel);
+		if (!ret)
+			return 0;
+		f = feature_of_prog(t, failed_prog);
+		if (f < 0 || FEATURES[f].core) {
+			if (f >= 0)
+				set_error("the kernel refused %s (%s): %s", failed_prog, FEATURES[f].name, failed_reason);
+			return ret;
+		}
+		turn_off(t, f, "the kernel refused %s: %s", failed_prog, failed_reason);
+		tcpulse_bpf__destroy(t->skel);
+		t->skel = NULL;
+	}
+	return ret;
+}
+
+/* attaches what loaded; an optional program that cannot attach turns its feature off */
+static int attach(struct tcpulse *t)
+{
+	unsigned int i;
+	int f, ret;
+
+	for (i = 0; i < sizeof(ATTACH_ORDER) / sizeof(ATTACH_ORDER[0]); i++) {
+		struct bpf_program *p;
+
+		f = ATTACH_ORDER[i];
+		if (!is_on(t, f))
+			continue;
+		p = feature_prog(t->skel, f);
+		t->links[f] = f == TCPULSE_FEATURE_SOCKET_WALK ? bpf_program__attach_iter(p, NULL)
+							       : bpf_program__attach(p);
+		if (t->links[f])
+			continue;
+		ret = -errno;
+		if (FEATURES[f].core) {
+			set_error("attaching %s (%s): %s", bpf_program__name(p), FEATURES[f].name, strerror(-ret));
+			return ret;
+		}
+		turn_off(t, f, "attaching %s failed: %s", bpf_program__name(p), strerror(-ret));
+	}
+	return 0;
 }
 
 static int create_rings(struct tcpulse *t, __u32 ring_bytes)
@@ -243,7 +537,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 {
 	struct tcpulse_opts opts = { .sz = sizeof(opts) };
 	struct tcpulse *t = NULL;
-	int ret;
+	int ret, f;
 
 	last_msg[0] = '\0';
 	libbpf_set_print(on_libbpf_print);
@@ -279,77 +573,35 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 		ret = -ENOMEM;
 		goto fail;
 	}
+	t->on = (1u << TCPULSE_FEATURE_MAX) - 1;
+	t->socket_cookie = t->task_btf = t->cmpxchg = 1;
+	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
+		if (!(opts.disabled_features & (1u << f)))
+			continue;
+		if (FEATURES[f].core) {
+			ret = -EINVAL;
+			set_error("%s is the probe's core: it cannot be turned off", FEATURES[f].name);
+			goto fail;
+		}
+		turn_off(t, f, "turned off by configuration");
+	}
 	t->ncpu = libbpf_num_possible_cpus();
 	if (t->ncpu <= 0) {
 		ret = t->ncpu ? t->ncpu : -EINVAL;
 		goto fail;
 	}
 
-	/* open: set rodata and map sizes before the kernel sees anything */
-	t->skel = tcpulse_bpf__open();
-	if (!t->skel) {
-		ret = -errno;
-		goto fail;
-	}
-	if (opts.max_events_per_sec) {
-		long online = sysconf(_SC_NPROCESSORS_ONLN);
-		__u64 per_cpu = opts.max_events_per_sec / (online > 0 ? online : 1);
-
-		t->skel->rodata->cfg_max_rate_per_cpu = per_cpu ? per_cpu : 1;
-	}
-	t->skel->rodata->cfg_wakeup_bytes = opts.wakeup_bytes;
-	/* the kernel does not compare ring sizes against the inner template: any size fits */
-	ret = bpf_map__set_max_entries(t->skel->maps.rings, t->ncpu);
+	/* open, pick variants, load: the verifier's verdict lands in last_msg */
+	ret = load(t, &opts);
 	if (ret)
 		goto fail;
-	if (!(opts.flags & TCPULSE_OPT_BENCH))
-		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
-	configure_overflow_probe(t);
-
-	/* load: the verifier's verdict lands in last_msg */
-	ret = tcpulse_bpf__load(t->skel);
-	if (ret)
-		goto fail;
-
 	/* rings before attach, so no event finds an empty slot */
 	ret = create_rings(t, opts.ring_bytes);
 	if (ret)
 		goto fail;
-
-	/* attach */
-	t->state_link = bpf_program__attach(t->skel->progs.on_state_change);
-	if (!t->state_link) {
-		ret = -errno;
+	ret = attach(t);
+	if (ret)
 		goto fail;
-	}
-	t->nested_link = bpf_program__attach(t->skel->progs.on_state_change_nested);
-	if (!t->nested_link) {
-		ret = -errno;
-		goto fail;
-	}
-	t->iter_link = bpf_program__attach_iter(t->skel->progs.walk_tcp, NULL);
-	if (!t->iter_link) {
-		ret = -errno;
-		goto fail;
-	}
-	/* listener, RST and overflow figures */
-	{
-		struct bpf_program *extra[4] = {
-			t->skel->progs.on_synack_retransmit, t->skel->progs.on_send_reset,
-			t->skel->progs.on_receive_reset, t->skel->progs.on_kfree_skb,
-		};
-		int i;
-
-		for (i = 0; i < 4; i++) {
-			if (!bpf_program__autoload(extra[i]))
-				continue;
-			t->extra_links[i] = bpf_program__attach(extra[i]);
-			if (!t->extra_links[i]) {
-				ret = -errno;
-				goto fail;
-			}
-		}
-	}
 	if (err)
 		*err = 0;
 	return t;
@@ -765,7 +1017,7 @@ API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, 
 	ret = enter_netns(netns_path, &self_ns);
 	if (ret)
 		return ret;
-	iter_fd = bpf_iter_create(bpf_link__fd(t->iter_link));
+	iter_fd = bpf_iter_create(bpf_link__fd(t->links[TCPULSE_FEATURE_SOCKET_WALK]));
 	if (iter_fd < 0)
 		ret = -errno;
 	if (leave_netns(self_ns) && !ret)
@@ -809,7 +1061,27 @@ API int tcpulse__bench_generate(struct tcpulse *t, __u32 n)
 
 API int tcpulse__features(struct tcpulse *t)
 {
-	return t ? t->features : -EINVAL;
+	return t ? (int)t->on : -EINVAL;
+}
+
+API int tcpulse__feature(struct tcpulse *t, int i, char *name, size_t name_sz, char *what, size_t what_sz,
+			 char *reason, size_t reason_sz)
+{
+	if (i < 0 || i >= TCPULSE_FEATURE_MAX)
+		return -ENOENT;
+	if (name && name_sz)
+		snprintf(name, name_sz, "%s", FEATURES[i].name);
+	if (what && what_sz)
+		snprintf(what, what_sz, "%s", FEATURES[i].what);
+	if (!t) {
+		if (reason && reason_sz)
+			reason[0] = '\0';
+		return 0;
+	}
+	if (reason && reason_sz)
+		snprintf(reason, reason_sz, "%s%s%s", t->reason[i], t->reason[i][0] ? ": " : "",
+			 is_on(t, i) ? "" : FEATURES[i].instead);
+	return is_on(t, i);
 }
 
 API int tcpulse__ring_count(struct tcpulse *t)

@@ -13,6 +13,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcpulse.h"
+#include "compat.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -36,6 +37,8 @@ const volatile __u64 cfg_max_rate_per_cpu = 0; /* events/s per CPU before sampli
 const volatile __u64 cfg_wakeup_bytes = 1 << 20; /* wake the consumer when a ring holds this much */
 /* SKB_DROP_REASON_TCP_LISTEN_OVERFLOW: its number changes between kernels, resolved from BTF */
 const volatile __u32 cfg_reason_listen_overflow = 0;
+/* on_state_change_nested is attached: on_state_change marks the changes it handles */
+const volatile __u8 cfg_twin = 1;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -212,7 +215,7 @@ struct {
 
 static __always_inline __u64 netns_cookie_of(const struct sock_common *skc)
 {
-	return skc ? skc->skc_net.net->net_cookie : 0;
+	return skc ? net_cookie_of(skc->skc_net.net) : 0;
 }
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
@@ -352,28 +355,15 @@ static __always_inline __u32 netns_of(const struct sock_common *skc)
 	return skc->skc_net.net->ns.inum;
 }
 
-static __always_inline __u64 cgroup_of(const struct sock *sk)
+/*
+ * The slot a socket's id picks: cookies come in runs of consecutive numbers, their low
+ * bits spread well; addresses (ids where there are no cookies) need a hash.
+ */
+static __always_inline struct sk_slot *slot_of(__u64 id)
 {
-	struct cgroup *cg;
+	__u32 idx = cfg_socket_cookie ? id : (id * 0x9E3779B97F4A7C15ULL) >> 32;
 
-	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
-		return 0;
-	cg = sk->sk_cgrp_data.cgroup;
-	return cg ? cg->kn->id : 0;
-}
-
-/* the socket's cookie: read where it is set already, the helper sets it the first time */
-static __always_inline __u64 socket_cookie(struct sock *sk)
-{
-	__u64 c = sk->__sk_common.skc_cookie.counter;
-
-	return c ?: bpf_get_socket_cookie(sk);
-}
-
-static __always_inline struct sk_slot *slot_of(__u64 cookie)
-{
-	__u32 idx = cookie & (SK_SLOTS - 1);
-
+	idx &= SK_SLOTS - 1;
 	return bpf_map_lookup_elem(&sk_slots, &idx);
 }
 
@@ -504,7 +494,9 @@ static __always_inline struct sk_info *remember(struct sock *sk, __u64 sock_cook
 	fresh->born_ns = now;
 	fresh->state_ns = now;
 	fresh->sport = sk->__sk_common.skc_num;
-	if (slot && !slot->cookie && !__sync_val_compare_and_swap(&slot->cookie, 0, sock_cookie)) {
+	/* without compare-and-swap (before 5.12) two CPUs could take one slot: the hash only */
+	if (cfg_cmpxchg && slot && !slot->cookie &&
+	    !__sync_val_compare_and_swap(&slot->cookie, 0, sock_cookie)) {
 		slot->info = *fresh;
 		stat_add(TCPULSE_STAT_REMEMBERED, 1);
 		return fresh;
@@ -567,10 +559,8 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 	/* remember owner and timing: a socket's first transition creates its entry */
 	if (oldstate == S_CLOSE && (newstate == S_SYN_SENT || newstate == S_LISTEN)) {
 		/* connect() or listen(): process context, the owner is current */
-		struct task_struct *task = bpf_get_current_task_btf();
-
 		fresh.pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_probe_read_kernel_str(fresh.comm, sizeof(fresh.comm), task->group_leader->comm);
+		current_process_comm(fresh.comm);
 		fresh.flags = TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN |
 			      (newstate == S_SYN_SENT ? TCPULSE_F_ACTIVE : 0);
 		if (newstate == S_LISTEN) {
@@ -631,7 +621,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 	e->sock_id = sock_cookie;
 	e->prev_state_ns = prev_ns;
 	e->age_ns = age_ns;
-	e->cgroup_id = cgroup_of(sk);
+	e->cgroup_id = sock_cgroup_id(sk);
 	e->netns = netns;
 	if (oldstate == S_SYN_RECV && newstate == S_ESTABLISHED) {
 		/* the child's first RTT sample is its SYN-ACK's: the server side of the handshake */
@@ -658,72 +648,93 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
  * An interrupt's exit may run softirqs (packets in, timers) inside on_state_change; a
  * state change there finds it busy and BPF's recursion guard refuses the nested run
  * (about 1 in 1,500 events of a client-close storm here: counts would be inexact).
- * Two identical programs on the tracepoint: each handles a state change unless the
- * other already has, so a change nested in one is taken by the other. This CPU's
- * latest handled changes tell which.
+ * Two programs on the tracepoint, called in the order they were attached: the first
+ * handles every change it is not refused, and marks it on a per-CPU stack; the twin
+ * handles a change only when it finds no mark of it. Changes nested between the two
+ * runs push and pop their own marks, so a mark is found however many of them come
+ * (a ring of the last marks, looked through by both, lost one under a burst of
+ * softirqs: a change counted twice).
  */
-#define HANDLED_SLOTS 16
+#define TAKEN_SLOTS 16
 
-struct handled_ring {
-	__u32 next;
+struct taken_stack {
+	__u32 top; /* marks pushed minus popped; mark i lives in e[i % TAKEN_SLOTS] */
 	__u32 pad;
 	struct {
-		__u64 sock_cookie; /* not the address: slabs hand a freed socket's to the next */
-		__u32 change;      /* oldstate << 8 | newstate */
+		__u64 sock_id;
+		__u32 change; /* oldstate << 8 | newstate */
 		__u32 pad;
-	} e[HANDLED_SLOTS];
+	} e[TAKEN_SLOTS];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct handled_ring);
-} handled SEC(".maps");
+	__type(value, struct taken_stack);
+} taken SEC(".maps");
+
+static __always_inline __u32 change_of(int oldstate, int newstate)
+{
+	return (__u32)(oldstate & 0xff) << 8 | (newstate & 0xff);
+}
+
+/* on_state_change: this change is handled here, the twin must leave it */
+static __always_inline void mark_taken(__u64 id, int oldstate, int newstate)
+{
+	__u32 zero = 0, at;
+	struct taken_stack *st = bpf_map_lookup_elem(&taken, &zero);
+
+	if (!st)
+		return;
+	/* the mark first, then the top: a change nested in between does not see a half mark */
+	at = st->top % TAKEN_SLOTS;
+	st->e[at].sock_id = id;
+	st->e[at].change = change_of(oldstate, newstate);
+	st->top = st->top + 1;
+}
 
 /*
- * True when this call should handle the change (nobody has), marking it handled. Both
- * programs look through all marks, newest first: looking at the newest alone in the
- * program called first double-counted a change now and then (1 in ~20 test runs).
+ * on_state_change_nested: whether on_state_change handled this change. Its mark is
+ * popped with any mark above it: those were left by changes nested in this program,
+ * which the recursion guard kept from it (on_state_change handled them).
  */
-static __always_inline bool claim_change(__u64 key, int oldstate, int newstate)
+static __always_inline bool was_taken(__u64 id, int oldstate, int newstate)
 {
-	__u32 zero = 0, change = (__u32)(oldstate & 0xff) << 8 | (newstate & 0xff), i, at;
-	struct handled_ring *h = bpf_map_lookup_elem(&handled, &zero);
+	__u32 zero = 0, change = change_of(oldstate, newstate), i, at;
+	struct taken_stack *st = bpf_map_lookup_elem(&taken, &zero);
 
-	if (!h)
-		return true;
-	for (i = 1; i <= HANDLED_SLOTS; i++) {
-		at = (h->next - i) % HANDLED_SLOTS;
-		if (h->e[at].sock_cookie == key && h->e[at].change == change)
-			return false;
+	if (!st)
+		return false;
+	for (i = 1; i <= TAKEN_SLOTS; i++) {
+		at = (st->top - i) % TAKEN_SLOTS;
+		if (st->e[at].sock_id == id && st->e[at].change == change) {
+			st->top = st->top - i;
+			return true;
+		}
 	}
-	at = h->next++ % HANDLED_SLOTS;
-	h->e[at].sock_cookie = key;
-	h->e[at].change = change;
-	return true;
+	return false;
 }
 
-static __always_inline int state_change_once(struct sock *sk, int oldstate, int newstate)
-{
-	__u64 sock_cookie = socket_cookie(sk);
-
-	if (claim_change(sock_cookie, oldstate, newstate))
-		handle_state_change(sk, sock_cookie, oldstate, newstate);
-	return 0;
-}
-
-/* the twins: two programs, so that each has a recursion guard of its own */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
 {
-	return state_change_once(sk, oldstate, newstate);
+	__u64 id = sock_id(sk);
+
+	if (cfg_twin)
+		mark_taken(id, oldstate, newstate);
+	handle_state_change(sk, id, oldstate, newstate);
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_nested, struct sock *sk, int oldstate, int newstate)
 {
-	return state_change_once(sk, oldstate, newstate);
+	__u64 id = sock_id(sk);
+
+	if (!was_taken(id, oldstate, newstate))
+		handle_state_change(sk, id, oldstate, newstate);
+	return 0;
 }
 
 /*
@@ -742,13 +753,13 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 		return;
 	e->aux = aux;
 	if (skc) {
-		e->sock_id = bpf_get_socket_cookie((void *)skc);
+		e->sock_id = sock_common_id(skc);
 		e->netns = netns_of(skc);
 		e->oldstate = e->newstate = skc->skc_state;
 		read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	}
 	if (full)
-		e->cgroup_id = cgroup_of(full);
+		e->cgroup_id = sock_cgroup_id(full);
 	if (si) {
 		e->pid = si->pid;
 		e->flags = si->flags;
@@ -817,7 +828,7 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
-		struct sk_info *si = full ? info_of(full, socket_cookie(full)) : NULL;
+		struct sk_info *si = full ? info_of(full, sock_id(full)) : NULL;
 		__u16 port = skc->skc_num;
 
 		/* an abortive close() unbinds the port before the RST goes out */
@@ -835,8 +846,8 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		unsigned char *head = BPF_CORE_READ(skb, head);
 		__u16 thoff = BPF_CORE_READ(skb, transport_header);
 		__u16 nhoff = BPF_CORE_READ(skb, network_header);
-		struct net_device *dev = BPF_CORE_READ(skb, dev);
-		struct net *net = dev ? BPF_CORE_READ(dev, nd_net.net) : NULL;
+		struct net_device *dev = skb->dev;
+		struct net *net = dev ? dev->nd_net.net : NULL;
 		struct tcphdr th = {};
 		struct tcpulse_event *e;
 		__u32 netns = 0;
@@ -846,15 +857,14 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		bpf_probe_read_kernel(&th, sizeof(th), head + thoff);
 		bpf_probe_read_kernel(&ver, 1, head + nhoff);
 		if (net)
-			netns = BPF_CORE_READ(net, ns.inum);
+			netns = net->ns.inum;
 		{
 			struct tcpulse_port_key key = {
 				.netns = netns, .port = reset_port(net, NULL, bpf_ntohs(th.dest)),
 				.what = TCPULSE_PC_RESET_SENT,
 			};
 
-			if (net)
-				key.netns_cookie = BPF_CORE_READ(net, net_cookie);
+			key.netns_cookie = net_cookie_of(net);
 			bump(&port_counters, &key);
 		}
 
@@ -890,7 +900,7 @@ int BPF_PROG(on_receive_reset, struct sock *sk)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 
-	struct sk_info *si = info_of(sk, socket_cookie(sk));
+	struct sk_info *si = info_of(sk, sock_id(sk));
 
 	count_port(skc, netns_of(skc), reset_port(skc->skc_net.net, si, skc->skc_num),
 		   TCPULSE_PC_RESET_RECV);
@@ -914,7 +924,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	skc = &rx_sk->__sk_common;
 	count_port(skc, netns_of(skc), skc->skc_num, TCPULSE_PC_OVERFLOW);
 	full = full_sock(skc);
-	emit_sock_event(skc, full, full ? info_of(full, socket_cookie(full)) : NULL,
+	emit_sock_event(skc, full, full ? info_of(full, sock_id(full)) : NULL,
 			TCPULSE_EV_LISTEN_OVERFLOW, rx_sk->sk_ack_backlog);
 	return 0;
 }
@@ -929,7 +939,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 
 	if (!skc)
 		return 0;
-	r.sock_id = bpf_get_socket_cookie(skc);
+	r.sock_id = sock_common_id(skc);
 	r.netns = netns_of(skc);
 	r.uid = ctx->uid;
 	read_endpoints(skc, &r.family, &r.sport, &r.dport, r.saddr, r.daddr);
@@ -953,7 +963,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 			return 0;
 		sk = &tp->inet_conn.icsk_inet.sk;
 		r.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-		r.cgroup_id = cgroup_of(sk);
+		r.cgroup_id = sock_cgroup_id(sk);
 		if (r.state == S_LISTEN) {
 			r.ack_backlog = sk->sk_ack_backlog;
 			r.max_ack_backlog = sk->sk_max_ack_backlog;

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 2
+#define TCPULSE_ABI_VERSION 3
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -163,8 +163,27 @@ struct tcpulse_port_count {
 };
 _Static_assert(sizeof(struct tcpulse_port_count) == 24, "port count layout");
 
-/* tcpulse__features() bits */
-#define TCPULSE_FEAT_OVERFLOW_REASON 0x1 /* skb:kfree_skb reports listen overflows per listener */
+/*
+ * What the probe does on this kernel, one line each (tcpulse__feature()). The first
+ * two are the core: without them the probe does not open. Each other program loads
+ * on its own: one a kernel refuses turns its feature off, with the kernel's reason.
+ * Bit (1 << index) of tcpulse__features() is set when a feature is on.
+ */
+enum tcpulse_feature {
+	TCPULSE_FEATURE_OVERFLOW_EVENTS = 0,    /* skb:kfree_skb listen-overflow drops per listener */
+	TCPULSE_FEATURE_STATE_CHANGES = 1,      /* sock:inet_sock_set_state (core) */
+	TCPULSE_FEATURE_SOCKET_WALK = 2,        /* iter/tcp (core) */
+	TCPULSE_FEATURE_NESTED_STATE_CHANGES = 3, /* the twin state-change program */
+	TCPULSE_FEATURE_SYNACK_RETRANSMITS = 4, /* tcp:tcp_retransmit_synack */
+	TCPULSE_FEATURE_RESETS_SENT = 5,        /* tcp:tcp_send_reset */
+	TCPULSE_FEATURE_RESETS_RECEIVED = 6,    /* tcp:tcp_receive_reset */
+	TCPULSE_FEATURE_SOCKET_COOKIES = 7,     /* sockets named by cookie, not address */
+	TCPULSE_FEATURE_SOCKET_SLOTS = 8,       /* per-socket entries in array slots, not a hash */
+	TCPULSE_FEATURE_MAX = 9,
+};
+
+/* tcpulse__features() bits, kept from ABI 2 */
+#define TCPULSE_FEAT_OVERFLOW_REASON (1 << TCPULSE_FEATURE_OVERFLOW_EVENTS)
 
 /* per-CPU health counters, summed by tcpulse__stats() */
 enum tcpulse_stat {
@@ -196,6 +215,7 @@ struct tcpulse_opts {
 	__u32 max_events_per_sec; /* whole host, before the stream is sampled; 0 = never sample */
 	__u32 wakeup_bytes;       /* backlog that wakes the consumer; 0 = ring_bytes / 4 */
 	__u32 flags;              /* TCPULSE_OPT_* */
+	__u32 disabled_features;  /* bit (1 << TCPULSE_FEATURE_*) for each feature not to use */
 };
 
 int tcpulse__abi_version(void);
@@ -232,8 +252,15 @@ int tcpulse__read_in_netns(const char *netns_path, const char *file, char *buf, 
 int tcpulse__netns_cookie(const char *netns_path, __u64 *cookie);
 /* deletes the counters of a namespace that is gone; returns how many entries went */
 int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie);
-/* TCPULSE_FEAT_* this kernel gave us */
+/* bit (1 << TCPULSE_FEATURE_*) for each feature that is on */
 int tcpulse__features(struct tcpulse *t);
+/*
+ * feature i (enum tcpulse_feature): its name, what it gives, and when it is off why
+ * (the kernel's words) and what stands in; returns 1 on, 0 off, -ENOENT past the last.
+ * t may be NULL: names and descriptions only (0).
+ */
+int tcpulse__feature(struct tcpulse *t, int i, char *name, size_t name_sz, char *what, size_t what_sz,
+		     char *reason, size_t reason_sz);
 /* benchmark: makes the kernel generate n synthetic events on this CPU */
 int tcpulse__bench_generate(struct tcpulse *t, __u32 n);
 /* the last libbpf/loader message (verifier log tail), NUL terminated */

@@ -102,9 +102,14 @@ public final class Main {
                 aggregator.setProbe(false, "probe disabled by configuration (--no-probe)");
             } else {
                 try {
-                    probe = Probe.open(new Probe.Options(config.ringBytes(), config.maxEventsPerSec(), 0, false));
+                    probe = Probe.open(new Probe.Options(config.ringBytes(), config.maxEventsPerSec(), 0, false,
+                            java.util.Set.copyOf(config.disabledFeatures())));
                     aggregator.setProbe(true, null);
+                    aggregator.setProbeFeatures(probe.features());
                     LOG.info("probe attached: " + probe.ringCount() + " per-CPU rings");
+                    for (var f : probe.features()) {
+                        if (!f.on()) LOG.warning("probe feature " + f.name() + " is off: " + f.reason());
+                    }
                 } catch (ProbeException e) {
                     aggregator.setProbe(false, e.getMessage());
                     LOG.warning("BPF probe unavailable, degraded to /proc/net/tcp: " + e.getMessage());

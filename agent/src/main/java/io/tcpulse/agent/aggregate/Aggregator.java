@@ -1,6 +1,7 @@
 package io.tcpulse.agent.aggregate;
 
 import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
@@ -56,6 +57,7 @@ public final class Aggregator implements SnapshotSource {
     /* health */
     private boolean probeAvailable;
     private String cause;
+    private volatile List<ProbeFeature> probeFeatures = List.of();
     private String mode;
     private final long[] kernelStats = new long[8];
     private long consumed, decodeErrors;
@@ -99,6 +101,11 @@ public final class Aggregator implements SnapshotSource {
         this.probeAvailable = available;
         this.cause = cause;
         this.mode = available ? "bpf" : "procfs";
+    }
+
+    /** What the probe does on this kernel, feature by feature. */
+    public void setProbeFeatures(List<ProbeFeature> features) {
+        this.probeFeatures = List.copyOf(features);
     }
 
     /**
@@ -233,7 +240,7 @@ public final class Aggregator implements SnapshotSource {
         Health health = new Health(probeAvailable, cause, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis);
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures);
         List<Event> newestFirst = recent.newestFirst(lastMonoToWallNs);
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),

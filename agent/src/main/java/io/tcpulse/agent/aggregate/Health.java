@@ -1,5 +1,9 @@
 package io.tcpulse.agent.aggregate;
 
+import io.tcpulse.agent.model.ProbeFeature;
+
+import java.util.List;
+
 /**
  * The agent's view of itself.
  * mode: "bpf" (probe attached) or "procfs" (degraded: states from /proc/net/tcp{,6}).
@@ -19,7 +23,8 @@ public record Health(
         long lastWalkMicros,     // its duration
         long walkedSockets,
         long rememberedSockets,  // sockets the kernel side keeps an entry for (owner, times)
-        long startedMillis) {
+        long startedMillis,
+        List<ProbeFeature> features) { // empty without a probe
 
     public String status() {
         return probeAvailable ? "ok" : "degraded";

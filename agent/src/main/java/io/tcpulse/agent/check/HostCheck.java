@@ -3,6 +3,7 @@ package io.tcpulse.agent.check;
 import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.host.Capabilities;
 import io.tcpulse.agent.http.HttpSecurity;
+import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.probe.EventDecoder;
 import io.tcpulse.agent.probe.Probe;
 import io.tcpulse.agent.probe.ProbeException;
@@ -31,10 +32,13 @@ public final class HostCheck {
         }
     }
 
-    /** Oldest kernel with everything the probe uses: tp_btf (5.5), ring buffers (5.8), iter/tcp (5.9). */
-    static final int[] MIN_KERNEL = {5, 9};
+    /**
+     * The oldest kernel the core was proven on (scripts/kernel-matrix.sh). Older ones are
+     * not refused: the probe's trial load below decides, not the number.
+     */
+    static final int[] OLDEST_TESTED = {5, 10};
 
-    /** Tracepoints the probe attaches with tp_btf; loading fails without any of them. */
+    /** Tracepoints the probe attaches with tp_btf: the first is the core, the others one feature each. */
     static final List<String[]> TRACEPOINTS = List.of(
             new String[] {"inet_sock_set_state", "every TCP state change"},
             new String[] {"tcp_retransmit_synack", "handshakes the client did not finish (SYN flood)"},
@@ -44,9 +48,12 @@ public final class HostCheck {
     static final String OVERFLOW_TRACEPOINT = "kfree_skb";
     static final String OVERFLOW_REASON = "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW";
 
-    /** The probe test: opens, walks once, closes; returns a one-line summary. Replaceable in tests. */
+    /** What the probe test found: a one-line summary and every feature, on or off. */
+    public record ProbeReport(String summary, List<ProbeFeature> features) {}
+
+    /** The probe test: opens, walks once, closes. Replaceable in tests. */
     public interface ProbeTest {
-        String run() throws ProbeException;
+        ProbeReport run(Config config) throws ProbeException;
     }
 
     private final Path osRelease;
@@ -87,7 +94,7 @@ public final class HostCheck {
         Btf btf = btf();
         if (btf != null) tracepoints(btf);
         capabilities();
-        probe();
+        probe(args);
         config(args);
         return List.copyOf(lines);
     }
@@ -101,9 +108,10 @@ public final class HostCheck {
             return;
         }
         int[] v = version(release);
-        String need = "needs " + MIN_KERNEL[0] + "." + MIN_KERNEL[1] + " or later: tp_btf, ring buffers, iter/tcp";
-        boolean ok = v[0] > MIN_KERNEL[0] || (v[0] == MIN_KERNEL[0] && v[1] >= MIN_KERNEL[1]);
-        add(ok ? Level.PASS : Level.FAIL, "kernel", release + " (" + need + ")");
+        String oldest = OLDEST_TESTED[0] + "." + OLDEST_TESTED[1];
+        boolean tested = v[0] > OLDEST_TESTED[0] || (v[0] == OLDEST_TESTED[0] && v[1] >= OLDEST_TESTED[1]);
+        add(tested ? Level.PASS : Level.WARN, "kernel", release + (tested ? " (the core is tested from " + oldest + " on)"
+                : ": older than the oldest kernel tested (" + oldest + "); the probe's load below decides"));
     }
 
     /** "6.18.44-fc" -> {6, 18}; unparsable parts are 0. */
@@ -138,8 +146,10 @@ public final class HostCheck {
     private void tracepoints(Btf btf) {
         for (String[] tp : TRACEPOINTS) {
             boolean present = btf.hasTracepoint(tp[0]);
-            add(present ? Level.PASS : Level.FAIL, "tracepoint", tp[0] + " (" + tp[1] + ")"
-                    + (present ? "" : ": missing from BTF (btf_trace_" + tp[0] + "), the probe cannot load"));
+            boolean core = tp == TRACEPOINTS.get(0);
+            add(present ? Level.PASS : core ? Level.FAIL : Level.WARN, "tracepoint", tp[0] + " (" + tp[1] + ")"
+                    + (present ? "" : ": missing from BTF (btf_trace_" + tp[0] + "), "
+                            + (core ? "the probe cannot load" : "that feature is off")));
         }
         boolean overflow = btf.hasTracepoint(OVERFLOW_TRACEPOINT) && btf.enumValues.contains(OVERFLOW_REASON);
         add(overflow ? Level.PASS : Level.WARN, "tracepoint", OVERFLOW_TRACEPOINT + " with " + OVERFLOW_REASON
@@ -167,11 +177,23 @@ public final class HostCheck {
         }
     }
 
-    private void probe() {
+    private void probe(String[] args) {
+        ProbeReport report;
+        Config config;
         try {
-            add(Level.PASS, "probe", probeTest.run());
+            config = Config.parse(args);
+        } catch (Config.ConfigException e) {
+            config = Config.defaults(); // the config line below says what is wrong
+        }
+        try {
+            report = probeTest.run(config);
         } catch (ProbeException | RuntimeException e) {
             add(Level.FAIL, "probe", "cannot load: " + e.getMessage());
+            return;
+        }
+        add(Level.PASS, "probe", report.summary());
+        for (ProbeFeature f : report.features()) {
+            add(f.on() ? Level.PASS : Level.WARN, "feature", f.name() + (f.on() ? " on: " + f.what() : " off: " + f.reason()));
         }
     }
 
@@ -204,13 +226,14 @@ public final class HostCheck {
         lines.add(new Line(level, topic, text));
     }
 
-    /** The real test: load and attach every program, walk this namespace once, close. */
-    static String openProbe() throws ProbeException {
-        try (Probe probe = Probe.open(Probe.Options.defaults())) {
+    /** The real test: load and attach every program the kernel takes, walk this namespace once, close. */
+    static ProbeReport openProbe(Config config) throws ProbeException {
+        try (Probe probe = Probe.open(new Probe.Options(0, 0, 0, false, java.util.Set.copyOf(config.disabledFeatures())))) {
             int sockets = probe.walk(null).limit() / EventDecoder.SOCK_SIZE;
-            boolean overflow = (probe.features() & Probe.FEAT_OVERFLOW_REASON) != 0;
-            return "tp_btf programs loaded and attached, " + probe.ringCount() + " per-CPU rings; iter/tcp walk saw "
-                    + sockets + " sockets" + (overflow ? "; overflow tracing on" : "; overflow tracing off (sk_drops)");
+            List<ProbeFeature> features = probe.features();
+            long off = features.stream().filter(f -> !f.on()).count();
+            return new ProbeReport("loaded and attached, " + probe.ringCount() + " per-CPU rings; iter/tcp walk saw "
+                    + sockets + " sockets; " + (features.size() - off) + " of " + features.size() + " features on", features);
         }
     }
 }

@@ -17,6 +17,8 @@ import java.util.List;
 public record Config(
         String host, int port,
         boolean probeEnabled, long maxEventsPerSec, int ringBytes, int tickMs,
+        /* probe features not to use (native/tcpulse.h, enum tcpulse_feature): names from Probe.featureNames() */
+        java.util.List<String> disabledFeatures,
         long walkIntervalMs, int recentEvents,
         /* HTTP side (issue 7): bearer token file, TLS PEM pair, request limits, CORS */
         String tokenFile, String tlsCert, String tlsKey,
@@ -31,6 +33,7 @@ public record Config(
               --no-probe                do not load BPF programs: read /proc only (degraded)
               --max-events-per-sec N    sample the per-event stream above N events/s; counters stay exact
                                         (0 = never; default 50,000 per online CPU)
+              --disable-feature NAME    do not use this probe feature (repeatable; see `tcpulse check`)
               --ring-bytes N            per-CPU ring buffer size, a power of two (default: 16 MiB, at most 256 MiB in all)
               --walk-interval-ms N      reconciliation walk period (default 2000)
               --recent-events N         events kept for /api/v1/events (default 10000)
@@ -53,7 +56,8 @@ public record Config(
     public static final long DEFAULT_EVENTS_PER_CPU = 50_000;
 
     public static Config defaults() {
-        return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5, 2000, 10_000,
+        return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5,
+                java.util.List.of(), 2000, 10_000,
                 null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults());
     }
 
@@ -111,6 +115,7 @@ public record Config(
                 case "--listen" -> c = c.withListen("--listen", value(args, i++));
                 case "--no-probe" -> c = c.with(b -> b.probeEnabled = false);
                 case "--max-events-per-sec" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.maxEventsPerSec = v); }
+                case "--disable-feature" -> { String v = value(args, i++); c = c.with(b -> b.disabledFeatures = append(b.disabledFeatures, v)); }
                 case "--ring-bytes" -> { long v = number(a, value(args, i++), 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
                 case "--walk-interval-ms" -> { long v = number(a, value(args, i++), 100); c = c.with(b -> b.walkIntervalMs = v); }
                 case "--recent-events" -> { long v = number(a, value(args, i++), 1); c = c.with(b -> b.recentEvents = (int) Math.min(v, 1_000_000)); }
@@ -133,12 +138,19 @@ public record Config(
         if (ringBytes != 0 && Integer.bitCount(ringBytes) != 1) {
             throw new ConfigException("probe.ringBytes must be a power of two, got " + ringBytes);
         }
+        List<String> known = io.tcpulse.agent.probe.Probe.featureNames();
+        for (String f : disabledFeatures) {
+            // without the library there is no probe to turn anything off in
+            if (!known.isEmpty() && !known.contains(f)) {
+                throw new ConfigException("probe.disabledFeatures: unknown feature " + f + "; known: " + String.join(", ", known));
+            }
+        }
     }
 
     private static final List<String> TOP_KEYS = List.of("listen", "stateDir", "probe", "walk", "events", "http", "alerts");
     private static final List<String> HTTP_KEYS = List.of("tokenFile", "tlsCert", "tlsKey", "maxRequestBytes",
             "requestsPerSecond", "corsOrigins");
-    private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs");
+    private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs", "disabledFeatures");
     private static final List<String> WALK_KEYS = List.of("intervalMs");
     private static final List<String> EVENTS_KEYS = List.of("recent");
 
@@ -206,6 +218,10 @@ public record Config(
                 if (v != null && Long.bitCount(v) != 1) p.at(n, "probe.ringBytes must be a power of two, got " + v);
                 else if (v != null) b.ringBytes = v.intValue();
             }
+            if ((n = probe.get("disabledFeatures")) != null) {
+                List<String> v = strings(n, p);
+                if (v != null) b.disabledFeatures = v;
+            }
             if ((n = probe.get("tickMs")) != null) { Long v = JsonTree.whole(n, 1, 10_000, p); if (v != null) b.tickMs = v.intValue(); }
         }
         Obj walk = section(root, "walk", WALK_KEYS, p);
@@ -229,15 +245,8 @@ public record Config(
             if ((n = http.get("maxRequestBytes")) != null) { Long v = JsonTree.whole(n, 1024, Integer.MAX_VALUE, p); if (v != null) b.maxRequestBytes = v; }
             if ((n = http.get("requestsPerSecond")) != null) { Long v = JsonTree.whole(n, 0, 1_000_000, p); if (v != null) b.requestsPerSecond = v.intValue(); }
             if ((n = http.get("corsOrigins")) != null) {
-                JsonTree.Arr a = JsonTree.array(n, p);
-                if (a != null) {
-                    List<String> origins = new ArrayList<>();
-                    for (Node item : a.items()) {
-                        String v = JsonTree.string(item, p);
-                        if (v != null) origins.add(v);
-                    }
-                    b.corsOrigins = List.copyOf(origins);
-                }
+                List<String> v = strings(n, p);
+                if (v != null) b.corsOrigins = v;
             }
         }
         if ((n = root.get("alerts")) != null) b.alerts = AlertsConfig.parse(n, p);
@@ -283,6 +292,18 @@ public record Config(
         return List.copyOf(out);
     }
 
+    /** An array of strings; null (the problem noted) when n is not an array. */
+    private static List<String> strings(Node n, Problems p) {
+        JsonTree.Arr a = JsonTree.array(n, p);
+        if (a == null) return null;
+        List<String> out = new ArrayList<>();
+        for (Node item : a.items()) {
+            String v = JsonTree.string(item, p);
+            if (v != null) out.add(v);
+        }
+        return List.copyOf(out);
+    }
+
     private interface Edit { void apply(Builder b); }
 
     private Config with(Edit e) {
@@ -293,6 +314,7 @@ public record Config(
 
     private static final class Builder {
         String host; int port; boolean probeEnabled; long maxEventsPerSec; int ringBytes; int tickMs;
+        java.util.List<String> disabledFeatures;
         long walkIntervalMs; int recentEvents;
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
@@ -300,14 +322,15 @@ public record Config(
 
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
-            ringBytes = c.ringBytes; tickMs = c.tickMs; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
+            ringBytes = c.ringBytes; tickMs = c.tickMs; disabledFeatures = c.disabledFeatures; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
             requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins;
             stateDir = c.stateDir; alerts = c.alerts;
         }
 
         Config build() {
-            return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, walkIntervalMs, recentEvents,
+            return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, disabledFeatures,
+                    walkIntervalMs, recentEvents,
                     tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, stateDir, alerts);
         }
     }

@@ -33,7 +33,8 @@ final class ApiJson {
                         .put("available", h.probeAvailable())
                         .put("cause", h.cause())
                         .put("mode", h.mode())
-                        .put("rememberedSockets", h.rememberedSockets()))
+                        .put("rememberedSockets", h.rememberedSockets())
+                        .put("features", features(h)))
                 .put("events", new JsonObject()
                         .put("seen", h.seen())
                         .put("consumed", h.consumed())
@@ -47,6 +48,14 @@ final class ApiJson {
                         .put("micros", h.lastWalkMicros())
                         .put("sockets", h.walkedSockets()))
                 .put("startedMillis", h.startedMillis());
+    }
+
+    /** [{"name","on","what","reason"}]: what the probe does on this kernel; reason says why a feature is off. */
+    private static JsonArray features(Health h) {
+        JsonArray out = new JsonArray();
+        h.features().forEach(f -> out.add(new JsonObject().put("name", f.name()).put("on", f.on())
+                .put("what", f.what()).put("reason", f.on() ? null : f.reason())));
+        return out;
     }
 
     /** {"states":{...every counted state...},"netns":[known inodes]}. */

@@ -95,6 +95,8 @@ public final class PrometheusWriter {
     private void probe(Health h) {
         family("tcpulse_probe_up", "gauge", "1 when the eBPF probe is attached, 0 in procfs mode.");
         sample("tcpulse_probe_up", h.probeAvailable() ? 1 : 0);
+        family("tcpulse_probe_feature", "gauge", "1 when the probe feature is on, 0 when this kernel refused it (see /api/v1/health).");
+        h.features().forEach(f -> sample("tcpulse_probe_feature", f.on() ? 1 : 0, "feature", f.name()));
         counter("tcpulse_probe_events_total", "Events the kernel programs saw.", h.seen());
         counter("tcpulse_probe_events_lost_total", "Events lost because a ring buffer was full.", h.lost());
         counter("tcpulse_probe_events_sampled_out_total", "Events dropped by sampling.", h.sampledOut());

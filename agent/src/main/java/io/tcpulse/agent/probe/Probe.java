@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
+import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
 
@@ -22,8 +23,13 @@ import java.util.Map;
  */
 public final class Probe implements AutoCloseable {
 
-    /** Options of tcpulse__open (struct tcpulse_opts). */
-    public record Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench) {
+    /** Options of tcpulse__open (struct tcpulse_opts); disabledFeatures by name (see {@link #featureNames}). */
+    public record Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench,
+                          java.util.Set<String> disabledFeatures) {
+        public Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench) {
+            this(ringBytes, maxEventsPerSec, wakeupBytes, bench, java.util.Set.of());
+        }
+
         public static Options defaults() { return new Options(0, 0, 0, false); }
     }
 
@@ -73,6 +79,7 @@ public final class Probe implements AutoCloseable {
         opts.setInt(12, (int) Math.min(o.maxEventsPerSec(), 0xffff_ffffL));
         opts.setInt(16, o.wakeupBytes());
         opts.setInt(20, o.bench() ? 1 : 0);
+        opts.setInt(24, featureBits(o.disabledFeatures()));
         IntByReference err = new IntByReference();
         Pointer h = TcpulseNative.tcpulse__open(opts, err);
         if (h == null) {
@@ -87,9 +94,7 @@ public final class Probe implements AutoCloseable {
     static String lastError() {
         byte[] buf = new byte[4096];
         TcpulseNative.tcpulse__last_error(buf, buf.length);
-        int n = 0;
-        while (n < buf.length && buf[n] != 0) n++;
-        String s = new String(buf, 0, n, StandardCharsets.UTF_8).strip();
+        String s = cString(buf).strip();
         // the last lines carry the reason
         String[] lines = s.split("\n");
         return String.join(" | ", java.util.Arrays.asList(lines).subList(Math.max(0, lines.length - 4), lines.length));
@@ -157,7 +162,6 @@ public final class Probe implements AutoCloseable {
         public static final int OVERFLOW = 1, SYNACK_RETRANS = 2, RESET_SENT = 3, RESET_RECV = 4;
     }
 
-    public static final int FEAT_OVERFLOW_REASON = 0x1;
 
     public List<PortCount> portCounters() throws ProbeException {
         ByteBuffer b = readCounters(true);
@@ -247,8 +251,50 @@ public final class Probe implements AutoCloseable {
         return TcpulseNative.tcpulse__netns_cookie(netnsPath, cookie) == 0 ? cookie.getValue() : 0;
     }
 
-    /** TCPULSE_FEAT_* bits: what this kernel lets the probe see. */
-    public int features() { return Math.max(0, TcpulseNative.tcpulse__features(live())); }
+    /** What the probe does on this kernel: every feature, on or off with the kernel's reason. */
+    public List<ProbeFeature> features() {
+        List<ProbeFeature> out = new ArrayList<>();
+        for (int i = 0; ; i++) {
+            ProbeFeature f = feature(live(), i);
+            if (f == null) return out;
+            out.add(f);
+        }
+    }
+
+    /** The feature names the library knows, in its order: what Options.disabledFeatures may name. */
+    public static List<String> featureNames() {
+        List<String> out = new ArrayList<>();
+        if (TcpulseNative.loadFailure() != null) return out;
+        for (int i = 0; ; i++) {
+            ProbeFeature f = feature(null, i);
+            if (f == null) return out;
+            out.add(f.name());
+        }
+    }
+
+    private static ProbeFeature feature(Pointer handle, int i) {
+        byte[] name = new byte[64], what = new byte[256], reason = new byte[1024];
+        int on = TcpulseNative.tcpulse__feature(handle, i, name, name.length, what, what.length, reason, reason.length);
+        if (on < 0) return null;
+        return new ProbeFeature(cString(name), on == 1, cString(what), cString(reason));
+    }
+
+    private static int featureBits(java.util.Set<String> names) {
+        List<String> known = featureNames();
+        int bits = 0;
+        for (String n : names) {
+            int i = known.indexOf(n);
+            if (i < 0) throw new IllegalArgumentException("unknown probe feature " + n + "; known: " + String.join(", ", known));
+            bits |= 1 << i;
+        }
+        return bits;
+    }
+
+    private static String cString(byte[] buf) {
+        int n = 0;
+        while (n < buf.length && buf[n] != 0) n++;
+        return new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
 
     /**
      * Reads a file as seen from a network namespace (netnsPath null: the caller's), e.g.

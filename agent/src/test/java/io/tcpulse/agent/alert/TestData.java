@@ -28,7 +28,7 @@ final class TestData {
 
     static Health health(boolean probe, long lost) {
         return new Health(probe, probe ? null : "BPF not permitted", probe ? "bpf" : "procfs", 0, 0, lost, 0, 0, 0, 1,
-                0, 0, 0, 0, 0);
+                0, 0, 0, 0, 0, List.of());
     }
 
     /** Only the parts the rules read; everything else empty. */

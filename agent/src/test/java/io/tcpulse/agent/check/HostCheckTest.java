@@ -1,6 +1,7 @@
 package io.tcpulse.agent.check;
 
 import io.tcpulse.agent.host.Capabilities;
+import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.probe.ProbeException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,6 +65,10 @@ class HostCheckTest {
             "btf_trace_tcp_retransmit_synack", "btf_trace_tcp_send_reset", "btf_trace_tcp_receive_reset",
             "btf_trace_kfree_skb");
 
+    private static final HostCheck.ProbeTest LOADED = config -> new HostCheck.ProbeReport("loaded", List.of(
+            new ProbeFeature("stateChanges", true, "every TCP state change", ""),
+            new ProbeFeature("resetsSent", false, "RSTs sent", "the kernel refused on_send_reset: R1 invalid mem access")));
+
     private static String report(HostCheck c, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int code = c.report(args, new PrintStream(out, true, StandardCharsets.UTF_8));
@@ -73,7 +78,7 @@ class HostCheckTest {
     @Test
     void aGoodHostIsReady() throws Exception {
         HostCheck c = host("6.1.0-18-amd64", btf(ALL_TRACEPOINTS, List.of("SKB_DROP_REASON_TCP_LISTEN_OVERFLOW")),
-                BPF_PERFMON, () -> "loaded");
+                BPF_PERFMON, LOADED);
         String r = report(c);
         assertTrue(r.startsWith("0\n"), r);
         assertTrue(r.contains("PASS  kernel        6.1.0-18-amd64"), r);
@@ -83,23 +88,27 @@ class HostCheckTest {
         // the unit's deliberate limits are warnings, not failures
         assertTrue(r.contains("WARN  capabilities  no CAP_SYS_ADMIN"), r);
         assertTrue(r.contains("PASS  probe         loaded"), r);
+        // each feature a line: off ones are warnings with the kernel's reason
+        assertTrue(r.contains("PASS  feature       stateChanges on: every TCP state change"), r);
+        assertTrue(r.contains("WARN  feature       resetsSent off: the kernel refused on_send_reset: R1 invalid mem access"), r);
         assertTrue(r.contains("PASS  config        valid (defaults, no --config): listen 127.0.0.1:9470"), r);
         assertTrue(r.contains("PASS  http          http, no token (loopback only)"), r);
-        assertTrue(r.strip().endsWith("result: ready (2 warnings)"), r);
+        assertTrue(r.strip().endsWith("result: ready (3 warnings)"), r);
     }
 
     @Test
     void anOldKernelWithoutBtfOrCapabilitiesFailsWithReasons() throws Exception {
-        HostCheck c = host("5.4.0-150-generic", null, 0, () -> {
+        HostCheck c = host("5.4.0-150-generic", null, 0, config -> {
             throw new ProbeException("tcpulse__open", 1, "missing capability CAP_BPF and CAP_PERFMON");
         });
         String r = report(c);
         assertTrue(r.startsWith("1\n"), r);
-        assertTrue(r.contains("FAIL  kernel        5.4.0-150-generic (needs 5.9 or later"), r);
+        // the version alone decides nothing: the probe's load does
+        assertTrue(r.contains("WARN  kernel        5.4.0-150-generic: older than the oldest kernel tested (5.10)"), r);
         assertTrue(r.contains("FAIL  btf           " + dir.resolve("vmlinux") + " is missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y"), r);
         assertTrue(r.contains("FAIL  capabilities  missing CAP_BPF and CAP_PERFMON for the probe (held: none)"), r);
         assertTrue(r.contains("FAIL  probe         cannot load: tcpulse__open failed: EPERM"), r);
-        assertTrue(r.strip().endsWith("result: NOT ready: 4 failures"), r);
+        assertTrue(r.strip().endsWith("result: NOT ready: 3 failures"), r);
     }
 
     @Test
@@ -107,22 +116,27 @@ class HostCheckTest {
         List<String> some = new ArrayList<>(ALL_TRACEPOINTS);
         some.remove("btf_trace_tcp_send_reset");
         some.remove("btf_trace_kfree_skb");
-        String r = report(host("6.8.0", btf(some, List.of()), BPF_PERFMON, () -> "loaded"));
+        String r = report(host("6.8.0", btf(some, List.of()), BPF_PERFMON, LOADED));
+        // an optional tracepoint missing turns one feature off, not the probe
+        assertTrue(r.startsWith("0\n"), r);
+        assertTrue(r.contains("WARN  tracepoint    tcp_send_reset (RSTs sent): missing from BTF (btf_trace_tcp_send_reset), that feature is off"), r);
+        some.remove("btf_trace_inet_sock_set_state");
+        r = report(host("6.8.0", btf(some, List.of()), BPF_PERFMON, LOADED));
         assertTrue(r.startsWith("1\n"), r);
-        assertTrue(r.contains("FAIL  tracepoint    tcp_send_reset (RSTs sent): missing from BTF (btf_trace_tcp_send_reset)"), r);
+        assertTrue(r.contains("FAIL  tracepoint    inet_sock_set_state (every TCP state change): missing from BTF (btf_trace_inet_sock_set_state), the probe cannot load"), r);
         assertTrue(r.contains("WARN  tracepoint    kfree_skb with SKB_DROP_REASON_TCP_LISTEN_OVERFLOW: not in this kernel"), r);
     }
 
     @Test
     void rootCapabilitiesCoverEverything() throws Exception {
         String r = report(host("6.8.0", btf(ALL_TRACEPOINTS, List.of("SKB_DROP_REASON_TCP_LISTEN_OVERFLOW")),
-                -1L >>> 23, () -> "loaded")); // CapEff of root: 41 bits
-        assertTrue(r.strip().endsWith("result: ready"), r);
+                -1L >>> 23, LOADED)); // CapEff of root: 41 bits
+        assertTrue(r.strip().endsWith("result: ready (1 warning)"), r); // the feature that is off
     }
 
     @Test
     void aBadConfigFailsAndNamesTheSetting() throws Exception {
-        HostCheck c = host("6.8.0", btf(ALL_TRACEPOINTS, List.of()), BPF_PERFMON, () -> "loaded");
+        HostCheck c = host("6.8.0", btf(ALL_TRACEPOINTS, List.of()), BPF_PERFMON, LOADED);
         String r = report(c, "--listen", "nonsense");
         assertTrue(r.contains("FAIL  config        --listen must be HOST:PORT, got nonsense"), r);
         Path cfg = Files.writeString(dir.resolve("tcpulse.json"), "{\"listen\": \"0.0.0.0:9470\"}");

@@ -26,7 +26,7 @@ class HistoryTest {
     /** Snapshot at wall time ms with the given counts per netns, transitions and listeners. */
     static Snapshot snap(long ms, Map<Long, Map<TcpState, Long>> states, List<TransitionCount> transitions,
                          List<ListenerStatus> listeners) {
-        Health h = new Health(true, null, "bpf", 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, T0);
+        Health h = new Health(true, null, "bpf", 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, T0, List.of());
         return new Snapshot(ms, h, states, transitions, Map.of(), List.of(), List.of(), listeners,
                 Map.of(), Map.of(), Map.of(), Map.of());
     }

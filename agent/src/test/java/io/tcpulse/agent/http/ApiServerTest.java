@@ -58,7 +58,12 @@ class ApiServerTest {
     void health() throws Exception {
         JsonObject h = getJson("/api/v1/health", 200);
         assertEquals("ok", h.getString("status"));
-        assertEquals(new JsonObject().put("available", true).putNull("cause").put("mode", "bpf").put("rememberedSockets", 17),
+        assertEquals(new JsonObject().put("available", true).putNull("cause").put("mode", "bpf").put("rememberedSockets", 17)
+                        .put("features", new JsonArray()
+                                .add(new JsonObject().put("name", "stateChanges").put("on", true)
+                                        .put("what", "every TCP state change").putNull("reason"))
+                                .add(new JsonObject().put("name", "resetsSent").put("on", false).put("what", "RSTs sent")
+                                        .put("reason", "the kernel refused on_send_reset: no RSTs sent per port"))),
                 h.getJsonObject("probe"));
         JsonObject events = h.getJsonObject("events");
         assertEquals(1000, events.getLong("seen"));

@@ -127,6 +127,14 @@ public final class Netns implements AutoCloseable {
      * connections made: a connect may take over the port of a TIME_WAIT socket older
      * than a second (tcp_tw_reuse is on for loopback by default; TcpExtTWRecycled).
      */
+    /**
+     * Full sockets ss shows: timewait mini-sockets left out, TIME_WAIT and the FIN_WAIT2
+     * substate alike (ss names both by state; only their timer tells them apart).
+     */
+    public long fullSockets() {
+        return read("ss", "-tanoH").lines().filter(l -> !l.isBlank() && !l.contains("timer:(timewait")).count();
+    }
+
     public Map<String, Long> settledSs(Duration timeout, String... states) throws InterruptedException {
         Set<String> want = Set.of(states);
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -37,6 +37,11 @@ class StateMachineKernelTest {
 
     @Test
     void transitionMatrixIsExactAndStatesMatchSs() throws Exception {
+        assertExactMatrixAndStates(agent.port());
+    }
+
+    /** Both close orders in a namespace of its own: every transition counted once, states equal to ss. */
+    static void assertExactMatrixAndStates(int port) throws Exception {
         try (Netns ns = Netns.create()) {
             long inode = ns.inode();
             // round 1: the client closes first
@@ -61,18 +66,18 @@ class StateMachineKernelTest {
             expected.put("CLOSE_WAIT>LAST_ACK", 2L * N);
             expected.put("LAST_ACK>CLOSE", 2L * N);
 
-            await(Duration.ofSeconds(5), () -> expected.equals(kernelTransitions(inode)),
-                    () -> "transitions for netns " + inode + ": expected " + expected + " got " + kernelTransitions(inode));
+            await(Duration.ofSeconds(5), () -> expected.equals(kernelTransitions(port, inode)),
+                    () -> "transitions for netns " + inode + ": expected " + expected + " got " + kernelTransitions(port, inode));
 
             // every FIN_WAIT2->CLOSE handed over to a timewait sock (substate TIME_WAIT or FIN_WAIT2)
-            JsonArray all = getJson(agent.port(), "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
+            JsonArray all = getJson(port, "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
             long twEntries = all.stream().map(JsonObject.class::cast)
                     .filter(t -> t.getBoolean("derived")).mapToLong(t -> t.getLong("count")).sum();
             assertEquals(2L * N, twEntries, "timewait entries: " + all);
 
             // once traffic stops, the states equal ss inside the namespace, state by state
-            await(Duration.ofSeconds(10), () -> ns.ssCounts().equals(safeStates(inode)),
-                    () -> "states for netns " + inode + ": ss " + ns.ssCounts() + ", agent " + safeStates(inode));
+            await(Duration.ofSeconds(10), () -> ns.ssCounts().equals(safeStates(port, inode)),
+                    () -> "states for netns " + inode + ": ss " + ns.ssCounts() + ", agent " + safeStates(port, inode));
         }
     }
 
@@ -117,18 +122,26 @@ class StateMachineKernelTest {
             assertTrue(n > 10_000, "the storm ran: " + out);
             // how each side closes varies (the client's RST may meet the server's FIN); the
             // opening does not, and each of the 2n sockets ends in one ->CLOSE unless ss
-            // still shows it (a FIN_WAIT1 orphan whose peer's RST crossed its FIN)
+            // still shows it as a full socket (a FIN_WAIT1 orphan whose peer's RST crossed its
+            // FIN; a timewait sock in FIN_WAIT2 has had its ->CLOSE). One more exception, rare:
+            // an accepted socket whose close the kernel never reports (it leaves ESTABLISHED
+            // for CLOSE_WAIT, then the hash, with no further state change: seen in 1 storm of
+            // ~10, one or two sockets; neither ss nor the tracepoint shows its end)
             Map<String, Long> expected = new TreeMap<>();
             for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) {
                 expected.put(t, n);
             }
+            long[] unreported = new long[1];
             await(Duration.ofSeconds(5), () -> {
-                long open = ns.ssCounts().entrySet().stream().filter(e -> !e.getKey().equals("TIME_WAIT"))
-                        .mapToLong(Map.Entry::getValue).sum();
-                expected.put("->CLOSE", 2 * n - open);
-                return expected.equals(openingAndCloses(kernelTransitions(ns.inode())));
+                Map<String, Long> all = kernelTransitions(ns.inode());
+                unreported[0] = all.getOrDefault("ESTABLISHED>CLOSE_WAIT", 0L) - all.entrySet().stream()
+                        .filter(e -> e.getKey().startsWith("CLOSE_WAIT>")).mapToLong(Map.Entry::getValue).sum()
+                        - ns.ssCounts().getOrDefault("CLOSE_WAIT", 0L);
+                expected.put("->CLOSE", 2 * n - ns.fullSockets() - unreported[0]);
+                return expected.equals(openingAndCloses(all));
             }, () -> "storm of " + n + " connections: " + kernelTransitions(ns.inode()) + " vs " + expected
-                    + ", ss " + ns.ssCounts());
+                    + ", ss " + ns.ssCounts() + ", full sockets " + ns.fullSockets());
+            assertTrue(unreported[0] >= 0 && unreported[0] <= 3, "CLOSE_WAIT sockets with no end: " + unreported[0]);
         }
     }
 
@@ -206,8 +219,12 @@ class StateMachineKernelTest {
     }
 
     static Map<String, Long> kernelTransitions(long inode) {
+        return kernelTransitions(agent.port(), inode);
+    }
+
+    static Map<String, Long> kernelTransitions(int port, long inode) {
         try {
-            JsonArray arr = getJson(agent.port(), "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
+            JsonArray arr = getJson(port, "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
             Map<String, Long> out = new TreeMap<>();
             for (Object o : arr) {
                 JsonObject t = (JsonObject) o;
@@ -220,8 +237,12 @@ class StateMachineKernelTest {
     }
 
     static Map<String, Long> safeStates(long inode) {
+        return safeStates(agent.port(), inode);
+    }
+
+    static Map<String, Long> safeStates(int port, long inode) {
         try {
-            Map<TcpState, Long> s = apiStates(agent.port(), inode);
+            Map<TcpState, Long> s = apiStates(port, inode);
             return asSs(s);
         } catch (Exception e) {
             throw new AssertionError(e);
