@@ -12,8 +12,11 @@
 const volatile __u8 cfg_socket_cookie = 1;
 /* bpf_get_current_task_btf(): Linux 5.11 */
 const volatile __u8 cfg_task_btf = 1;
-/* BPF_ATOMIC compare-and-exchange (and fetch variants): Linux 5.12 */
-const volatile __u8 cfg_cmpxchg = 1;
+/*
+ * BPF_ATOMIC compare-and-exchange: Linux 5.12. Not a switch: older verifiers refuse its
+ * encoding before looking at what is reachable, so the state-change programs come in a
+ * second pair without it (tcpulse.bpf.c) and the loader attaches one pair.
+ */
 
 /* the fields' older shapes, matched by CO-RE through the ___suffix */
 struct net___atomic_cookie { /* net_cookie was an atomic64_t until Linux 5.12 */
@@ -24,17 +27,83 @@ struct sock_cgroup_data___val { /* a tagged u64 until Linux 5.15: a cgroup point
 	__u64 val;
 } __attribute__((preserve_access_index));
 
+struct local_ports___pair { /* the range was int[2] until Linux 6.8 (one u32 since) */
+	int range[2];
+} __attribute__((preserve_access_index));
+
+struct netns_ipv4___pair {
+	struct local_ports___pair ip_local_ports;
+} __attribute__((preserve_access_index));
+
+struct net___pair {
+	struct netns_ipv4___pair ipv4;
+} __attribute__((preserve_access_index));
+
+/* net.ipv4.ip_local_port_range of the namespace */
+static __always_inline void local_port_range(const struct net *net, __u32 *lo, __u32 *hi)
+{
+	if (bpf_core_field_exists(net->ipv4.ip_local_ports.range)) {
+		__u32 r = BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+
+		*lo = r & 0xffff;
+		*hi = r >> 16;
+	} else {
+		int r[2] = {};
+
+		bpf_core_read(r, sizeof(r), &((struct net___pair *)net)->ipv4.ip_local_ports.range);
+		*lo = r[0];
+		*hi = r[1];
+	}
+}
+
 /*
- * The namespace's cookie (net: a BTF pointer, read with plain loads); 0 where the
- * kernel has not made one (before 5.12 it made them lazily).
+ * Before 5.12 a namespace has a cookie only once something asks for one, and tracing
+ * programs cannot ask. Ours stand in: the time the namespace (its address and random
+ * hash_mix) was first seen, top bit set so it is no kernel cookie. Of the namespaces
+ * that held an inode in turn, the live one is the newest: the largest, which is the
+ * one the agent counts when it cannot read SO_NETNS_COOKIE (5.14).
+ */
+struct netns_seen_key {
+	__u64 net;
+	__u32 hash_mix;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct netns_seen_key);
+	__type(value, __u64);
+} netns_seen SEC(".maps");
+
+/*
+ * The namespace's cookie (net: a BTF pointer, read with plain loads), or before 5.12
+ * the stand-in above; 0 for no namespace.
  */
 static __always_inline __u64 net_cookie_of(const struct net *net)
 {
+	struct netns_seen_key k = {};
+	__u64 c, *seen;
+
 	if (!net)
 		return 0;
 	if (bpf_core_field_exists(net->net_cookie))
-		return net->net_cookie;
-	return ((struct net___atomic_cookie *)net)->net_cookie.counter;
+		c = net->net_cookie;
+	else
+		c = ((struct net___atomic_cookie *)net)->net_cookie.counter;
+	if (c)
+		return c;
+	k.net = (__u64)net;
+	if (bpf_core_field_exists(net->hash_mix))
+		k.hash_mix = net->hash_mix;
+	seen = bpf_map_lookup_elem(&netns_seen, &k);
+	if (seen)
+		return *seen;
+	c = bpf_ktime_get_ns() | (1ULL << 63);
+	/* another CPU may have been first: its value stands */
+	bpf_map_update_elem(&netns_seen, &k, &c, BPF_NOEXIST);
+	seen = bpf_map_lookup_elem(&netns_seen, &k);
+	return seen ? *seen : c;
 }
 
 /*

@@ -40,9 +40,9 @@ struct tcpulse {
 	/* bit (1 << TCPULSE_FEATURE_*) per feature on; why each one is off */
 	__u32 on;
 	char reason[TCPULSE_FEATURE_MAX][REASON_BYTES];
-	/* compat.bpf.h's switches as the trial loads set them, and the overflow drop reason */
+	/* compat.bpf.h's switches as the trial loads set them, and the drop reasons */
 	__u8 socket_cookie, task_btf, cmpxchg;
-	__u32 overflow_reason;
+	__u32 overflow_reason, no_socket_reason; /* no_socket_reason: RSTs of closed ports from drops */
 	int *ring_fds;
 	int nr_rings;
 	int ncpu;
@@ -222,25 +222,35 @@ static const struct {
 	[TCPULSE_FEATURE_SOCKET_SLOTS] = { "socketSlots",
 		"per-socket entries in array slots taken with one compare-and-swap",
 		"per-socket entries in a hash (about 2 us more per connection in a storm)" },
+	[TCPULSE_FEATURE_CLOSED_PORT_RESETS] = { "closedPortResets",
+		"RSTs answering segments no socket takes (closed ports), per port",
+		"those RSTs are not counted (Tcp OutRsts in /proc/net/snmp has them per namespace)", "kfree_skb" },
 };
 
 /* attach order: the state-change twins first, the walk, then the rest */
 static const int ATTACH_ORDER[] = {
 	TCPULSE_FEATURE_STATE_CHANGES, TCPULSE_FEATURE_NESTED_STATE_CHANGES, TCPULSE_FEATURE_SOCKET_WALK,
 	TCPULSE_FEATURE_SYNACK_RETRANSMITS, TCPULSE_FEATURE_RESETS_SENT, TCPULSE_FEATURE_RESETS_RECEIVED,
-	TCPULSE_FEATURE_OVERFLOW_EVENTS,
+	TCPULSE_FEATURE_OVERFLOW_EVENTS, TCPULSE_FEATURE_CLOSED_PORT_RESETS,
 };
 
-static struct bpf_program *feature_prog(struct tcpulse_bpf *s, int f)
+/* the program of feature f: the state-change pair comes with and without compare-and-swap */
+static struct bpf_program *feature_prog(const struct tcpulse *t, int f)
 {
+	struct tcpulse_bpf *s = t->skel;
+
 	switch (f) {
 	case TCPULSE_FEATURE_OVERFLOW_EVENTS: return s->progs.on_kfree_skb;
-	case TCPULSE_FEATURE_STATE_CHANGES: return s->progs.on_state_change;
+	case TCPULSE_FEATURE_STATE_CHANGES:
+		return t->cmpxchg ? s->progs.on_state_change : s->progs.on_state_change_nocas;
 	case TCPULSE_FEATURE_SOCKET_WALK: return s->progs.walk_tcp;
-	case TCPULSE_FEATURE_NESTED_STATE_CHANGES: return s->progs.on_state_change_nested;
+	case TCPULSE_FEATURE_NESTED_STATE_CHANGES:
+		return t->cmpxchg ? s->progs.on_state_change_nested : s->progs.on_state_change_nested_nocas;
 	case TCPULSE_FEATURE_SYNACK_RETRANSMITS: return s->progs.on_synack_retransmit;
 	case TCPULSE_FEATURE_RESETS_SENT: return s->progs.on_send_reset;
 	case TCPULSE_FEATURE_RESETS_RECEIVED: return s->progs.on_receive_reset;
+	/* none where tcp:tcp_send_reset reports them itself */
+	case TCPULSE_FEATURE_CLOSED_PORT_RESETS: return t->no_socket_reason ? s->progs.on_drop_no_socket : NULL;
 	default: return NULL;
 	}
 }
@@ -381,6 +391,18 @@ static int check_tracepoints(struct tcpulse *t)
 		}
 		turn_off(t, f, "the kernel has no tracepoint %s", FEATURES[f].tracepoint);
 	}
+	/*
+	 * RSTs of closed ports: tcp:tcp_send_reset reports them where it has a reason
+	 * argument (6.10; they came a little earlier), else their segments' drops do
+	 */
+	if (is_on(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) && tracepoint_arity(btf, "tcp_send_reset") < 4) {
+		reason = kernel_enum_value(btf, "skb_drop_reason", "SKB_DROP_REASON_NO_SOCKET");
+		if (reason <= 0 || tracepoint_arity(btf, "kfree_skb") < 4)
+			turn_off(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS,
+				 "tcp:tcp_send_reset does not report them and there is no drop reason NO_SOCKET (Linux 5.17)");
+		else
+			t->no_socket_reason = reason;
+	}
 	if (is_on(t, TCPULSE_FEATURE_OVERFLOW_EVENTS)) {
 		reason = kernel_enum_value(btf, "skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW");
 		if (reason <= 0)
@@ -402,7 +424,7 @@ static int feature_of_prog(struct tcpulse *t, const char *prog)
 	int f;
 
 	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
-		struct bpf_program *p = feature_prog(t->skel, f);
+		struct bpf_program *p = feature_prog(t, f);
 
 		if (p && !strcmp(bpf_program__name(p), prog))
 			return f;
@@ -418,8 +440,8 @@ static int configure(struct tcpulse *t, const struct tcpulse_opts *opts)
 
 	s->rodata->cfg_socket_cookie = t->socket_cookie;
 	s->rodata->cfg_task_btf = t->task_btf;
-	s->rodata->cfg_cmpxchg = t->cmpxchg;
 	s->rodata->cfg_reason_listen_overflow = t->overflow_reason;
+	s->rodata->cfg_reason_no_socket = t->no_socket_reason;
 	if (opts->max_events_per_sec) {
 		long online = sysconf(_SC_NPROCESSORS_ONLN);
 		__u64 per_cpu = opts->max_events_per_sec / (online > 0 ? online : 1);
@@ -432,9 +454,15 @@ static int configure(struct tcpulse *t, const struct tcpulse_opts *opts)
 		return -errno;
 	if (!(opts->flags & TCPULSE_OPT_BENCH))
 		bpf_program__set_autoload(t->skel->progs.bench_generate, false);
+	/* of the state-change pairs, only the one feature_prog() names */
+	bpf_program__set_autoload(s->progs.on_state_change, false);
+	bpf_program__set_autoload(s->progs.on_state_change_nested, false);
+	bpf_program__set_autoload(s->progs.on_state_change_nocas, false);
+	bpf_program__set_autoload(s->progs.on_state_change_nested_nocas, false);
+	bpf_program__set_autoload(s->progs.on_drop_no_socket, false);
 	for (f = 0; f < TCPULSE_FEATURE_MAX; f++)
-		if (feature_prog(t->skel, f))
-			bpf_program__set_autoload(feature_prog(t->skel, f), is_on(t, f));
+		if (feature_prog(t, f))
+			bpf_program__set_autoload(feature_prog(t, f), is_on(t, f));
 	s->rodata->cfg_twin = is_on(t, TCPULSE_FEATURE_NESTED_STATE_CHANGES);
 	return 0;
 }
@@ -486,9 +514,9 @@ static int attach(struct tcpulse *t)
 		struct bpf_program *p;
 
 		f = ATTACH_ORDER[i];
-		if (!is_on(t, f))
+		p = feature_prog(t, f);
+		if (!is_on(t, f) || !p)
 			continue;
-		p = feature_prog(t->skel, f);
 		t->links[f] = f == TCPULSE_FEATURE_SOCKET_WALK ? bpf_program__attach_iter(p, NULL)
 							       : bpf_program__attach(p);
 		if (t->links[f])
@@ -1096,7 +1124,7 @@ API long long tcpulse__recursion_misses(struct tcpulse *t)
 
 	if (!t)
 		return -EINVAL;
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(t->skel->progs.on_state_change), &info, &len))
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(feature_prog(t, TCPULSE_FEATURE_STATE_CHANGES)), &info, &len))
 		return -errno;
 	return info.recursion_misses;
 }

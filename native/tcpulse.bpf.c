@@ -356,15 +356,27 @@ static __always_inline __u32 netns_of(const struct sock_common *skc)
 }
 
 /*
- * The slot a socket's id picks: cookies come in runs of consecutive numbers, their low
- * bits spread well; addresses (ids where there are no cookies) need a hash.
+ * The slot a key picks: cookies come in runs of consecutive numbers, their low bits
+ * spread well; addresses need a hash. A cookie never equals a kernel address, so the
+ * two kinds of key cannot be confused in a slot.
  */
-static __always_inline struct sk_slot *slot_of(__u64 id)
+static __always_inline struct sk_slot *slot_of(__u64 key, bool address)
 {
-	__u32 idx = cfg_socket_cookie ? id : (id * 0x9E3779B97F4A7C15ULL) >> 32;
+	__u32 idx = address ? (key * 0x9E3779B97F4A7C15ULL) >> 32 : key;
 
 	idx &= SK_SLOTS - 1;
 	return bpf_map_lookup_elem(&sk_slots, &idx);
+}
+
+/*
+ * An accepted child is keyed by its address, not its id: its cookie is not final when
+ * it is born (6.12 copies the listener's and sets the request's after the state change).
+ * Where ids are addresses the two are the same.
+ */
+static __always_inline struct sk_slot *child_slot_of(const struct sock *sk, __u64 *key)
+{
+	*key = address_of(sk);
+	return slot_of(*key, true);
 }
 
 /*
@@ -373,8 +385,8 @@ static __always_inline struct sk_slot *slot_of(__u64 id)
  */
 static __always_inline struct sk_info *info_of(const struct sock *sk, __u64 sock_cookie)
 {
-	__u64 key = (__u64)sk;
-	struct sk_slot *slot = slot_of(sock_cookie);
+	__u64 key = (__u64)sk, addr;
+	struct sk_slot *slot = slot_of(sock_cookie, !cfg_socket_cookie);
 	struct sk_info *si;
 	struct closed_ring *cr;
 	__u64 cookie;
@@ -384,6 +396,11 @@ static __always_inline struct sk_info *info_of(const struct sock *sk, __u64 sock
 
 	if (slot && slot->cookie == sock_cookie)
 		return &slot->info;
+	if (cfg_socket_cookie) {
+		slot = child_slot_of(sk, &addr);
+		if (slot && slot->cookie == addr)
+			return &slot->info;
+	}
 	/* after its last ->CLOSE (an RST sent after close()) only last_closed may know it */
 	if (sk->__sk_common.skc_state != S_CLOSE) {
 		si = bpf_map_lookup_elem(&sk_infos, &key);
@@ -484,19 +501,26 @@ static __always_inline struct tcpulse_event *begin_event(__u64 now, __u8 kind, v
 /*
  * A socket's entry, created (or replacing a stale one at a reused address) at its
  * birth, complete: the caller reads fresh itself, no second lookup for what it just wrote.
+ * child: an accepted socket (keyed by address); cas: this program may take slots (the
+ * kernel has compare-and-swap; before 5.12 its very encoding is refused, so the programs
+ * without it are separate ones and keep their entries in the hash).
  */
 static __always_inline struct sk_info *remember(struct sock *sk, __u64 sock_cookie,
-						struct sk_info *fresh, __u64 now)
+						struct sk_info *fresh, __u64 now, bool child,
+						const bool cas)
 {
-	__u64 key = (__u64)sk;
-	struct sk_slot *slot = slot_of(sock_cookie);
+	__u64 key = (__u64)sk, slot_key = sock_cookie;
+	struct sk_slot *slot = child ? child_slot_of(sk, &slot_key) : slot_of(sock_cookie, !cfg_socket_cookie);
 
 	fresh->born_ns = now;
 	fresh->state_ns = now;
 	fresh->sport = sk->__sk_common.skc_num;
-	/* without compare-and-swap (before 5.12) two CPUs could take one slot: the hash only */
-	if (cfg_cmpxchg && slot && !slot->cookie &&
-	    !__sync_val_compare_and_swap(&slot->cookie, 0, sock_cookie)) {
+	if (cas && slot && slot->cookie == slot_key && child) {
+		/* an earlier socket at this address whose end was not seen: its entry is stale */
+		slot->info = *fresh;
+		return fresh;
+	}
+	if (cas && slot && !slot->cookie && !__sync_val_compare_and_swap(&slot->cookie, 0, slot_key)) {
 		slot->info = *fresh;
 		stat_add(TCPULSE_STAT_REMEMBERED, 1);
 		return fresh;
@@ -513,19 +537,23 @@ static __always_inline struct sk_info *remember(struct sock *sk, __u64 sock_cook
 }
 
 /* the socket's last ->CLOSE: its slot or hash entry is freed */
-static __always_inline void forget(__u64 key, __u64 sock_cookie)
+static __always_inline void forget(struct sock *sk, __u64 sock_cookie)
 {
-	struct sk_slot *slot = slot_of(sock_cookie);
+	struct sk_slot *slot = slot_of(sock_cookie, !cfg_socket_cookie);
+	__u64 key = (__u64)sk, addr;
 
-	if (slot && slot->cookie == sock_cookie)
+	if (slot && slot->cookie == sock_cookie) {
 		slot->cookie = 0;
-	else if (bpf_map_delete_elem(&sk_infos, &key))
+	} else if (cfg_socket_cookie && (slot = child_slot_of(sk, &addr)) && slot->cookie == addr) {
+		slot->cookie = 0;
+	} else if (bpf_map_delete_elem(&sk_infos, &key)) {
 		return;
+	}
 	stat_add(TCPULSE_STAT_REMEMBERED, -1);
 }
 
 static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cookie, int oldstate,
-					       int newstate)
+					       int newstate, const bool cas)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 	__u64 now = bpf_ktime_get_ns();
@@ -570,7 +598,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 			__builtin_memcpy(lo.comm, fresh.comm, sizeof(lo.comm));
 			bpf_map_update_elem(&listen_owners, &lk, &lo, BPF_ANY);
 		}
-		si = remember(sk, sock_cookie, &fresh, now);
+		si = remember(sk, sock_cookie, &fresh, now, false, cas);
 	} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
 		/* an accepted child: its listener's owner, its life starts now */
 		struct listen_key lk = { .netns_cookie = cookie, .netns = netns, .port = skc->skc_num };
@@ -582,7 +610,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 			__builtin_memcpy(fresh.comm, lo->comm, sizeof(fresh.comm));
 			fresh.flags |= TCPULSE_F_OWNER_KNOWN;
 		}
-		si = remember(sk, sock_cookie, &fresh, now);
+		si = remember(sk, sock_cookie, &fresh, now, true, cas);
 	} else {
 		si = info_of(sk, sock_cookie);
 		if (si && si->state_ns)
@@ -611,7 +639,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 				cr->slot[at].dport = skc->skc_dport;
 				cr->slot[at].info = fresh;
 			}
-			forget(key, sock_cookie);
+			forget(sk, sock_cookie);
 		}
 	}
 
@@ -716,24 +744,49 @@ static __always_inline bool was_taken(__u64 id, int oldstate, int newstate)
 	return false;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
+static __always_inline void state_change(struct sock *sk, int oldstate, int newstate, const bool cas)
 {
 	__u64 id = sock_id(sk);
 
 	if (cfg_twin)
 		mark_taken(id, oldstate, newstate);
-	handle_state_change(sk, id, oldstate, newstate);
+	handle_state_change(sk, id, oldstate, newstate, cas);
+}
+
+static __always_inline void state_change_nested(struct sock *sk, int oldstate, int newstate, const bool cas)
+{
+	__u64 id = sock_id(sk);
+
+	if (!was_taken(id, oldstate, newstate))
+		handle_state_change(sk, id, oldstate, newstate, cas);
+}
+
+/* the loader attaches the first pair where the kernel has compare-and-swap, else the second */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate)
+{
+	state_change(sk, oldstate, newstate, true);
 	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_nested, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 id = sock_id(sk);
+	state_change_nested(sk, oldstate, newstate, true);
+	return 0;
+}
 
-	if (!was_taken(id, oldstate, newstate))
-		handle_state_change(sk, id, oldstate, newstate);
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change_nocas, struct sock *sk, int oldstate, int newstate)
+{
+	state_change(sk, oldstate, newstate, false);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change_nested_nocas, struct sock *sk, int oldstate, int newstate)
+{
+	state_change_nested(sk, oldstate, newstate, false);
 	return 0;
 }
 
@@ -793,20 +846,11 @@ int BPF_PROG(on_synack_retransmit, const struct sock *sk, const struct request_s
 /* whether port is in the namespace's net.ipv4.ip_local_port_range */
 static __always_inline bool ephemeral_port(const struct net *net, __u16 port)
 {
-	__u32 r[2] = {}, lo, hi;
+	__u32 lo, hi;
 
 	if (!net)
 		return false;
-	/* one u32 (low | high << 16) since Linux 6.8, int[2] before */
-	bpf_core_read(r, bpf_core_field_size(net->ipv4.ip_local_ports.range),
-		      &net->ipv4.ip_local_ports.range);
-	if (bpf_core_field_size(net->ipv4.ip_local_ports.range) == 4) {
-		lo = r[0] & 0xffff;
-		hi = r[0] >> 16;
-	} else {
-		lo = r[0];
-		hi = r[1];
-	}
+	local_port_range(net, &lo, &hi);
 	return port >= lo && port <= hi;
 }
 
@@ -822,9 +866,90 @@ static __always_inline __u16 reset_port(const struct net *net, const struct sk_i
 	return ephemeral_port(net, port) ? 0 : port;
 }
 
+/*
+ * Per CPU, the last segment whose RST tcp:tcp_send_reset reported without a socket:
+ * on_drop_no_socket must not count it again when the segment is freed right after.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_segment_reset SEC(".maps");
+
+/*
+ * An RST sent in answer to a segment no socket took (a closed port): ports and
+ * addresses come from the segment; only an RST segment gets no answer. any_proto: the
+ * segment may be no TCP at all (a drop), look first.
+ */
+static __always_inline void reset_for_segment(const struct sk_buff *skb, bool any_proto)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 thoff = BPF_CORE_READ(skb, transport_header);
+	__u16 nhoff = BPF_CORE_READ(skb, network_header);
+	struct net_device *dev = skb->dev;
+	struct net *net = dev ? dev->nd_net.net : NULL;
+	struct tcphdr th = {};
+	struct tcpulse_event *e;
+	__u32 netns = 0;
+	__u8 ver = 0;
+	void *rb;
+
+	bpf_probe_read_kernel(&ver, 1, head + nhoff);
+	if (any_proto) {
+		__u8 proto = 0;
+
+		/* the protocol field of IPv4 (offset 9), the next header of IPv6 (offset 6) */
+		bpf_probe_read_kernel(&proto, 1, head + nhoff + ((ver >> 4) == 6 ? 6 : 9));
+		if (proto != IPPROTO_TCP)
+			return;
+	}
+	bpf_probe_read_kernel(&th, sizeof(th), head + thoff);
+	if (th.rst)
+		return;
+	if (net)
+		netns = net->ns.inum;
+	{
+		struct tcpulse_port_key key = {
+			.netns = netns, .port = reset_port(net, NULL, bpf_ntohs(th.dest)),
+			.what = TCPULSE_PC_RESET_SENT,
+		};
+
+		key.netns_cookie = net_cookie_of(net);
+		bump(&port_counters, &key);
+	}
+
+	stat_add(TCPULSE_STAT_SEEN, 1);
+	e = begin_event(bpf_ktime_get_ns(), TCPULSE_EV_RESET_SENT, &rb);
+	if (!e)
+		return;
+	e->netns = netns;
+	e->sport = bpf_ntohs(th.dest);
+	e->dport = bpf_ntohs(th.source);
+	if ((ver >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nhoff);
+		e->family = AF_INET6;
+		__builtin_memcpy(e->saddr, &ip6.daddr, 16);
+		__builtin_memcpy(e->daddr, &ip6.saddr, 16);
+	} else {
+		struct iphdr ip;
+
+		bpf_probe_read_kernel(&ip, sizeof(ip), head + nhoff);
+		e->family = AF_INET;
+		__builtin_memcpy(e->saddr, &ip.daddr, 4);
+		__builtin_memcpy(e->daddr, &ip.saddr, 4);
+	}
+	submit_event(rb, e);
+}
+
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
+	__u32 zero = 0;
+	__u64 *last;
+
 	if (sk) {
 		const struct sock_common *skc = &sk->__sk_common;
 		struct sock *full = full_sock(skc);
@@ -839,59 +964,39 @@ int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		emit_sock_event(skc, full, si, TCPULSE_EV_RESET_SENT, 0);
 		return 0;
 	}
-	/* no socket (e.g. a closed port): the ports come from the packet answered */
+	/* no socket (e.g. a closed port); kernels before 6.8 or so do not report these */
 	if (!skb)
 		return 0;
-	{
-		unsigned char *head = BPF_CORE_READ(skb, head);
-		__u16 thoff = BPF_CORE_READ(skb, transport_header);
-		__u16 nhoff = BPF_CORE_READ(skb, network_header);
-		struct net_device *dev = skb->dev;
-		struct net *net = dev ? dev->nd_net.net : NULL;
-		struct tcphdr th = {};
-		struct tcpulse_event *e;
-		__u32 netns = 0;
-		__u8 ver = 0;
-		void *rb;
+	last = bpf_map_lookup_elem(&last_segment_reset, &zero);
+	if (last)
+		*last = address_of(skb);
+	reset_for_segment(skb, false);
+	return 0;
+}
 
-		bpf_probe_read_kernel(&th, sizeof(th), head + thoff);
-		bpf_probe_read_kernel(&ver, 1, head + nhoff);
-		if (net)
-			netns = net->ns.inum;
-		{
-			struct tcpulse_port_key key = {
-				.netns = netns, .port = reset_port(net, NULL, bpf_ntohs(th.dest)),
-				.what = TCPULSE_PC_RESET_SENT,
-			};
+/* SKB_DROP_REASON_NO_SOCKET, resolved from BTF like the overflow reason */
+const volatile __u32 cfg_reason_no_socket = 0;
 
-			key.netns_cookie = net_cookie_of(net);
-			bump(&port_counters, &key);
-		}
+/*
+ * Where tcp:tcp_send_reset says nothing of segments no socket took, their drop does:
+ * tcp_v4_rcv() and tcp_v6_rcv() answer such a segment with an RST, then free it with
+ * SKB_DROP_REASON_NO_SOCKET (drop reasons: Linux 5.17). Three arguments only, so it
+ * loads on kernels without rx_sk; one already reported is not counted again.
+ */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_drop_no_socket, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	__u32 zero = 0;
+	__u64 *last;
 
-		stat_add(TCPULSE_STAT_SEEN, 1);
-		e = begin_event(bpf_ktime_get_ns(), TCPULSE_EV_RESET_SENT, &rb);
-		if (!e)
-			return 0;
-		e->netns = netns;
-		e->sport = bpf_ntohs(th.dest);
-		e->dport = bpf_ntohs(th.source);
-		if ((ver >> 4) == 6) {
-			struct ipv6hdr ip6;
-
-			bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nhoff);
-			e->family = AF_INET6;
-			__builtin_memcpy(e->saddr, &ip6.daddr, 16);
-			__builtin_memcpy(e->daddr, &ip6.saddr, 16);
-		} else {
-			struct iphdr ip;
-
-			bpf_probe_read_kernel(&ip, sizeof(ip), head + nhoff);
-			e->family = AF_INET;
-			__builtin_memcpy(e->saddr, &ip.daddr, 4);
-			__builtin_memcpy(e->daddr, &ip.saddr, 4);
-		}
-		submit_event(rb, e);
+	if (!cfg_reason_no_socket || reason != cfg_reason_no_socket)
+		return 0;
+	last = bpf_map_lookup_elem(&last_segment_reset, &zero);
+	if (last && *last == address_of(skb)) {
+		*last = 0;
+		return 0;
 	}
+	reset_for_segment(skb, true);
 	return 0;
 }
 

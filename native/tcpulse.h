@@ -179,7 +179,8 @@ enum tcpulse_feature {
 	TCPULSE_FEATURE_RESETS_RECEIVED = 6,    /* tcp:tcp_receive_reset */
 	TCPULSE_FEATURE_SOCKET_COOKIES = 7,     /* sockets named by cookie, not address */
 	TCPULSE_FEATURE_SOCKET_SLOTS = 8,       /* per-socket entries in array slots, not a hash */
-	TCPULSE_FEATURE_MAX = 9,
+	TCPULSE_FEATURE_CLOSED_PORT_RESETS = 9, /* RSTs answering segments no socket takes */
+	TCPULSE_FEATURE_MAX = 10,
 };
 
 /* tcpulse__features() bits, kept from ABI 2 */

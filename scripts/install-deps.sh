@@ -17,6 +17,9 @@ packages=(
     systemd util-linux openssl prometheus
     # dashboard tests: headless Chromium driven by Selenium through chromedriver
     chromium chromium-driver
+    # the kernel matrix (scripts/kernel-matrix.sh): Debian's kernels booted under QEMU, an
+    # initrd for their virtio disk, a root image made from this machine's files
+    qemu-system-x86 initramfs-tools e2fsprogs kmod cpio debian-archive-keyring python3 tar
 )
 
 missing=()

@@ -10,7 +10,7 @@
 # Environment (flags win):
 #   KERNELS="bullseye bookworm trixie"   Debian suites to boot; "" = host only
 #   HOST_RUN=1                           0: skip the run on the host kernel
-#   CORE="startup transitions timewait"  scenarios that must pass on every kernel;
+#   CORE="startup transitions timewait resets"  scenarios that must pass on every kernel;
 #   CORE_<suite>="..."                   per-kernel override (CORE_host for the host run),
 #                                        e.g. CORE_trixie="startup transitions timewait overflow resets"
 #   KEEP_LOGS=DIR                        keep serial logs, agent logs and check output there
@@ -27,7 +27,7 @@ repo=$PWD
 
 KERNELS=${KERNELS-bullseye bookworm trixie}
 HOST_RUN=${HOST_RUN:-1}
-CORE=${CORE:-startup transitions timewait}
+CORE=${CORE:-startup transitions timewait resets}
 KEEP_LOGS=${KEEP_LOGS:-}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-360}
 SCENARIOS=${SCENARIOS:-}
@@ -58,23 +58,6 @@ JAR=$(realpath "$JAR")
 JAVA=$(readlink -f "$(command -v java)") || die "no java on PATH"
 JAVA_HOME_DIR=${JAVA%/bin/java}
 PYTHON=$(command -v python3) || die "no python3"
-
-# ---------------------------------------------------------------- dependencies
-# Same style as scripts/install-deps.sh: apt is called only when something is missing.
-install_deps() {
-    local packages=(qemu-system-x86 initramfs-tools e2fsprogs kmod cpio debian-archive-keyring
-                    iproute2 python3 util-linux coreutils tar)
-    local missing=() p
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if ((${#missing[@]})); then
-        say "installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
-}
 
 # ---------------------------------------------------------------- kernels
 # Archive URIs from the host's own apt sources (labels Debian / Debian-Security).
@@ -328,7 +311,7 @@ trap 'exit 130' INT TERM
 read -ra suites <<<"$KERNELS"
 
 if ((${#suites[@]})); then
-    install_deps
+    scripts/install-deps.sh  # qemu, initramfs-tools and the rest: apt only when something is missing
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
     flock 9  # one fetch at a time: kernels, initrds and /lib/modules are shared

@@ -217,7 +217,10 @@ public final class Probe implements AutoCloseable {
      * the same inode are left out. Inodes not listed fall back to their largest cookie.
      */
     public void liveNamespaces(Map<Long, Long> inodeToCookie) {
-        this.liveCookies = Map.copyOf(inodeToCookie);
+        // cookie 0: not known (no SO_NETNS_COOKIE before Linux 5.14); the largest seen stands in
+        Map<Long, Long> known = new HashMap<>(inodeToCookie);
+        known.values().removeIf(c -> c == 0);
+        this.liveCookies = Map.copyOf(known);
     }
 
     /**
