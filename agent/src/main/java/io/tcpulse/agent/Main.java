@@ -9,8 +9,16 @@ import io.tcpulse.agent.probe.Probe;
 import io.tcpulse.agent.probe.ProbeException;
 import io.tcpulse.agent.probe.ProbeLoop;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Logger;
 
 /** java -jar tcpulse.jar [--listen HOST:PORT] [--config FILE] ... */
@@ -55,19 +63,13 @@ public final class Main {
             return;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "tcpulse-shutdown"));
-        onSighup(agent::reload);
+        onSighup(agent::reloadOnSignal);
     }
 
     /** systemctl reload sends SIGHUP, which would otherwise stop the JVM. */
     private static void onSighup(Runnable action) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
-                try {
-                    action.run();
-                } catch (RuntimeException e) {
-                    LOG.warning("reload failed: " + e.getMessage());
-                }
-            });
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> action.run());
         } catch (IllegalArgumentException e) { // -Xrs, or not a POSIX system
             LOG.warning("cannot handle SIGHUP, reload with POST /api/v1/reload: " + e.getMessage());
         }
@@ -81,14 +83,20 @@ public final class Main {
         private final ApiServer api;
         public final Aggregator aggregator;
         private volatile AlertService alerts;
-        private volatile Runnable reloadHook = () -> LOG.info("reload requested: nothing to reload");
+        // the config in force and what came of it: replaced together by a reload, under this agent's lock
+        private Config config;
+        private HttpSecurity security;
+        private volatile ApiServer.ConfigState configState;
 
-        private Agent(Probe probe, ProbeLoop loop, Vertx vertx, ApiServer api, Aggregator aggregator) {
+        private Agent(Probe probe, ProbeLoop loop, Vertx vertx, ApiServer api, Aggregator aggregator, Config config,
+                      HttpSecurity security) {
             this.probe = probe;
             this.loop = loop;
             this.vertx = vertx;
             this.api = api;
             this.aggregator = aggregator;
+            this.config = config;
+            this.security = security;
         }
 
         public static Agent start(Config config) throws Exception {
@@ -135,24 +143,92 @@ public final class Main {
             }
             LOG.info("tcpulse listening on " + security.scheme() + "://" + hostForUrl(config.host()) + ":"
                     + api.actualPort() + "/" + (security.tokenRequired() ? " (bearer token required)" : ""));
-            Agent agent = new Agent(probe, loop, vertx, api, aggregator);
+            Agent agent = new Agent(probe, loop, vertx, api, aggregator, config, security);
             agent.alerts = alerts;
+            agent.setConfigState(new ApiServer.ConfigState(config.configFile(), System.currentTimeMillis(), null, List.of()));
             try {
                 alerts.start(AlertService.defaultExternalUrl(security.tls(), config.host(), api.actualPort()));
             } catch (java.io.IOException e) { // the outbox left by the last run cannot be read
                 agent.close();
                 throw e;
             }
-            api.setReloadHook(agent::reload);
+            api.setReloadHook(() -> agent.reload().json());
             return agent;
         }
 
-        /** Replaces what SIGHUP and POST /api/v1/reload do (the alert rules hook in here). */
-        public void setReloadHook(Runnable hook) { this.reloadHook = hook; }
+        /** What a reload did: the file read, when, the keys now in force, the keys that wait for a restart. */
+        public record Reloaded(String file, long loadedMillis, List<String> changed, List<String> restartRequired) {
+            public JsonObject json() {
+                return new JsonObject()
+                        .put("file", file)
+                        .put("loadedMillis", loadedMillis)
+                        .put("changed", new JsonArray(changed))
+                        .put("restartRequired", new JsonArray(restartRequired));
+            }
+        }
 
-        public void reload() {
-            LOG.info("reloading");
-            reloadHook.run();
+        /**
+         * Reads the config file and the flags again, as at start-up, and puts the result in
+         * force: alert rules, receivers and their secrets, delivery, the token, the TLS pair
+         * and the HTTP limits. Settings read only at start-up keep their running values and
+         * are reported as restartRequired. Returns once the new config is in force; an
+         * invalid file throws with every problem and changes nothing.
+         */
+        public synchronized Reloaded reload() throws Config.ConfigException, IOException {
+            String file = config.configFile();
+            LOG.info("reloading the config" + (file == null ? " (no --config file: flags and the files they name)" : " from " + file));
+            try {
+                Config next = config.reread();
+                HttpSecurity.of(next); // as the next start would read it: refused now, not at the next restart
+                Config.Reload plan = config.reload(next, alerts.stateDir() != null);
+                Config applied = plan.applied();
+                HttpSecurity nextSecurity = HttpSecurity.of(applied).keepingBucketsOf(security);
+                AlertService.Prepared nextAlerts = alerts.prepareReload(applied.alerts(), applied.stateDir());
+                List<String> changed = new ArrayList<>(plan.changed());
+                for (String key : nextSecurity.fileChanges(security)) if (!changed.contains(key)) changed.add(key);
+                try { // a renewed TLS pair last of what can refuse: once it is in, everything goes in
+                    api.updateSecurity(nextSecurity).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                } catch (ExecutionException | TimeoutException e) {
+                    Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+                    throw new Config.ConfigException("http.tlsCert " + applied.tlsCert() + " and http.tlsKey "
+                            + applied.tlsKey() + " cannot be used: " + cause.getMessage());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while loading the TLS pair", e);
+                }
+                alerts.reload(nextAlerts);
+                config = applied;
+                security = nextSecurity;
+                long now = System.currentTimeMillis();
+                setConfigState(new ApiServer.ConfigState(file, now, null, plan.restartRequired()));
+                LOG.info("config reloaded: " + (changed.isEmpty() ? "nothing changed" : "changed " + String.join(", ", changed))
+                        + (plan.restartRequired().isEmpty() ? "" : "; these wait for a restart: "
+                        + String.join(", ", plan.restartRequired())));
+                return new Reloaded(file, now, List.copyOf(changed), plan.restartRequired());
+            } catch (Config.ConfigException | IOException | RuntimeException e) {
+                String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                setConfigState(configState.failed(why));
+                LOG.warning("reload refused, still running on the config loaded at "
+                        + java.time.Instant.ofEpochMilli(configState.loadedMillis()) + ": " + why);
+                throw e;
+            }
+        }
+
+        /** SIGHUP: a reload whose outcome only the log and /api/v1/health tell. */
+        public void reloadOnSignal() {
+            try {
+                reload();
+            } catch (Config.ConfigException | IOException | RuntimeException e) {
+                // logged by reload(); the agent keeps running on its current config
+            }
+        }
+
+        /** Where the config came from and how its last reload went (/api/v1/health). */
+        public ApiServer.ConfigState configState() { return configState; }
+
+        private void setConfigState(ApiServer.ConfigState state) {
+            configState = state;
+            api.setConfigState(state);
         }
 
         public int port() { return api.actualPort(); }

@@ -90,12 +90,12 @@ public final class AlertEngine {
         }
     }
 
-    private final AlertsConfig config;
-    private final List<Rule> rules;
+    private AlertsConfig config;          // these three change only on reload, under this engine's lock
+    private volatile List<Rule> rules;
+    private StateStore store;
     private final InstantSource clock;
     private final SortedMap<String, String> externalLabels;
     private final Sink sink;
-    private final StateStore store;
     private final Instant started;
     private final Map<String, Alert> active = new LinkedHashMap<>();
     private final ArrayDeque<AlertView> recent = new ArrayDeque<>();
@@ -117,6 +117,17 @@ public final class AlertEngine {
     }
 
     public List<Rule> rules() { return rules; }
+
+    /**
+     * New rules and settings (a reload): pending and firing alerts carry over, judged by
+     * the new settings from the next evaluation on; those of a rule now disabled or gone
+     * resolve at the next evaluation. store: where firing alerts are kept from now on.
+     */
+    public synchronized void reconfigure(AlertsConfig config, List<Rule> rules, StateStore store) {
+        this.config = config;
+        this.rules = List.copyOf(rules);
+        this.store = store;
+    }
 
     public View view() { return view; }
 
@@ -167,7 +178,7 @@ public final class AlertEngine {
             }
             changed |= clearMissing(rule.name(), seen, now);
         }
-        // alerts restored from the state file whose rule is now disabled
+        // alerts restored from the state file, or kept over a reload, whose rule is now disabled
         for (Iterator<Alert> it = active.values().iterator(); it.hasNext(); ) {
             Alert a = it.next();
             if (ruleNames.contains(a.rule)) continue;

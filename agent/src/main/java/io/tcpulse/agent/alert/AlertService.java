@@ -8,36 +8,45 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.InstantSource;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Alerting as the agent runs it: the engine evaluated on its own thread
  * ("tcpulse-alerts") at the evaluation interval, notifications written to the outbox and
  * sent by {@link WebhookDelivery}, state kept in the state directory, and the HTTP view
- * ({@link AlertsApi}). Nothing here runs on a Vert.x event loop.
+ * ({@link AlertsApi}). Nothing here runs on a Vert.x event loop. A reload switches rules,
+ * receivers and delivery settings on the evaluation thread, between two evaluations.
  */
 public final class AlertService implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(AlertService.class.getName());
 
-    private final AlertsConfig config;
+    // what a reload replaces: written on the evaluation thread only (see reload), read anywhere
+    private volatile AlertsConfig config;
+    private volatile Outbox outbox;              // null: no receivers yet
+    private volatile WebhookDelivery delivery;   // null: no receivers
+    private volatile Path stateDir;              // null: nothing persisted
     private final SnapshotSource source;
+    private final boolean probeExpected;
     private final AlertEngine engine;
-    private final Outbox outbox;              // null: no receivers
-    private final WebhookDelivery delivery;   // null: no receivers
-    private final Path stateDir;              // null: nothing persisted
     private final ScheduledExecutorService evaluator;
     private final AlertsApi api;
-    private volatile String externalUrl = "http://localhost:9470/";
-    private boolean started;
+    private volatile String ownUrl = "http://localhost:9470/"; // the agent's own, when alerts.externalUrl is not set
+    private volatile String externalUrl = ownUrl;
+    private boolean started, deliveryStarted;
+    private ScheduledFuture<?> schedule;
 
     private AlertService(AlertsConfig config, SnapshotSource source, boolean probeExpected, Path stateDir,
                          InstantSource clock, Map<String, String> externalLabels) throws IOException {
         this.config = config;
         this.source = source;
+        this.probeExpected = probeExpected;
         this.stateDir = stateDir;
         AlertStore store = null;
         if (stateDir != null) {
@@ -97,15 +106,126 @@ public final class AlertService implements AutoCloseable {
         started = true;
         startDelivery(externalUrl);
         long every = config.evaluationInterval().toMillis();
-        evaluator.scheduleWithFixedDelay(this::evaluateOnce, 0, every, TimeUnit.MILLISECONDS);
+        schedule = evaluator.scheduleWithFixedDelay(this::evaluateOnce, 0, every, TimeUnit.MILLISECONDS);
         LOG.log(System.Logger.Level.INFO, "alerting: {0} rule(s) every {1,number,#} ms, receivers {2}", engine.rules().size(),
                 every, config.receivers());
     }
 
     /** Delivery only (tests evaluate by hand): what an earlier run left goes out first. */
-    void startDelivery(String externalUrl) throws IOException {
-        this.externalUrl = config.externalUrl() != null ? withSlash(config.externalUrl()) : withSlash(externalUrl);
+    synchronized void startDelivery(String externalUrl) throws IOException {
+        ownUrl = withSlash(externalUrl);
+        this.externalUrl = config.externalUrl() != null ? withSlash(config.externalUrl()) : ownUrl;
+        deliveryStarted = true;
         if (delivery != null) delivery.start();
+    }
+
+    /** A reload checked and made ready: what could fail has happened ({@link #prepareReload}). */
+    public static final class Prepared {
+        private final AlertsConfig next;
+        private final Path dir;
+        private final Outbox box;
+
+        private Prepared(AlertsConfig next, Path dir, Outbox box) {
+            this.next = next;
+            this.dir = dir;
+            this.box = box;
+        }
+    }
+
+    /**
+     * What a reload to next needs that can fail, done first so that a failure changes
+     * nothing: the state directory when alerts lived in memory so far and now need one
+     * (stateDirSetting: the new config's stateDir), and the outbox.
+     */
+    public synchronized Prepared prepareReload(AlertsConfig next, String stateDirSetting) throws Config.ConfigException, IOException {
+        Path dir = stateDir;
+        if (dir == null && (!next.receivers().isEmpty() || stateDirSetting != null)) {
+            dir = StateDir.resolve(stateDirSetting);
+            Files.createDirectories(dir);
+        }
+        Outbox box = outbox;
+        if (box == null && !next.receivers().isEmpty()) box = new Outbox(dir.resolve("outbox"));
+        return new Prepared(next, dir, box);
+    }
+
+    /** {@link #prepareReload} and {@link #reload(Prepared)} in one. */
+    public void reload(AlertsConfig next, String stateDirSetting) throws Config.ConfigException, IOException {
+        reload(prepareReload(next, stateDirSetting));
+    }
+
+    /**
+     * Runs with new rules, receivers and delivery settings. The switch runs on the
+     * evaluation thread, between two evaluations: a notification goes wholly to the old
+     * receivers or wholly to the new. Pending and firing alerts carry over; the outbox of a
+     * receiver that is gone is emptied. Returns once the new settings are in force.
+     */
+    public synchronized void reload(Prepared p) {
+        java.util.concurrent.Future<?> done;
+        try {
+            done = evaluator.submit(() -> apply(p.next, p.dir, p.box));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new IllegalStateException("alerting is shut down", e);
+        }
+        try {
+            done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the new alert settings were applied", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** The switch, on the evaluation thread. */
+    private void apply(AlertsConfig next, Path dir, Outbox box) {
+        AlertsConfig old = config;
+        if (stateDir == null && dir != null) LOG.log(System.Logger.Level.INFO, "alert state and webhook outbox in {0}", dir);
+        AlertStore store = dir == null ? null : new AlertStore(dir.resolve("alerts.json"));
+        if (!old.receivers().equals(next.receivers()) || !old.delivery().equals(next.delivery()) || box != outbox) {
+            WebhookDelivery before = delivery;
+            if (before != null) before.close(); // what it has not delivered stays on disk for the next one
+            Set<String> kept = new HashSet<>();
+            next.receivers().forEach(r -> kept.add(r.name()));
+            for (AlertsConfig.Receiver r : old.receivers()) {
+                if (!kept.contains(r.name())) drop(box, r.name());
+            }
+            WebhookDelivery after = next.receivers().isEmpty() ? null
+                    : new WebhookDelivery(next.receivers(), next.delivery(), box, before);
+            delivery = after;
+            if (after != null && deliveryStarted) {
+                try {
+                    after.start("before the reload");
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.ERROR, "cannot read the outbox " + box.dir()
+                            + ": what it holds waits for the next reload or start", e);
+                }
+            }
+        }
+        engine.reconfigure(next, BuiltinRules.create(next, probeExpected, engine.rules()), store);
+        config = next;
+        stateDir = dir;
+        outbox = box;
+        externalUrl = next.externalUrl() != null ? withSlash(next.externalUrl()) : ownUrl;
+        long every = next.evaluationInterval().toMillis();
+        if (started && !old.evaluationInterval().equals(next.evaluationInterval())) {
+            schedule.cancel(false); // this very task runs on the evaluation thread: nothing to interrupt
+            schedule = evaluator.scheduleWithFixedDelay(this::evaluateOnce, every, every, TimeUnit.MILLISECONDS);
+        }
+        LOG.log(System.Logger.Level.INFO, "alerting reloaded: {0} rule(s) every {1,number,#} ms, receivers {2}",
+                engine.rules().size(), every, next.receivers());
+    }
+
+    /** A receiver removed from the config keeps nothing pending. */
+    private static void drop(Outbox box, String receiver) {
+        try {
+            int dropped = box.drop(receiver);
+            LOG.log(dropped > 0 ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
+                    "receiver {0} was removed from the config: {1} pending notification(s) for it dropped", receiver, dropped);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.ERROR, "receiver " + receiver + " was removed from the config, but its outbox "
+                    + box.dir().resolve(receiver) + " cannot be emptied", e);
+        }
     }
 
     /** One evaluation now, on the caller's thread (tests; the scheduler calls it too). */
@@ -118,10 +238,11 @@ public final class AlertService implements AutoCloseable {
     }
 
     private void deliver(Notification n) throws IOException {
-        if (delivery == null) return;
+        WebhookDelivery d = delivery;
+        if (d == null) return;
         for (AlertsConfig.Receiver r : config.receivers()) {
             Outbox.Entry e = outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl));
-            delivery.offer(e);
+            d.offer(e);
         }
     }
 
@@ -134,7 +255,8 @@ public final class AlertService implements AutoCloseable {
     /** null when there are no receivers. */
     public WebhookDelivery delivery() { return delivery; }
 
-    Path stateDir() { return stateDir; }
+    /** Where the outbox and alert state live; null while alerts live in memory. */
+    public Path stateDir() { return stateDir; }
 
     String externalUrl() { return externalUrl; }
 

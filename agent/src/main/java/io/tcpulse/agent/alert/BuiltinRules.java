@@ -38,20 +38,32 @@ public final class BuiltinRules {
      *                      probeUnavailable then stays quiet
      */
     public static List<Rule> create(AlertsConfig config, boolean probeExpected) {
+        return create(config, probeExpected, List.of());
+    }
+
+    /**
+     * The same after a reload: a rule takes over what its predecessor of the same name has
+     * seen (counter windows, histograms), so new settings apply at the next evaluation
+     * instead of after a window of warm-up.
+     */
+    public static List<Rule> create(AlertsConfig config, boolean probeExpected, List<Rule> previous) {
+        Map<String, Rule> before = new HashMap<>();
+        previous.forEach(r -> before.put(r.name(), r));
         List<Rule> out = new ArrayList<>();
         for (AlertsConfig.Rule r : config.rules().values()) {
             if (!r.enabled()) continue;
+            Rule p = before.get(r.name());
             out.add(switch (r.name()) {
-                case "acceptQueueOverflow" -> new AcceptQueueOverflow(r);
+                case "acceptQueueOverflow" -> new AcceptQueueOverflow(r, p);
                 case "acceptQueueFull" -> new ListenerVerdict(r, ListenerStatus.VERDICT_ACCEPT_QUEUE_FULL);
                 case "synFlood" -> new ListenerVerdict(r, ListenerStatus.VERDICT_SYN_FLOOD);
-                case "synQueueDrops" -> new SynQueueDrops(r);
+                case "synQueueDrops" -> new SynQueueDrops(r, p);
                 case "timeWaitExhaustion" -> new TimeWaitExhaustion(r);
-                case "timeWaitOverflow" -> new TimeWaitOverflow(r);
+                case "timeWaitOverflow" -> new TimeWaitOverflow(r, p);
                 case "closeWaitLeak" -> new CloseWaitLeak(r);
-                case "resetStorm" -> new ResetStorm(r);
-                case "handshakeLatency" -> new HandshakeLatency(r);
-                case "eventsLost" -> new EventsLost(r);
+                case "resetStorm" -> new ResetStorm(r, p);
+                case "handshakeLatency" -> new HandshakeLatency(r, p);
+                case "eventsLost" -> new EventsLost(r, p);
                 case "probeUnavailable" -> new ProbeUnavailable(r, probeExpected);
                 default -> throw new IllegalArgumentException("no implementation for rule " + r.name());
             });
@@ -108,9 +120,12 @@ public final class BuiltinRules {
     /** Accept-queue overflows of one listener within the window. */
     static final class AcceptQueueOverflow implements Rule {
         private final AlertsConfig.Rule settings;
-        private final CounterWindow window = new CounterWindow();
+        private final CounterWindow window;
 
-        AcceptQueueOverflow(AlertsConfig.Rule settings) { this.settings = settings; }
+        AcceptQueueOverflow(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof AcceptQueueOverflow p ? p.window : new CounterWindow();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 
@@ -184,9 +199,12 @@ public final class BuiltinRules {
     /** TcpExt TCPReqQFullDrop rising in a namespace whose listeners have syncookies off. */
     static final class SynQueueDrops implements Rule {
         private final AlertsConfig.Rule settings;
-        private final CounterWindow window = new CounterWindow();
+        private final CounterWindow window;
 
-        SynQueueDrops(AlertsConfig.Rule settings) { this.settings = settings; }
+        SynQueueDrops(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof SynQueueDrops p ? p.window : new CounterWindow();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 
@@ -260,9 +278,12 @@ public final class BuiltinRules {
     /** TIME_WAIT bucket overflows (TcpExt TCPTimeWaitOverflow) rising. */
     static final class TimeWaitOverflow implements Rule {
         private final AlertsConfig.Rule settings;
-        private final CounterWindow window = new CounterWindow();
+        private final CounterWindow window;
 
-        TimeWaitOverflow(AlertsConfig.Rule settings) { this.settings = settings; }
+        TimeWaitOverflow(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof TimeWaitOverflow p ? p.window : new CounterWindow();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 
@@ -322,9 +343,12 @@ public final class BuiltinRules {
     /** RSTs per second per namespace, and per listener port. */
     static final class ResetStorm implements Rule {
         private final AlertsConfig.Rule settings;
-        private final CounterWindow window = new CounterWindow();
+        private final CounterWindow window;
 
-        ResetStorm(AlertsConfig.Rule settings) { this.settings = settings; }
+        ResetStorm(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof ResetStorm p ? p.window : new CounterWindow();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 
@@ -370,9 +394,12 @@ public final class BuiltinRules {
         private record Point(long t, long[] counts) {}
 
         private final AlertsConfig.Rule settings;
-        private final Map<List<Object>, ArrayDeque<Point>> history = new HashMap<>();
+        private final Map<List<Object>, ArrayDeque<Point>> history;
 
-        HandshakeLatency(AlertsConfig.Rule settings) { this.settings = settings; }
+        HandshakeLatency(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.history = previous instanceof HandshakeLatency p ? p.history : new HashMap<>();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 
@@ -453,9 +480,12 @@ public final class BuiltinRules {
     /** Events the agent lost: ring buffer full, BPF map full, records it could not decode. */
     static final class EventsLost implements Rule {
         private final AlertsConfig.Rule settings;
-        private final CounterWindow window = new CounterWindow();
+        private final CounterWindow window;
 
-        EventsLost(AlertsConfig.Rule settings) { this.settings = settings; }
+        EventsLost(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof EventsLost p ? p.window : new CounterWindow();
+        }
 
         @Override public AlertsConfig.Rule settings() { return settings; }
 

@@ -68,6 +68,13 @@ final class Outbox {
         DurableFiles.delete(e.file());
     }
 
+    /** Deletes everything that waits for receiver (removed from the config); returns how many. */
+    int drop(String receiver) throws IOException {
+        List<Path> files = files(receiver);
+        for (Path f : files) DurableFiles.delete(f);
+        return files.size();
+    }
+
     /** What waits for receiver, oldest first; unreadable files are set aside as *.bad. */
     List<Entry> pending(String receiver) throws IOException {
         List<Entry> out = new ArrayList<>();

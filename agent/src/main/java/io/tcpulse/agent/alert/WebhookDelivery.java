@@ -53,9 +53,22 @@ public final class WebhookDelivery implements AutoCloseable {
     private volatile boolean closed;
 
     WebhookDelivery(List<AlertsConfig.Receiver> receivers, AlertsConfig.Delivery settings, Outbox outbox) {
+        this(receivers, settings, outbox, null);
+    }
+
+    /** previous: the delivery this one replaces on a reload; receivers it had keep their counts. */
+    WebhookDelivery(List<AlertsConfig.Receiver> receivers, AlertsConfig.Delivery settings, Outbox outbox,
+                    WebhookDelivery previous) {
         this.settings = settings;
         this.outbox = outbox;
-        for (AlertsConfig.Receiver r : receivers) workers.put(r.name(), new Worker(r));
+        for (AlertsConfig.Receiver r : receivers) {
+            Worker w = new Worker(r);
+            Worker before = previous == null ? null : previous.workers.get(r.name());
+            if (before != null) {
+                for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
+            }
+            workers.put(r.name(), w);
+        }
         this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("tcpulse-webhooks"));
         scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // pending retries wait for the next run
         scheduler.setRemoveOnCancelPolicy(true);
@@ -70,6 +83,11 @@ public final class WebhookDelivery implements AutoCloseable {
 
     /** Picks up what an earlier run left in the outbox and starts sending. */
     void start() throws IOException {
+        start("an earlier run");
+    }
+
+    /** leftBy: who left what the outbox holds ("an earlier run", "before the reload"), for the log. */
+    void start(String leftBy) throws IOException {
         for (String name : outbox.receivers()) {
             if (!workers.containsKey(name) && !outbox.pending(name).isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "the outbox holds notifications for receiver \"" + name
@@ -79,8 +97,8 @@ public final class WebhookDelivery implements AutoCloseable {
         for (Worker w : workers.values()) {
             List<Outbox.Entry> left = outbox.pending(w.receiver.name());
             if (!left.isEmpty()) {
-                LOG.log(System.Logger.Level.INFO, "{0} notification(s) for receiver {1} left from an earlier run",
-                        left.size(), w.receiver.name());
+                LOG.log(System.Logger.Level.INFO, "{0} notification(s) for receiver {1} left from {2}",
+                        left.size(), w.receiver.name(), leftBy);
             }
             w.pending.addAndGet(left.size());
             run(() -> {

@@ -187,6 +187,30 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery);
     }
 
+    /**
+     * The keys next sets differently: alerts.evaluationInterval, alerts.externalUrl,
+     * alerts.rules.NAME per rule, alerts.receivers.NAME per receiver added, removed or
+     * changed (its secret file's content included), alerts.delivery.
+     */
+    public List<String> changes(AlertsConfig next) {
+        List<String> out = new ArrayList<>();
+        if (!evaluationInterval.equals(next.evaluationInterval)) out.add("alerts.evaluationInterval");
+        if (!java.util.Objects.equals(externalUrl, next.externalUrl)) out.add("alerts.externalUrl");
+        for (String name : rules.keySet()) {
+            if (!rules.get(name).equals(next.rules.get(name))) out.add("alerts.rules." + name);
+        }
+        Map<String, Receiver> was = new LinkedHashMap<>(), now = new LinkedHashMap<>();
+        receivers.forEach(r -> was.put(r.name(), r));
+        next.receivers.forEach(r -> now.put(r.name(), r));
+        Set<String> names = new LinkedHashSet<>(was.keySet());
+        names.addAll(now.keySet());
+        for (String name : names) {
+            if (!java.util.Objects.equals(was.get(name), now.get(name))) out.add("alerts.receivers." + name);
+        }
+        if (!delivery.equals(next.delivery)) out.add("alerts.delivery");
+        return out;
+    }
+
     // ---- reading the section ----
 
     private static final List<String> KEYS = List.of("evaluationInterval", "externalUrl", "rules", "receivers", "delivery");

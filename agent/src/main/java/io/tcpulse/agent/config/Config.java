@@ -24,12 +24,14 @@ public record Config(
         String tokenFile, String tlsCert, String tlsKey,
         long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins,
         /* alerts (issue 5): where the outbox and alert state live (null: chosen at start), rules, receivers */
-        String stateDir, AlertsConfig alerts) {
+        String stateDir, AlertsConfig alerts,
+        /* the command line this came from: a reload reads the same files under the same flags */
+        java.util.List<String> args) {
 
     public static final String USAGE = """
             usage: java -jar tcpulse.jar [--listen HOST:PORT] [--config FILE] [options]
               --listen HOST:PORT        HTTP API and dashboard (default 127.0.0.1:9470)
-              --config FILE             JSON settings file (see README)
+              --config FILE             JSON settings file (see README); read again on SIGHUP and POST /api/v1/reload
               --no-probe                do not load BPF programs: read /proc only (degraded)
               --max-events-per-sec N    sample the per-event stream above N events/s; counters stay exact
                                         (0 = never; default 50,000 per online CPU)
@@ -58,7 +60,7 @@ public record Config(
     public static Config defaults() {
         return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5,
                 java.util.List.of(), 2000, 10_000,
-                null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults());
+                null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults(), java.util.List.of());
     }
 
     /** CPUs online (/sys/devices/system/cpu/online, "0-3,6"): the probe splits the rate among them. */
@@ -130,8 +132,77 @@ public record Config(
                 default -> throw new ConfigException("unknown option " + a + "\n" + USAGE);
             }
         }
+        List<String> line = List.of(args);
+        c = c.with(b -> b.args = line);
         c.validate();
         return c;
+    }
+
+    /** The --config file this was read from (the last one when there are several), or null. */
+    public String configFile() {
+        String file = null;
+        for (int i = 0; i + 1 < args.size(); i++) if (args.get(i).equals("--config")) file = args.get(i + 1);
+        return file;
+    }
+
+    /** Defaults, the config file(s) and the flags read again, as at start-up: flags still win over the file. */
+    public Config reread() throws ConfigException {
+        return parse(args.toArray(String[]::new));
+    }
+
+    /**
+     * What reloading next over this running config does. applied: next with the settings
+     * read only at start-up kept as they run; changed: the keys whose new values apply;
+     * restartRequired: the keys that differ but wait for a restart.
+     */
+    public record Reload(Config applied, List<String> changed, List<String> restartRequired) {}
+
+    /**
+     * Sorts what next (this config read again) changes into what a reload applies and what
+     * waits for a restart.
+     *
+     * @param stateDirInUse whether the outbox and alert state already live somewhere: then
+     *                      stateDir waits for a restart; otherwise a new one is used from now on
+     */
+    public Reload reload(Config next, boolean stateDirInUse) {
+        List<String> changed = new ArrayList<>(), restart = new ArrayList<>();
+        Builder b = new Builder(next);
+        // the listening socket, the probe and its buffers, and the walk thread are set up once
+        restartOnly(restart, "listen", host + ":" + port, next.host + ":" + next.port, () -> { b.host = host; b.port = port; });
+        if (stateDirInUse) restartOnly(restart, "stateDir", stateDir, next.stateDir, () -> b.stateDir = stateDir);
+        else differs(changed, "stateDir", stateDir, next.stateDir);
+        restartOnly(restart, "probe.enabled", probeEnabled, next.probeEnabled, () -> b.probeEnabled = probeEnabled);
+        restartOnly(restart, "probe.maxEventsPerSec", maxEventsPerSec, next.maxEventsPerSec, () -> b.maxEventsPerSec = maxEventsPerSec);
+        restartOnly(restart, "probe.ringBytes", ringBytes, next.ringBytes, () -> b.ringBytes = ringBytes);
+        restartOnly(restart, "probe.tickMs", tickMs, next.tickMs, () -> b.tickMs = tickMs);
+        restartOnly(restart, "probe.disabledFeatures", disabledFeatures, next.disabledFeatures, () -> b.disabledFeatures = disabledFeatures);
+        restartOnly(restart, "walk.intervalMs", walkIntervalMs, next.walkIntervalMs, () -> b.walkIntervalMs = walkIntervalMs);
+        restartOnly(restart, "events.recent", recentEvents, next.recentEvents, () -> b.recentEvents = recentEvents);
+        differs(changed, "http.tokenFile", tokenFile, next.tokenFile);
+        if ((tlsCert == null) != (next.tlsCert == null)) { // http <-> https is another listening socket
+            restart.add("http.tlsCert");
+            restart.add("http.tlsKey");
+            b.tlsCert = tlsCert;
+            b.tlsKey = tlsKey;
+        } else {
+            differs(changed, "http.tlsCert", tlsCert, next.tlsCert);
+            differs(changed, "http.tlsKey", tlsKey, next.tlsKey);
+        }
+        differs(changed, "http.maxRequestBytes", maxRequestBytes, next.maxRequestBytes);
+        differs(changed, "http.requestsPerSecond", requestsPerSecond, next.requestsPerSecond);
+        differs(changed, "http.corsOrigins", corsOrigins, next.corsOrigins);
+        changed.addAll(alerts.changes(next.alerts));
+        return new Reload(b.build(), List.copyOf(changed), List.copyOf(restart));
+    }
+
+    private static void differs(List<String> out, String key, Object was, Object now) {
+        if (!java.util.Objects.equals(was, now)) out.add(key);
+    }
+
+    private static void restartOnly(List<String> out, String key, Object was, Object now, Runnable keep) {
+        if (java.util.Objects.equals(was, now)) return;
+        out.add(key);
+        keep.run();
     }
 
     private void validate() throws ConfigException {
@@ -319,19 +390,20 @@ public record Config(
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
         String stateDir; AlertsConfig alerts;
+        java.util.List<String> args;
 
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
             ringBytes = c.ringBytes; tickMs = c.tickMs; disabledFeatures = c.disabledFeatures; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
             requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins;
-            stateDir = c.stateDir; alerts = c.alerts;
+            stateDir = c.stateDir; alerts = c.alerts; args = c.args;
         }
 
         Config build() {
             return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, disabledFeatures,
                     walkIntervalMs, recentEvents,
-                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, stateDir, alerts);
+                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, stateDir, alerts, args);
         }
     }
 }

@@ -50,6 +50,15 @@ final class ApiJson {
                 .put("startedMillis", h.startedMillis());
     }
 
+    /** {"file","loadedMillis","lastError","restartRequired"}: the config in force and how its last reload went. */
+    static JsonObject config(ApiServer.ConfigState c) {
+        return new JsonObject()
+                .put("file", c.file())
+                .put("loadedMillis", c.loadedMillis())
+                .put("lastError", c.lastError())
+                .put("restartRequired", new JsonArray(c.restartRequired()));
+    }
+
     /** [{"name","on","what","reason"}]: what the probe does on this kernel; reason says why a feature is off. */
     private static JsonArray features(Health h) {
         JsonArray out = new JsonArray();

@@ -3,6 +3,7 @@ package io.tcpulse.agent.http;
 import io.tcpulse.agent.aggregate.Health;
 import io.tcpulse.agent.aggregate.Snapshot;
 import io.tcpulse.agent.aggregate.SnapshotSource;
+import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.model.Event;
 import io.tcpulse.agent.model.TcpState;
 import io.vertx.core.Future;
@@ -43,10 +44,12 @@ public final class ApiServer extends VerticleBase {
     /** Open SSE streams; touched on this verticle's event loop only. */
     private final Set<SseStream> streams = new HashSet<>();
     private HttpServer server;
-    /** Token, TLS, limits, CORS (issue 7); loopback defaults unless set before deploy. */
-    private HttpSecurity security;
-    /** What POST /api/v1/reload and SIGHUP run: re-read rules. Runs off the event loop. */
-    private volatile Runnable reloadHook;
+    /** Token, TLS, limits, CORS (issue 7); loopback defaults unless set before deploy; a reload switches it. */
+    private volatile HttpSecurity security;
+    /** What POST /api/v1/reload runs (SIGHUP runs it too): re-read the config. Runs off the event loop. */
+    private volatile ReloadHook reloadHook;
+    /** Where the config came from and how its last (re)load went; shown by /api/v1/health. */
+    private volatile ConfigState configState;
     /** Routes and metrics other packages add (alerts, issue 5); set before deploying. */
     private final List<java.util.function.Consumer<Router>> extraRoutes = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<PrometheusWriter.Extra> extraMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -90,8 +93,48 @@ public final class ApiServer extends VerticleBase {
         return this;
     }
 
-    public void setReloadHook(Runnable hook) {
+    /** Re-reads the config; returns what the answer adds to {"reloaded":true}, or throws why nothing changed. */
+    @FunctionalInterface
+    public interface ReloadHook {
+        JsonObject reload() throws Exception;
+    }
+
+    /**
+     * The config in force: its file (null: flags only), when it was loaded, the problem of
+     * the last reload that was refused (null once one succeeds) and the settings the file
+     * changes that wait for a restart.
+     */
+    public record ConfigState(String file, long loadedMillis, String lastError, List<String> restartRequired) {
+        public ConfigState {
+            restartRequired = List.copyOf(restartRequired);
+        }
+
+        public ConfigState failed(String error) {
+            return new ConfigState(file, loadedMillis, error, restartRequired);
+        }
+    }
+
+    public void setReloadHook(ReloadHook hook) {
         this.reloadHook = hook;
+    }
+
+    public void setConfigState(ConfigState state) {
+        this.configState = state;
+    }
+
+    /**
+     * Switches to other settings (a reload); the listening address and http/https stay.
+     * A renewed TLS pair is loaded first: if it cannot be used, nothing changes.
+     */
+    public Future<Void> updateSecurity(HttpSecurity next) {
+        if (server == null || !next.tls()) {
+            security = next;
+            return Future.succeededFuture();
+        }
+        return server.updateSSLOptions(next.sslOptions(), true).map(updated -> {
+            security = next;
+            return null;
+        });
     }
 
     @Override
@@ -99,8 +142,8 @@ public final class ApiServer extends VerticleBase {
         if (security == null) security = HttpSecurity.loopbackDefaults(host, port);
         Router router = Router.router(vertx);
         router.route().handler(this::securityHeaders);
-        security.install(router); // rate limit, size, Host, CORS, token: before every route
-        // the only route that is not a GET; it re-reads rule files, never kernel state
+        HttpSecurity.install(router, () -> security); // rate limit, size, Host, CORS, token: before every route
+        // the only route that is not a GET; it re-reads the config file, never kernel state
         router.post("/api/v1/reload").handler(this::reload);
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/states").handler(this::states);
@@ -153,7 +196,10 @@ public final class ApiServer extends VerticleBase {
     }
 
     private void health(RoutingContext ctx) {
-        ctx.json(ApiJson.health(source.current().health()));
+        JsonObject health = ApiJson.health(source.current().health());
+        ConfigState config = configState;
+        if (config != null) health.put("config", ApiJson.config(config));
+        ctx.json(health);
     }
 
     private void states(RoutingContext ctx) {
@@ -183,17 +229,23 @@ public final class ApiServer extends VerticleBase {
         new SseStream(ctx.response(), EventFilter.of(ctx)).open();
     }
 
+    /** Answers once the new config is in force, or 400 with the file's problems and nothing changed. */
     private void reload(RoutingContext ctx) {
-        Runnable hook = reloadHook;
+        ReloadHook hook = reloadHook;
         if (hook == null) {
             error(ctx, 501, "not implemented", "this agent has nothing to reload");
             return;
         }
-        vertx.executeBlocking(() -> {
-            hook.run();
-            return null;
-        }).onSuccess(v -> ctx.json(new JsonObject().put("reloaded", true)))
-                .onFailure(t -> error(ctx, 500, "reload failed", t.getMessage()));
+        vertx.executeBlocking(hook::reload)
+                .onSuccess(done -> ctx.json(new JsonObject().put("reloaded", true).mergeIn(done)))
+                .onFailure(t -> {
+                    if (t instanceof Config.ConfigException bad) {
+                        error(ctx, 400, "invalid config", bad.getMessage(),
+                                new JsonObject().put("problems", new JsonArray(bad.problems())));
+                    } else {
+                        error(ctx, 500, "reload failed", t.getMessage());
+                    }
+                });
     }
 
     private void metrics(RoutingContext ctx) {
@@ -218,6 +270,11 @@ public final class ApiServer extends VerticleBase {
 
     /** The one way errors leave this server: {"error":..., "detail":...} with the status. */
     static void error(RoutingContext ctx, int status, String error, String detail) {
+        error(ctx, status, error, detail, null);
+    }
+
+    /** The same with more fields after error and detail (the problems of a config file). */
+    static void error(RoutingContext ctx, int status, String error, String detail, JsonObject more) {
         HttpServerResponse response = ctx.response();
         if (response.ended()) return;
         if (response.headWritten()) { // mid-stream: nothing sensible left to say
@@ -226,7 +283,8 @@ public final class ApiServer extends VerticleBase {
         }
         response.setStatusCode(status)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .end(new JsonObject().put("error", error).put("detail", detail).encode());
+                .end(new JsonObject().put("error", error).put("detail", detail).mergeIn(more == null ? new JsonObject() : more)
+                        .encode());
     }
 
     // ---- query parameters: invalid values become 400, never 500 ----

@@ -6,6 +6,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.ServerSSLOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
@@ -25,13 +26,15 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
  * Who may talk to the agent and how much: loopback unless a bearer token guards the
  * API, optional TLS, request size limits, a per-client rate limit, closed CORS and a
- * Host check against DNS rebinding. Rules are checked once, at start-up, with messages
- * that name the setting and the value seen.
+ * Host check against DNS rebinding. Rules are checked when the settings are read (at
+ * start-up and on each reload), with messages that name the setting and the value seen.
+ * An instance never changes: a reload builds another and the server switches to it.
  */
 public final class HttpSecurity {
     private static final System.Logger LOG = System.getLogger(HttpSecurity.class.getName());
@@ -55,17 +58,21 @@ public final class HttpSecurity {
     private final boolean loopback;
     private final byte[] tokenDigest; // null: no token configured
     private final String tlsCert, tlsKey;
+    private final byte[] tlsCertDigest, tlsKeyDigest; // what the files held: a reload tells a renewed pair
     private final long maxRequestBytes;
     private final RateLimiter limiter;
     private final Set<String> corsOrigins;
 
     private HttpSecurity(String host, boolean loopback, byte[] tokenDigest, String tlsCert, String tlsKey,
-                         long maxRequestBytes, RateLimiter limiter, Set<String> corsOrigins) {
+                         byte[] tlsCertDigest, byte[] tlsKeyDigest, long maxRequestBytes, RateLimiter limiter,
+                         Set<String> corsOrigins) {
         this.host = host;
         this.loopback = loopback;
         this.tokenDigest = tokenDigest;
         this.tlsCert = tlsCert;
         this.tlsKey = tlsKey;
+        this.tlsCertDigest = tlsCertDigest;
+        this.tlsKeyDigest = tlsKeyDigest;
         this.maxRequestBytes = maxRequestBytes;
         this.limiter = limiter;
         this.corsOrigins = corsOrigins;
@@ -101,9 +108,10 @@ public final class HttpSecurity {
             throw new Config.ConfigException("http.tlsCert and http.tlsKey go together, got tlsCert="
                     + tlsCert + " and tlsKey=" + tlsKey);
         }
+        byte[] certDigest = null, keyDigest = null;
         if (tlsCert != null) {
-            requireReadable("http.tlsCert", tlsCert);
-            requireReadable("http.tlsKey", tlsKey);
+            certDigest = fileDigest("http.tlsCert", tlsCert);
+            keyDigest = fileDigest("http.tlsKey", tlsKey);
         }
         if (maxRequestBytes < MIN_REQUEST_BYTES) {
             throw new Config.ConfigException("http.maxRequestBytes must be at least " + MIN_REQUEST_BYTES
@@ -121,8 +129,26 @@ public final class HttpSecurity {
             }
         }
         RateLimiter limiter = requestsPerSecond == 0 ? null : new RateLimiter(requestsPerSecond, nanoTime);
-        return new HttpSecurity(host, loopback, digest, tlsCert, tlsKey, maxRequestBytes, limiter,
+        return new HttpSecurity(host, loopback, digest, tlsCert, tlsKey, certDigest, keyDigest, maxRequestBytes, limiter,
                 Set.copyOf(origins.stream().map(s -> s.toLowerCase(Locale.ROOT)).toList()));
+    }
+
+    /** These settings with previous's rate-limit buckets when the rate is the same: a reload forgives no burst. */
+    public HttpSecurity keepingBucketsOf(HttpSecurity previous) {
+        if (previous == null || limiter == null || previous.limiter == null || previous.limiter.perSecond != limiter.perSecond) {
+            return this;
+        }
+        return new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
+                maxRequestBytes, previous.limiter, corsOrigins);
+    }
+
+    /** What these settings read from files that differs from previous: http.tokenFile, http.tlsCert, http.tlsKey. */
+    public List<String> fileChanges(HttpSecurity previous) {
+        List<String> out = new java.util.ArrayList<>();
+        if (!java.util.Arrays.equals(tokenDigest, previous.tokenDigest)) out.add("http.tokenFile");
+        if (!java.util.Arrays.equals(tlsCertDigest, previous.tlsCertDigest)) out.add("http.tlsCert");
+        if (!java.util.Arrays.equals(tlsKeyDigest, previous.tlsKeyDigest)) out.add("http.tlsKey");
+        return out;
     }
 
     public boolean tokenRequired() { return tokenDigest != null; }
@@ -145,18 +171,41 @@ public final class HttpSecurity {
                 .setCompressionSupported(false)
                 .setDecompressionSupported(false) // no zip bombs
                 .setHttp2ClearTextEnabled(false); // HTTP/1.1 only: one parser to limit
-        if (tls()) o.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(tlsCert).setKeyPath(tlsKey));
+        if (tls()) o.setSsl(true).setKeyCertOptions(keyCert());
         return o;
     }
 
-    /** Installs the checks in front of every route, in this order. */
-    public void install(Router router) {
-        router.route().handler(this::rateLimit);
-        router.route().handler(this::sizeLimit);
-        router.route().handler(this::hostCheck);
-        router.route().handler(this::cors);
-        router.route().handler(this::authenticate);
-        router.route().handler(this::crossSiteWrites);
+    /** The PEM pair for a running server (HttpServer.updateSSLOptions); null without TLS. */
+    public ServerSSLOptions sslOptions() {
+        return tls() ? new ServerSSLOptions().setKeyCertOptions(keyCert()) : null;
+    }
+
+    private PemKeyCertOptions keyCert() {
+        return new PemKeyCertOptions().setCertPath(tlsCert).setKeyPath(tlsKey);
+    }
+
+    /**
+     * Installs the checks in front of every route, in this order. A request is checked
+     * whole against the settings current when it arrived: a reload switches them between
+     * requests, never halfway through one.
+     */
+    public static void install(Router router, Supplier<HttpSecurity> current) {
+        router.route().handler(ctx -> {
+            ctx.put(CONTEXT_KEY, current.get());
+            ctx.next();
+        });
+        router.route().handler(ctx -> forRequest(ctx).rateLimit(ctx));
+        router.route().handler(ctx -> forRequest(ctx).sizeLimit(ctx));
+        router.route().handler(ctx -> forRequest(ctx).hostCheck(ctx));
+        router.route().handler(ctx -> forRequest(ctx).cors(ctx));
+        router.route().handler(ctx -> forRequest(ctx).authenticate(ctx));
+        router.route().handler(ctx -> forRequest(ctx).crossSiteWrites(ctx));
+    }
+
+    private static final String CONTEXT_KEY = HttpSecurity.class.getName();
+
+    private static HttpSecurity forRequest(RoutingContext ctx) {
+        return ctx.get(CONTEXT_KEY);
     }
 
     // ---- handlers ----
@@ -336,8 +385,15 @@ public final class HttpSecurity {
         return token;
     }
 
-    private static void requireReadable(String name, String file) throws Config.ConfigException {
-        if (!Files.isReadable(Path.of(file))) throw new Config.ConfigException(name + " " + file + " is not readable");
+    /** The file's SHA-256; refused when it cannot be read. */
+    private static byte[] fileDigest(String name, String file) throws Config.ConfigException {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(Path.of(file)));
+        } catch (IOException | RuntimeException e) {
+            throw new Config.ConfigException(name + " " + file + " is not readable");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
     }
 
     private static byte[] sha256(String s) {

@@ -15,25 +15,25 @@ import java.util.function.IntSupplier;
  * A webhook receiver the test starts, stops and starts again on the same port, answering
  * what the test says; it records every request.
  */
-final class TestReceiver implements AutoCloseable {
-    record Request(String idempotencyKey, String signature, String contentType, String body, int status) {}
+public final class TestReceiver implements AutoCloseable {
+    public record Request(String idempotencyKey, String signature, String contentType, String body, int status) {}
 
-    final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
-    volatile IntSupplier status = () -> 200;
-    final int port;
+    public final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
+    public volatile IntSupplier status = () -> 200;
+    public final int port;
     private HttpServer server;
 
-    TestReceiver() throws IOException {
+    public TestReceiver() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
     }
 
-    String url() {
+    public String url() {
         return "http://127.0.0.1:" + port + "/hook";
     }
 
-    synchronized void up() throws IOException {
+    public synchronized void up() throws IOException {
         if (server != null) return;
         IOException last = null;
         for (int i = 0; i < 50; i++) { // the port may linger a moment after down()
@@ -63,14 +63,14 @@ final class TestReceiver implements AutoCloseable {
         server.start();
     }
 
-    synchronized void down() {
+    public synchronized void down() {
         if (server == null) return;
         server.stop(0);
         server = null;
     }
 
     /** Requests answered 2xx, in arrival order. */
-    List<Request> delivered() {
+    public List<Request> delivered() {
         synchronized (requests) {
             return requests.stream().filter(r -> r.status() >= 200 && r.status() < 300).toList();
         }

@@ -338,6 +338,43 @@ class ConfigValidationTest {
     }
 
     @Test
+    void aReloadTellsWhatItPutsInForceFromWhatWaitsForARestart(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("tcpulse.json");
+        Files.writeString(file, """
+                {"stateDir": "/var/lib/a", "probe": {"tickMs": 5}, "alerts": {"rules": {"resetStorm": {"threshold": 100}}}}""");
+        Config running = Config.parse(new String[] {"--config", file.toString(), "--listen", "127.0.0.1:9470"});
+        assertEquals(file.toString(), running.configFile());
+        Files.writeString(file, """
+                {"listen": "0.0.0.0:1", "stateDir": "/var/lib/b", "probe": {"tickMs": 7},
+                 "http": {"tlsCert": "/c.pem", "tlsKey": "/k.pem", "corsOrigins": ["https://a.example"]},
+                 "alerts": {"rules": {"resetStorm": {"threshold": 300}}}}""");
+        Config next = running.reread();
+
+        Config.Reload r = running.reload(next, true);
+        // listen: --listen still wins over the file; TLS on is another socket; the outbox stays where it is
+        assertEquals(List.of("http.corsOrigins", "alerts.rules.resetStorm"), r.changed());
+        assertEquals(List.of("stateDir", "probe.tickMs", "http.tlsCert", "http.tlsKey"), r.restartRequired());
+        Config applied = r.applied();
+        assertEquals("127.0.0.1", applied.host());
+        assertEquals(9470, applied.port());
+        assertEquals("/var/lib/a", applied.stateDir());
+        assertEquals(5, applied.tickMs());
+        assertNull(applied.tlsCert());
+        assertNull(applied.tlsKey());
+        assertEquals(List.of("https://a.example"), applied.corsOrigins());
+        assertEquals(300.0, applied.alerts().rules().get("resetStorm").threshold());
+        assertEquals(running.args(), applied.args(), "the next reload reads the same file under the same flags");
+
+        // alerts still in memory: nothing lives in the state directory yet, the new one is simply used
+        Config.Reload fresh = running.reload(next, false);
+        assertEquals(List.of("stateDir", "http.corsOrigins", "alerts.rules.resetStorm"), fresh.changed());
+        assertEquals("/var/lib/b", fresh.applied().stateDir());
+        Config.Reload same = next.reload(next.reread(), true);
+        assertEquals(List.of(), same.changed(), "the same file again changes nothing");
+        assertEquals(List.of(), same.restartRequired());
+    }
+
+    @Test
     void durationsReadAndWriteBack() {
         assertEquals(Duration.ofMillis(1500), Durations.parse("1s500ms"));
         assertEquals(Duration.ofMinutes(90), Durations.parse("1h30m"));

@@ -140,13 +140,13 @@ class HttpSecurityTest {
     void reloadIsAPostThatNeedsTheTokenAndRunsTheHook() throws Exception {
         AtomicInteger reloads = new AtomicInteger();
         ApiServer server = new ApiServer(new TestSnapshots.FakeSource(TestSnapshots.sample()), "unused", 0);
-        server.setReloadHook(reloads::incrementAndGet);
+        server.setReloadHook(() -> new JsonObject().put("reloads", reloads.incrementAndGet()));
         int port = start(security("0.0.0.0", tokenFile(TOKEN).toString(), 0, List.of()), server);
         assertEquals(401, post(port, "/api/v1/reload", Map.of()).statusCode());
         assertEquals(0, reloads.get());
         HttpResponse<String> r = post(port, "/api/v1/reload", Map.of("Authorization", "Bearer " + TOKEN));
         assertEquals(200, r.statusCode(), r.body());
-        assertEquals(new JsonObject().put("reloaded", true), new JsonObject(r.body()));
+        assertEquals(new JsonObject().put("reloaded", true).put("reloads", 1), new JsonObject(r.body()));
         assertEquals(1, reloads.get());
         // a page elsewhere cannot make a browser post here, even with a token it somehow has
         HttpResponse<String> csrf = post(port, "/api/v1/reload",
