@@ -20,6 +20,8 @@ const VIEWS = ['overview', 'listeners', 'timewait', 'closewait', 'events', 'aler
 
 const netnsSelect = $('netns');
 const banner = $('banner');
+const featureSummary = $('probe-features-summary');
+const featureList = $('probe-features-list');
 const conn = $('conn');
 
 let stream = null;
@@ -84,6 +86,7 @@ function onStates(msg) {
   document.body.dataset.agentStarted = String(started);
   renderNetnsOptions(msg.netns);
   renderBanner(msg.health);
+  renderFeatures(msg.health.probe.features || []);
   events.addDropped(msg.dropped ?? 0);
   if (restarted) {
     events.mark(`agent restarted at ${new Date(started).toLocaleTimeString()}: counts and history start again`);
@@ -154,6 +157,19 @@ function renderNetnsOptions(inodes) {
   }
   netnsSelect.replaceChildren(...options);
   netnsSelect.value = selected;
+}
+
+// every probe feature with on/off and, when off, the kernel's reason (text only: kernel words)
+function renderFeatures(features) {
+  const on = features.filter((f) => f.on).length;
+  featureSummary.textContent = features.length === 0 ? 'probe features: none (no probe)'
+    : `probe features: ${on} of ${features.length} on`;
+  featureList.replaceChildren(...features.map((f) => {
+    const li = document.createElement('li');
+    li.dataset.on = String(f.on);
+    li.textContent = f.on ? `${f.name}: on (${f.what})` : `${f.name}: off (${f.reason})`;
+    return li;
+  }));
 }
 
 function renderBanner(health) {

@@ -17,10 +17,13 @@ import java.util.function.Function;
  *
  * Accept-queue overflows per listener: the kernel reports overflows of the third ACK
  * through skb:kfree_skb (exact, per port), but an overflow on a SYN is only counted in
- * the namespace's TcpExt ListenOverflows and in the listener's sk_drops. So each walk
- * takes the namespace's ListenOverflows delta, gives the listeners their exact share,
- * and splits the rest among the listeners whose sk_drops rose, in proportion: exact
- * whenever one listener of a namespace overflows at a time.
+ * the namespace's TcpExt ListenOverflows and in the listener's sk_drops (and kernels
+ * before 6.18 have no exact count at all). So the listeners get their exact share, and
+ * the namespace's ListenOverflows not yet given to any listener go to the listeners
+ * whose sk_drops exceed what they were given, in proportion: exact whenever one listener
+ * of a namespace overflows at a time. All of it in totals since the first sight, not per
+ * walk: the namespace's counters are read every few seconds, the walk more often, and a
+ * delta seen at one walk must not be lost when the other side moved at another.
  */
 final class ListenerTracker {
     /** (netns, port) of the kernel's per-port counters. */
@@ -31,10 +34,11 @@ final class ListenerTracker {
         static final PortCounters ZERO = new PortCounters(0, 0, 0, 0);
     }
 
-    private final Map<Long, Long> overflowTotals = new HashMap<>();   // by listener socket id
-    private final Map<Long, Long> lastDrops = new HashMap<>();        // by listener socket id
-    private final Map<Long, Long> lastListenOverflows = new HashMap<>(); // by netns
-    private final Map<Long, Long> unattributed = new HashMap<>();     // by netns, waiting for a listener
+    private final Map<Long, Long> overflowTotals = new HashMap<>();   // by listener socket id: exact + given
+    private final Map<Long, Long> dropsBase = new HashMap<>();        // by listener socket id: sk_drops at first sight
+    private final Map<Long, Long> listenerNetns = new HashMap<>();    // by listener socket id
+    private final Map<Long, Long> listenOverflowsBase = new HashMap<>(); // by netns: ListenOverflows at first sight
+    private final Map<Long, Long> retired = new HashMap<>();          // by netns: totals of listeners now closed
     private Map<PortKey, PortCounters> lastPorts = Map.of();
     /* per listener socket id: (mono ms, SYN-ACK retransmits, overflows) samples within the verdict window */
     private final Map<Long, java.util.ArrayDeque<long[]>> verdictHistory = new HashMap<>();
@@ -53,42 +57,46 @@ final class ListenerTracker {
         for (SocketRecord l : listeners) byNetns.computeIfAbsent(l.netns(), n -> new ArrayList<>()).add(l);
 
         Map<Long, Long> totalsBefore = new HashMap<>(overflowTotals);
-        Map<Long, Long> deltaDrops = new HashMap<>(), deltaExact = new HashMap<>();
+        Set<Long> alive = new HashSet<>();
         Set<PortKey> exactGiven = new HashSet<>();
         for (SocketRecord l : listeners) {
+            alive.add(l.sockId());
             // listeners born after the first walk count from zero: their whole life was seen
-            long prev = lastDrops.getOrDefault(l.sockId(), firstWalkDone ? 0L : l.drops());
-            deltaDrops.put(l.sockId(), Math.max(0, l.drops() - prev));
+            dropsBase.putIfAbsent(l.sockId(), firstWalkDone ? 0L : l.drops());
+            listenerNetns.put(l.sockId(), l.netns());
             PortKey key = new PortKey(l.netns(), l.localPort());
             long exact = exactGiven.add(key)
                     ? ports.getOrDefault(key, PortCounters.ZERO).overflows()
                       - lastPorts.getOrDefault(key, PortCounters.ZERO).overflows()
                     : 0;
-            deltaExact.put(l.sockId(), Math.max(0, exact));
+            overflowTotals.merge(l.sockId(), Math.max(0, exact), Long::sum);
+        }
+        // closed listeners: what they were given still explains their namespace's counter
+        for (var it = listenerNetns.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (alive.contains(e.getKey())) continue;
+            retired.merge(e.getValue(), overflowTotals.getOrDefault(e.getKey(), 0L), Long::sum);
+            overflowTotals.remove(e.getKey());
+            dropsBase.remove(e.getKey());
+            it.remove();
         }
 
         for (var e : info.entrySet()) {
             long netns = e.getKey();
             long now = e.getValue().tcpExt("ListenOverflows");
             // a namespace first seen after start began at zero; at start we only take a baseline
-            long prev = lastListenOverflows.getOrDefault(netns, firstWalkDone ? 0L : now);
-            lastListenOverflows.put(netns, now);
+            long base = listenOverflowsBase.computeIfAbsent(netns, n -> firstWalkDone ? 0L : now);
             List<SocketRecord> ls = byNetns.getOrDefault(netns, List.of());
-            long exactSum = 0;
-            for (SocketRecord l : ls) {
-                long exact = deltaExact.get(l.sockId());
-                exactSum += exact;
-                overflowTotals.merge(l.sockId(), exact, Long::sum);
-            }
-            long residual = Math.max(0, now - prev - exactSum) + unattributed.getOrDefault(netns, 0L);
-            unattributed.put(netns, distribute(residual, ls, deltaDrops, deltaExact));
+            long given = retired.getOrDefault(netns, 0L);
+            for (SocketRecord l : ls) given += overflowTotals.get(l.sockId());
+            distribute(now - base - given, ls);
         }
+        // namespaces gone (no counters read, no listener left)
+        listenOverflowsBase.keySet().removeIf(n -> !info.containsKey(n) && !byNetns.containsKey(n));
+        retired.keySet().removeIf(n -> !info.containsKey(n) && !byNetns.containsKey(n));
 
         List<ListenerStatus> out = new ArrayList<>(listeners.size());
-        Set<Long> alive = new HashSet<>();
         for (SocketRecord l : listeners) {
-            alive.add(l.sockId());
-            lastDrops.put(l.sockId(), l.drops());
             PortKey key = new PortKey(l.netns(), l.localPort());
             PortCounters pc = ports.getOrDefault(key, PortCounters.ZERO);
             PortCounters before = lastPorts.getOrDefault(key, PortCounters.ZERO);
@@ -112,9 +120,7 @@ final class ListenerTracker {
                     pc.resetsSent(), pc.resetsReceived(), owner.apply(l), syncookies, verdict));
         }
         // forget closed listeners
-        lastDrops.keySet().retainAll(alive);
         verdictHistory.keySet().retainAll(alive);
-        overflowTotals.keySet().retainAll(alive);
         lastPorts = Map.copyOf(ports);
         firstWalkDone = true;
         out.sort(Comparator.comparingLong(ListenerStatus::netns).thenComparingInt(ListenerStatus::port)
@@ -123,31 +129,31 @@ final class ListenerTracker {
     }
 
     /**
-     * Splits the namespace's unexplained overflows among listeners whose drops rose
-     * (beyond their exact share), in proportion; returns what no listener can take.
+     * Gives the namespace's overflows no listener was given yet to the listeners whose
+     * sk_drops since first sight exceed their total, in proportion; what none can take
+     * waits for a later walk (their drops may not have been read yet).
      */
-    private long distribute(long residual, List<SocketRecord> ls, Map<Long, Long> deltaDrops, Map<Long, Long> deltaExact) {
-        if (residual <= 0) return 0;
+    private void distribute(long residual, List<SocketRecord> ls) {
+        if (residual <= 0) return;
         long totalWeight = 0;
-        for (SocketRecord l : ls) totalWeight += weight(l, deltaDrops, deltaExact);
-        if (totalWeight == 0) return residual;
+        for (SocketRecord l : ls) totalWeight += unexplainedDrops(l);
+        if (totalWeight == 0) return;
         long give = Math.min(residual, totalWeight);
         long given = 0;
         SocketRecord heaviest = null;
         for (SocketRecord l : ls) {
-            long w = weight(l, deltaDrops, deltaExact);
+            long w = unexplainedDrops(l);
             if (w == 0) continue;
             long share = give * w / totalWeight;
             overflowTotals.merge(l.sockId(), share, Long::sum);
             given += share;
-            if (heaviest == null || w > weight(heaviest, deltaDrops, deltaExact)) heaviest = l;
+            if (heaviest == null || w > unexplainedDrops(heaviest)) heaviest = l;
         }
         overflowTotals.merge(heaviest.sockId(), give - given, Long::sum); // rounding remainder
-        return residual - give;
     }
 
-    private static long weight(SocketRecord l, Map<Long, Long> deltaDrops, Map<Long, Long> deltaExact) {
-        return Math.max(0, deltaDrops.get(l.sockId()) - deltaExact.get(l.sockId()));
+    private long unexplainedDrops(SocketRecord l) {
+        return Math.max(0, l.drops() - dropsBase.get(l.sockId()) - overflowTotals.get(l.sockId()));
     }
 
     /**

@@ -229,6 +229,27 @@ class DashboardViewsBrowserTest {
     }
 
     @Test
+    void everyProbeFeatureIsListedWithTheKernelsReason() {
+        agent.featureOff = true;
+        try {
+            open("#overview");
+            browser.await(WAIT, () -> browser.byId("probe-features-summary").getText().contains("1 of 2 on"),
+                    () -> "features: " + browser.byId("probe-features-summary").getText(), "views-features");
+            browser.byId("probe-features-summary").click();
+            String list = browser.byId("probe-features-list").getText();
+            assertTrue(list.contains("stateChanges: on (every state change)"), list);
+            assertTrue(list.contains("closedPortResets: off (refused: " + FakeAgent.HOSTILE + ")"), list);
+            // the banner names what is off on an otherwise healthy probe
+            assertTrue(browser.byId("banner").getText().contains("the probe runs without: closedPortResets"),
+                    browser.byId("banner").getText());
+            assertNoInjection("views-features");
+            browser.screenshot("views-features");
+        } finally {
+            agent.featureOff = false;
+        }
+    }
+
+    @Test
     void bannerSaysWhenTheProbeIsDegradedOrEventsAreLost() {
         agent.probeAvailable = false;
         agent.lost = 17;

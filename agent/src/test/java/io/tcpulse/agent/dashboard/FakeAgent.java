@@ -27,6 +27,8 @@ final class FakeAgent implements AutoCloseable {
     private final HttpServer server;
     volatile long startedMillis = System.currentTimeMillis() - 3_600_000;
     volatile boolean probeAvailable = true;
+    /** closedPortResets reported off, with a hostile reason */
+    volatile boolean featureOff;
     volatile long lost = 0;
 
     FakeAgent() throws Exception {
@@ -81,7 +83,11 @@ final class FakeAgent implements AutoCloseable {
         JsonObject health = new JsonObject()
                 .put("status", probeAvailable ? "ok" : "degraded")
                 .put("probe", new JsonObject().put("available", probeAvailable)
-                        .put("cause", probeAvailable ? null : "bpf() denied: " + HOSTILE).put("mode", probeAvailable ? "bpf" : "procfs"))
+                        .put("cause", probeAvailable ? null : "bpf() denied: " + HOSTILE).put("mode", probeAvailable ? "bpf" : "procfs")
+                        .put("features", new JsonArray()
+                                .add(new JsonObject().put("name", "stateChanges").put("on", true).put("what", "every state change"))
+                                .add(new JsonObject().put("name", "closedPortResets").put("on", !featureOff)
+                                        .put("what", "RSTs of closed ports").put("reason", featureOff ? "refused: " + HOSTILE : null))))
                 .put("events", new JsonObject().put("seen", 100).put("consumed", 100).put("lost", lost)
                         .put("sampledOut", 0).put("mapFull", 0).put("decodeErrors", 0).put("samplingRatio", 1))
                 .put("walk", new JsonObject().put("lastMillis", 0).put("micros", 0).put("sockets", 0))
