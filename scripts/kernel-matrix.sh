@@ -10,7 +10,7 @@
 # Environment (flags win):
 #   KERNELS="bullseye bookworm trixie"   Debian suites to boot; "" = host only
 #   HOST_RUN=1                           0: skip the run on the host kernel
-#   CORE="startup transitions timewait resets"  scenarios that must pass on every kernel;
+#   CORE="startup transitions overflow timewait resets"  scenarios that must pass on every kernel;
 #   CORE_<suite>="..."                   per-kernel override (CORE_host for the host run),
 #                                        e.g. CORE_trixie="startup transitions timewait overflow resets"
 #   KEEP_LOGS=DIR                        keep serial logs, agent logs and check output there
@@ -27,7 +27,7 @@ repo=$PWD
 
 KERNELS=${KERNELS-bullseye bookworm trixie}
 HOST_RUN=${HOST_RUN:-1}
-CORE=${CORE:-startup transitions timewait resets}
+CORE=${CORE:-startup transitions overflow timewait resets}
 KEEP_LOGS=${KEEP_LOGS:-}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-360}
 SCENARIOS=${SCENARIOS:-}

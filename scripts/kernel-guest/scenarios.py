@@ -415,7 +415,7 @@ def scenario_resets(agent):
         ok, got = wait_for(check, 10, 0.5)
         detail = "api sent/received/refused-at-8404 %s, expected (%d, %d, %d); OutRsts %d%s" % (
             got, sent_expected, received, refused_expected, out_rsts,
-            "" if closed_port else " (closedPortResets off: %s)" % why.split(":")[0])
+            "" if closed_port else " (closedPortResets off: %s)" % why.split(": those")[0])
         if out_rsts != sent:
             ok, detail = False, detail + " (ground truth moved: OutRsts should be %d)" % sent
         if not ok:
