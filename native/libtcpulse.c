@@ -630,6 +630,10 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	ret = attach(t);
 	if (ret)
 		goto fail;
+	/* where tcp:tcp_send_reset reports closed ports itself, they come with resetsSent */
+	if (is_on(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) && !feature_prog(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) &&
+	    !is_on(t, TCPULSE_FEATURE_RESETS_SENT))
+		turn_off(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS, "resetsSent, which reports them here, is off");
 	if (err)
 		*err = 0;
 	return t;
