@@ -13,6 +13,7 @@ import * as events from './views/events.js';
 import * as alerts from './views/alerts.js';
 import * as latency from './views/latency.js';
 import { resizeAll, restyleAll } from './views/charts.js';
+import { formatClock, formatInt } from './views/dom.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -172,12 +173,28 @@ function renderFeatures(features) {
   }));
 }
 
+/** Probe step failures shown after they stop: long enough to be seen, not forever. */
+const RECOVERED_SHOWN_MS = 10 * 60 * 1000;
+
 function renderBanner(health) {
   const messages = [];
-  if (health.status !== 'ok') {
-    const cause = health.probe.cause ? `: ${health.probe.cause}` : '';
+  const { probe } = health;
+  const outage = probe.outage || null;
+  if (health.status !== 'ok' && (probe.available === false || !outage)) {
+    const cause = probe.cause ? `: ${probe.cause}` : '';
     messages.push(`Degraded: the eBPF probe is unavailable${cause}. `
-      + `Counts come from ${health.probe.mode}; live events are missing.`);
+      + `Counts come from ${probe.mode}; live events are missing.`);
+  }
+  if (outage) {
+    const at = (ms) => formatClock(new Date(ms));
+    const exit = outage.exitAtMillis ? ` If it still fails at ${at(outage.exitAtMillis)}, the agent exits to be restarted.` : '';
+    messages.push(`Degraded: collection is failing since ${at(outage.sinceMillis)}: step ${outage.step} (${outage.errno}): `
+      + `${outage.message}. Retried with backoff while the other steps go on.${exit}`);
+  }
+  const recovered = (probe.errors || []).filter((e) => !e.failing && Date.now() - e.lastMillis < RECOVERED_SHOWN_MS);
+  if (recovered.length > 0) {
+    messages.push(`The probe recovered from: ${recovered.map((e) => `${e.step} ${e.errno} `
+      + `(${formatInt(e.count)}×, last at ${formatClock(new Date(e.lastMillis))}: ${e.message})`).join('; ')}.`);
   }
   const off = (health.probe.features || []).filter((f) => !f.on);
   if (health.status === 'ok' && off.length > 0) {

@@ -270,6 +270,27 @@ static void turn_off(struct tcpulse *t, int f, const char *fmt, ...)
 	va_end(args);
 }
 
+/*
+ * Stops the kernel running the programs; the rings, maps and the socket walk's iterator
+ * link stay, so a thread still polling or walking meets no freed memory. Only
+ * tcpulse__close() frees them, once that thread is done.
+ */
+API int tcpulse__detach(struct tcpulse *t)
+{
+	int i, n = 0;
+
+	if (!t)
+		return -EINVAL;
+	for (i = TCPULSE_FEATURE_MAX - 1; i >= 0; i--) {
+		if (i == TCPULSE_FEATURE_SOCKET_WALK || !t->links[i])
+			continue;
+		bpf_link__destroy(t->links[i]);
+		t->links[i] = NULL;
+		n++;
+	}
+	return n;
+}
+
 API void tcpulse__close(struct tcpulse *t)
 {
 	int i;

@@ -270,6 +270,12 @@ int tcpulse__last_error(char *buf, size_t buf_sz);
  * on_state_change (nested in it; on_state_change_nested took them) */
 int tcpulse__ring_count(struct tcpulse *t);
 long long tcpulse__recursion_misses(struct tcpulse *t);
+/*
+ * detaches every program but the socket walk's iterator: the kernel stops running them,
+ * while another thread may still poll and walk; returns how many were detached
+ */
+int tcpulse__detach(struct tcpulse *t);
+/* frees everything (detaching what is still attached); no other call may be running */
 void tcpulse__close(struct tcpulse *t);
 #endif /* !__bpf__ */
 

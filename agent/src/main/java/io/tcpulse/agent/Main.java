@@ -29,6 +29,13 @@ public final class Main {
 
     private static final Logger LOG = Logger.getLogger(Main.class.getName());
 
+    /**
+     * Exit status when collection has been out for probe.maxOutage (EX_TEMPFAIL): systemd's
+     * Restart=on-failure starts the agent again. 1 is a start-up failure, 2 a configuration
+     * error (not restarted), 3 the JVM's own exit on OutOfMemoryError.
+     */
+    public static final int EXIT_COLLECTION_OUTAGE = 75;
+
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("bench-pipeline")) {
             io.tcpulse.agent.bench.PipelineBench.main(Arrays.copyOfRange(args, 1, args.length));
@@ -66,6 +73,19 @@ public final class Main {
         onSighup(agent::reloadOnSignal);
     }
 
+    /**
+     * Collection has been out for too long: exit for the service manager to restart the
+     * agent. From a thread of its own: the shutdown hooks stop and join the probe thread.
+     */
+    static void exitForRestart(io.tcpulse.agent.model.ProbeOutage outage) {
+        Thread exit = new Thread(() -> {
+            LOG.severe("exiting with status " + EXIT_COLLECTION_OUTAGE + " for the service manager to restart tcpulse: "
+                    + outage.describe());
+            System.exit(EXIT_COLLECTION_OUTAGE);
+        }, "tcpulse-outage-exit");
+        exit.start();
+    }
+
     /** systemctl reload sends SIGHUP, which would otherwise stop the JVM. */
     private static void onSighup(Runnable action) {
         try {
@@ -87,6 +107,7 @@ public final class Main {
         private Config config;
         private HttpSecurity security;
         private volatile ApiServer.ConfigState configState;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
         private Agent(Probe probe, ProbeLoop loop, Vertx vertx, ApiServer api, Aggregator aggregator, Config config,
                       HttpSecurity security) {
@@ -99,7 +120,13 @@ public final class Main {
             this.security = security;
         }
 
+        /** Starts an agent that exits the JVM (status 75) when collection is out for probe.maxOutage. */
         public static Agent start(Config config) throws Exception {
+            return start(config, Main::exitForRestart);
+        }
+
+        /** Starts an agent; onOutage runs, once per outage, when collection has been out for probe.maxOutage. */
+        public static Agent start(Config config, ProbeLoop.OutageHandler onOutage) throws Exception {
             // refuse a bad HTTP setup (no token off loopback...) before loading anything
             HttpSecurity security = HttpSecurity.of(config);
             Aggregator aggregator = new Aggregator(config.recentEvents(), System::currentTimeMillis);
@@ -124,9 +151,9 @@ public final class Main {
                 }
             }
             ProbeLoop loop = new ProbeLoop(probe, aggregator, new ProbeLoop.Settings(
-                    config.tickMs(), 16384, config.walkIntervalMs(), 200));
-            // exact from the first second: the first walk runs before anyone can ask
-            loop.walkNow();
+                    config.tickMs(), 16384, config.walkIntervalMs(), 200, config.maxOutageMillis()), onOutage);
+            // exact from the first second: the first walk runs before anyone can ask (a failure is retried by the loop)
+            loop.firstWalk();
             aggregator.publish();
             loop.start();
             Vertx vertx = Vertx.vertx();
@@ -136,8 +163,7 @@ public final class Main {
                 vertx.deployVerticle(api).await();
             } catch (Exception e) {
                 alerts.close();
-                loop.close();
-                if (probe != null) probe.close();
+                stopProbe(probe, loop);
                 vertx.close();
                 throw new IllegalStateException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
             }
@@ -233,22 +259,47 @@ public final class Main {
 
         public int port() { return api.actualPort(); }
 
+        /** The probe loop (tests reach its step hook through it). */
+        public ProbeLoop probeLoop() { return loop; }
+
         public AlertService alerts() { return alerts; }
+
+        /** How long close() waits for the probe thread (a walk of many namespaces) before leaving the handle be. */
+        static final long PROBE_JOIN_MILLIS = 10_000;
+
+        /** Detach, stop and join the probe thread, free the handle: never while that thread may still use it. */
+        private static void stopProbe(Probe probe, ProbeLoop loop) {
+            if (probe != null) probe.detach();
+            boolean joined;
+            try {
+                joined = loop.stop(PROBE_JOIN_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                joined = false;
+            }
+            if (probe == null) return;
+            if (joined) {
+                probe.close();
+            } else { // freeing it under a running call would be a use-after-free: the process exit frees it
+                LOG.warning("the probe thread is still in a call after " + PROBE_JOIN_MILLIS / 1000
+                        + " s: its programs are detached; the native handle is left to the process exit");
+            }
+        }
 
         private static String hostForUrl(String host) {
             return host.contains(":") ? "[" + host + "]" : host;
         }
 
+        /**
+         * Stops in order: the programs detach (the kernel stops running them at once), the
+         * probe thread stops and is joined, and only then is the native handle freed; then
+         * alerts and the HTTP side. Safe however often and from whichever thread it is called.
+         */
         @Override
         public void close() {
+            if (!closed.compareAndSet(false, true)) return;
+            stopProbe(probe, loop);
             if (alerts != null) alerts.close(); // the outbox keeps what is not delivered
-            // the kernel side first: whatever happens to the HTTP side, the programs detach
-            try {
-                loop.close();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (probe != null) probe.close();
             try {
                 vertx.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
             } catch (java.util.concurrent.TimeoutException e) {

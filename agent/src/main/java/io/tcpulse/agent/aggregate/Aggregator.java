@@ -1,7 +1,9 @@
 package io.tcpulse.agent.aggregate;
 
 import io.tcpulse.agent.model.Event;
+import io.tcpulse.agent.model.ProbeError;
 import io.tcpulse.agent.model.ProbeFeature;
+import io.tcpulse.agent.model.ProbeOutage;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
@@ -58,6 +60,8 @@ public final class Aggregator implements SnapshotSource {
     private boolean probeAvailable;
     private String cause;
     private volatile List<ProbeFeature> probeFeatures = List.of();
+    private List<ProbeError> probeErrors = List.of();
+    private ProbeOutage outage;
     private String mode;
     private final long[] kernelStats = new long[8];
     private long consumed, decodeErrors;
@@ -101,6 +105,17 @@ public final class Aggregator implements SnapshotSource {
         this.probeAvailable = available;
         this.cause = cause;
         this.mode = available ? "bpf" : "procfs";
+    }
+
+    /** How the probe loop's steps fare: their failures by cause, and the outage while one lasts. */
+    public void setSupervision(List<ProbeError> errors, ProbeOutage outage) {
+        this.probeErrors = List.copyOf(errors);
+        this.outage = outage;
+    }
+
+    /** Owner lookups (/proc scans, cgroup names) run through guard: a failing one leaves owners unnamed. */
+    public void guardOwnerLookups(StepGuard guard) {
+        owners.guard(guard);
     }
 
     /** What the probe does on this kernel, feature by feature. */
@@ -237,16 +252,31 @@ public final class Aggregator implements SnapshotSource {
         });
         Map<Long, Latency> lat = new HashMap<>();
         latency.forEach((ns, l) -> lat.put(ns, l.copy()));
-        Health health = new Health(probeAvailable, cause, mode,
-                kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
-                samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures);
+        Health health = health();
         List<Event> newestFirst = recent.newestFirst(lastMonoToWallNs);
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),
                 newestFirst, listeners,
                 listenerStatus, timewait, closewait, netstat, resets);
         history.maybeRecord(current); // records only when a new second has begun
+    }
+
+    private Health health() {
+        String why = cause;
+        if (outage != null) why = why == null ? outage.describe() : why + "; " + outage.describe();
+        return new Health(probeAvailable, why, mode,
+                kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
+                samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage);
+    }
+
+    /**
+     * The last snapshot with the health of now: what is left to publish when building a
+     * whole snapshot fails, so the failure still shows.
+     */
+    public void publishHealth() {
+        Snapshot last = current;
+        current = last.withHealth(wallMillis.getAsLong(), health());
     }
 
     /**

@@ -1,6 +1,8 @@
 package io.tcpulse.agent.aggregate;
 
+import io.tcpulse.agent.model.ProbeError;
 import io.tcpulse.agent.model.ProbeFeature;
+import io.tcpulse.agent.model.ProbeOutage;
 
 import java.util.List;
 
@@ -10,7 +12,7 @@ import java.util.List;
  */
 public record Health(
         boolean probeAvailable,
-        String cause,            // why the probe is not available; null when it is
+        String cause,            // why the agent is degraded (probe unavailable, collection failing); null when it is not
         String mode,
         long seen,               // events the kernel programs saw
         long consumed,           // events the agent decoded
@@ -24,9 +26,26 @@ public record Health(
         long walkedSockets,
         long rememberedSockets,  // sockets the kernel side keeps an entry for (owner, times)
         long startedMillis,
-        List<ProbeFeature> features) { // empty without a probe
+        List<ProbeFeature> features, // empty without a probe
+        List<ProbeError> errors,     // failures of the probe loop's steps, by step and cause
+        ProbeOutage outage) {        // collection failing now, or null
 
+    public Health {
+        features = List.copyOf(features);
+        errors = List.copyOf(errors);
+    }
+
+    /** Without errors or an outage. */
+    public Health(boolean probeAvailable, String cause, String mode, long seen, long consumed, long lost,
+                  long sampledOut, long mapFull, long decodeErrors, int samplingRatio, long lastWalkMillis,
+                  long lastWalkMicros, long walkedSockets, long rememberedSockets, long startedMillis,
+                  List<ProbeFeature> features) {
+        this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
+                lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, List.of(), null);
+    }
+
+    /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */
     public String status() {
-        return probeAvailable ? "ok" : "degraded";
+        return probeAvailable && outage == null ? "ok" : "degraded";
     }
 }

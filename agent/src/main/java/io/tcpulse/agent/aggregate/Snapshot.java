@@ -42,6 +42,12 @@ public record Snapshot(
     /** RSTs exchanged with one peer on one local port, by the socket state (from events, sampling-weighted). */
     public record ResetPeer(String peer, int localPort, String state, String direction, long count) {}
 
+    /** The same picture with another health (and time). */
+    public Snapshot withHealth(long wallMillis, Health health) {
+        return new Snapshot(wallMillis, health, states, transitions, latency, recent, listeners, listenerStatus,
+                timewait, closewait, netstat, resets);
+    }
+
     /** State counts of one namespace, or summed over all when netns is null; zeros included. */
     public Map<TcpState, Long> statesOf(Long netns) {
         Map<TcpState, Long> out = new java.util.EnumMap<>(TcpState.class);

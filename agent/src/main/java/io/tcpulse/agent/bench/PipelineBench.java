@@ -36,7 +36,7 @@ public final class PipelineBench {
         Aggregator aggregator = new Aggregator(10_000, System::currentTimeMillis);
         try (Probe probe = Probe.open(new Probe.Options(ringBytes, 0, 0, true))) {
             aggregator.setProbe(true, null);
-            ProbeLoop loop = new ProbeLoop(probe, aggregator, new ProbeLoop.Settings(1, 65536, 3_600_000, 200));
+            ProbeLoop loop = new ProbeLoop(probe, aggregator, new ProbeLoop.Settings(1, 65536, 3_600_000, 200, 0));
             loop.start();
             // warm the JIT up on a million events before measuring
             for (int i = 0; i < 100; i++) {

@@ -19,10 +19,14 @@ public record Config(
         boolean probeEnabled, long maxEventsPerSec, int ringBytes, int tickMs,
         /* probe features not to use (native/tcpulse.h, enum tcpulse_feature): names from Probe.featureNames() */
         java.util.List<String> disabledFeatures,
+        /* collection out this long makes the agent exit for systemd to restart it; 0: never */
+        long maxOutageMillis,
         long walkIntervalMs, int recentEvents,
         /* HTTP side (issue 7): bearer token file, TLS PEM pair, request limits, CORS */
         String tokenFile, String tlsCert, String tlsKey,
         long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins,
+        /* concurrent HTTP connections; 0: what RLIMIT_NOFILE leaves after a reserve for the probe */
+        int maxConnections,
         /* alerts (issue 5): where the outbox and alert state live (null: chosen at start), rules, receivers */
         String stateDir, AlertsConfig alerts,
         /* the command line this came from: a reload reads the same files under the same flags */
@@ -37,6 +41,8 @@ public record Config(
                                         (0 = never; default 50,000 per online CPU)
               --disable-feature NAME    do not use this probe feature (repeatable; see `tcpulse check`)
               --ring-bytes N            per-CPU ring buffer size, a power of two (default: 16 MiB, at most 256 MiB in all)
+              --max-collection-outage D exit (status 75, for systemd to restart) when collection has failed
+                                        for this long, e.g. 5m (default), 90s; 0s = never
               --walk-interval-ms N      reconciliation walk period (default 2000)
               --recent-events N         events kept for /api/v1/events (default 10000)
               --token-file FILE         bearer token required on every request (needed off loopback)
@@ -45,6 +51,8 @@ public record Config(
               --max-request-bytes N     largest request body accepted (default 65536)
               --requests-per-second N   per client address; 0 = no limit (default 100)
               --cors-origin ORIGIN      allow a browser origin (repeatable; default none)
+              --max-connections N       concurrent HTTP connections (default 0: RLIMIT_NOFILE less the
+                                        descriptors open at start and 64 kept for the probe)
               --webhook URL             send alerts (built-in rules) to URL in Alertmanager format (repeatable)
               --state-dir DIR           alert state and webhook outbox (default /var/lib/tcpulse, see docs/alerts.md)
               --help                    this text
@@ -57,10 +65,13 @@ public record Config(
      */
     public static final long DEFAULT_EVENTS_PER_CPU = 50_000;
 
+    /** Collection out this long by default before the agent exits to be restarted. */
+    public static final java.time.Duration DEFAULT_MAX_OUTAGE = java.time.Duration.ofMinutes(5);
+
     public static Config defaults() {
         return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5,
-                java.util.List.of(), 2000, 10_000,
-                null, null, null, 64 * 1024, 100, java.util.List.of(), null, AlertsConfig.defaults(), java.util.List.of());
+                java.util.List.of(), DEFAULT_MAX_OUTAGE.toMillis(), 2000, 10_000,
+                null, null, null, 64 * 1024, 100, java.util.List.of(), 0, null, AlertsConfig.defaults(), java.util.List.of());
     }
 
     /** CPUs online (/sys/devices/system/cpu/online, "0-3,6"): the probe splits the rate among them. */
@@ -119,6 +130,8 @@ public record Config(
                 case "--max-events-per-sec" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.maxEventsPerSec = v); }
                 case "--disable-feature" -> { String v = value(args, i++); c = c.with(b -> b.disabledFeatures = append(b.disabledFeatures, v)); }
                 case "--ring-bytes" -> { long v = number(a, value(args, i++), 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
+                case "--max-collection-outage" -> { long v = outage(a, value(args, i++)); c = c.with(b -> b.maxOutageMillis = v); }
+                case "--max-connections" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.maxConnections = (int) Math.min(v, 1_000_000)); }
                 case "--walk-interval-ms" -> { long v = number(a, value(args, i++), 100); c = c.with(b -> b.walkIntervalMs = v); }
                 case "--recent-events" -> { long v = number(a, value(args, i++), 1); c = c.with(b -> b.recentEvents = (int) Math.min(v, 1_000_000)); }
                 case "--token-file" -> { String v = value(args, i++); c = c.with(b -> b.tokenFile = v); }
@@ -176,6 +189,7 @@ public record Config(
         restartOnly(restart, "probe.ringBytes", ringBytes, next.ringBytes, () -> b.ringBytes = ringBytes);
         restartOnly(restart, "probe.tickMs", tickMs, next.tickMs, () -> b.tickMs = tickMs);
         restartOnly(restart, "probe.disabledFeatures", disabledFeatures, next.disabledFeatures, () -> b.disabledFeatures = disabledFeatures);
+        restartOnly(restart, "probe.maxOutage", maxOutageMillis, next.maxOutageMillis, () -> b.maxOutageMillis = maxOutageMillis);
         restartOnly(restart, "walk.intervalMs", walkIntervalMs, next.walkIntervalMs, () -> b.walkIntervalMs = walkIntervalMs);
         restartOnly(restart, "events.recent", recentEvents, next.recentEvents, () -> b.recentEvents = recentEvents);
         differs(changed, "http.tokenFile", tokenFile, next.tokenFile);
@@ -191,6 +205,7 @@ public record Config(
         differs(changed, "http.maxRequestBytes", maxRequestBytes, next.maxRequestBytes);
         differs(changed, "http.requestsPerSecond", requestsPerSecond, next.requestsPerSecond);
         differs(changed, "http.corsOrigins", corsOrigins, next.corsOrigins);
+        differs(changed, "http.maxConnections", maxConnections, next.maxConnections);
         changed.addAll(alerts.changes(next.alerts));
         return new Reload(b.build(), List.copyOf(changed), List.copyOf(restart));
     }
@@ -220,8 +235,9 @@ public record Config(
 
     private static final List<String> TOP_KEYS = List.of("listen", "stateDir", "probe", "walk", "events", "http", "alerts");
     private static final List<String> HTTP_KEYS = List.of("tokenFile", "tlsCert", "tlsKey", "maxRequestBytes",
-            "requestsPerSecond", "corsOrigins");
-    private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs", "disabledFeatures");
+            "requestsPerSecond", "corsOrigins", "maxConnections");
+    private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs", "disabledFeatures",
+            "maxOutage");
     private static final List<String> WALK_KEYS = List.of("intervalMs");
     private static final List<String> EVENTS_KEYS = List.of("recent");
 
@@ -294,6 +310,14 @@ public record Config(
                 if (v != null) b.disabledFeatures = v;
             }
             if ((n = probe.get("tickMs")) != null) { Long v = JsonTree.whole(n, 1, 10_000, p); if (v != null) b.tickMs = v.intValue(); }
+            if ((n = probe.get("maxOutage")) != null) {
+                java.time.Duration v = JsonTree.duration(n, false, p);
+                if (v != null && v.compareTo(MIN_OUTAGE) < 0 && !v.isZero()) {
+                    p.at(n, "probe.maxOutage must be 0s (never) or at least " + Durations.format(MIN_OUTAGE) + ", got " + JsonTree.shown(n));
+                } else if (v != null) {
+                    b.maxOutageMillis = v.toMillis();
+                }
+            }
         }
         Obj walk = section(root, "walk", WALK_KEYS, p);
         if (walk != null && (n = walk.get("intervalMs")) != null) {
@@ -315,6 +339,7 @@ public record Config(
             }
             if ((n = http.get("maxRequestBytes")) != null) { Long v = JsonTree.whole(n, 1024, Integer.MAX_VALUE, p); if (v != null) b.maxRequestBytes = v; }
             if ((n = http.get("requestsPerSecond")) != null) { Long v = JsonTree.whole(n, 0, 1_000_000, p); if (v != null) b.requestsPerSecond = v.intValue(); }
+            if ((n = http.get("maxConnections")) != null) { Long v = JsonTree.whole(n, 0, 1_000_000, p); if (v != null) b.maxConnections = v.intValue(); }
             if ((n = http.get("corsOrigins")) != null) {
                 List<String> v = strings(n, p);
                 if (v != null) b.corsOrigins = v;
@@ -339,6 +364,18 @@ public record Config(
         if (port > 65535) throw new ConfigException(name + " port must be 0..65535, got " + port);
         String h = host;
         return with(b -> { b.host = h; b.port = (int) port; });
+    }
+
+    /** Shorter outages than this are retries, not reasons to restart (the backoff reaches 10 s). */
+    static final java.time.Duration MIN_OUTAGE = java.time.Duration.ofSeconds(1);
+
+    private static long outage(String name, String text) throws ConfigException {
+        java.time.Duration d = Durations.parse(text);
+        if (d == null) throw new ConfigException(name + " must be a duration like 5m or 90s (0s: never), got \"" + text + "\"");
+        if (!d.isZero() && d.compareTo(MIN_OUTAGE) < 0) {
+            throw new ConfigException(name + " must be 0s (never) or at least " + Durations.format(MIN_OUTAGE) + ", got " + text);
+        }
+        return d.toMillis();
     }
 
     private static String value(String[] args, int i) throws ConfigException {
@@ -386,24 +423,28 @@ public record Config(
     private static final class Builder {
         String host; int port; boolean probeEnabled; long maxEventsPerSec; int ringBytes; int tickMs;
         java.util.List<String> disabledFeatures;
+        long maxOutageMillis;
         long walkIntervalMs; int recentEvents;
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
+        int maxConnections;
         String stateDir; AlertsConfig alerts;
         java.util.List<String> args;
 
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
             ringBytes = c.ringBytes; tickMs = c.tickMs; disabledFeatures = c.disabledFeatures; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
+            maxOutageMillis = c.maxOutageMillis;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
-            requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins;
+            requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins; maxConnections = c.maxConnections;
             stateDir = c.stateDir; alerts = c.alerts; args = c.args;
         }
 
         Config build() {
             return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, disabledFeatures,
-                    walkIntervalMs, recentEvents,
-                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, stateDir, alerts, args);
+                    maxOutageMillis, walkIntervalMs, recentEvents,
+                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, maxConnections,
+                    stateDir, alerts, args);
         }
     }
 }

@@ -90,18 +90,23 @@ public final class Owners {
         lastWalkNanos = nanoTime.getAsLong();
         cgroupPaths.clear(); // ids of removed cgroups may be reused
         Deque<Path> todo = new ArrayDeque<>(List.of(cgroupRoot));
-        while (!todo.isEmpty()) {
-            Path dir = todo.pop();
-            try {
-                long inode = ((Number) Files.getAttribute(dir, "unix:ino", LinkOption.NOFOLLOW_LINKS)).longValue();
-                String rel = cgroupRoot.relativize(dir).toString();
-                cgroupPaths.put(inode, "/" + rel);
-            } catch (IOException | RuntimeException e) {
-                continue; // removed meanwhile
+        try {
+            while (!todo.isEmpty()) {
+                Path dir = todo.pop();
+                try {
+                    long inode = ((Number) Files.getAttribute(dir, "unix:ino", LinkOption.NOFOLLOW_LINKS)).longValue();
+                    String rel = cgroupRoot.relativize(dir).toString();
+                    cgroupPaths.put(inode, "/" + rel);
+                } catch (IOException | RuntimeException e) {
+                    continue; // removed meanwhile
+                }
+                for (Path child : Procfs.list(dir, p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))) {
+                    todo.push(child);
+                }
             }
-            for (Path child : Procfs.list(dir, p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))) {
-                todo.push(child);
-            }
+        } catch (java.io.UncheckedIOException e) { // out of descriptors: walk again next time, not in 5 s
+            walked = false;
+            throw e;
         }
     }
 
@@ -180,7 +185,10 @@ public final class Owners {
         try {
             String comm = Files.readString(pidDir.resolve("comm"), StandardCharsets.UTF_8);
             return comm.endsWith("\n") ? comm.substring(0, comm.length() - 1) : comm;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            if (Procfs.exhausted(e)) throw new java.io.UncheckedIOException(e); // not "no name": no descriptor
+            return "";
+        } catch (RuntimeException e) {
             return "";
         }
     }

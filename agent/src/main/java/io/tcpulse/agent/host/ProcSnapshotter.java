@@ -50,6 +50,8 @@ public final class ProcSnapshotter {
                 out.addAll(parsed.sockets());
                 malformedLines.addAndGet(parsed.malformed());
             } catch (IOException e) {
+                // out of descriptors: a namespace read as empty would pass for one with no sockets
+                if (Procfs.exhausted(e)) throw new java.io.UncheckedIOException(e);
                 // the process exited, or IPv6 is disabled (no tcp6): nothing to add
             }
         }

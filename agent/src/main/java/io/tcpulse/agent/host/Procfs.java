@@ -7,9 +7,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Directory listings that tolerate a changing /proc: what vanishes is simply not listed. */
+/**
+ * Directory listings that tolerate a changing /proc: what vanishes is simply not listed.
+ * Running out of descriptors or memory is not tolerated: a listing cut short by that
+ * would pass for complete, so it throws and the caller's step fails and is retried.
+ */
 final class Procfs {
     private Procfs() {}
+
+    /** Out of descriptors or memory (see {@link Exhaustion}). */
+    static boolean exhausted(Throwable e) {
+        return Exhaustion.of(e);
+    }
 
     /** /proc/[0-9]* */
     static List<Path> pidDirs(Path proc) {
@@ -25,6 +34,10 @@ final class Procfs {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, filter)) {
             entries.forEach(out::add);
         } catch (IOException | RuntimeException e) {
+            if (exhausted(e)) {
+                throw e instanceof java.io.UncheckedIOException u ? u
+                        : new java.io.UncheckedIOException(e.getMessage(), e instanceof IOException io ? io : new IOException(e));
+            }
             // missing, unreadable, or gone meanwhile: what was read so far stands
         }
         return out;

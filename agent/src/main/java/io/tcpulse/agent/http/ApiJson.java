@@ -34,7 +34,9 @@ final class ApiJson {
                         .put("cause", h.cause())
                         .put("mode", h.mode())
                         .put("rememberedSockets", h.rememberedSockets())
-                        .put("features", features(h)))
+                        .put("features", features(h))
+                        .put("errors", errors(h))
+                        .put("outage", outage(h)))
                 .put("events", new JsonObject()
                         .put("seen", h.seen())
                         .put("consumed", h.consumed())
@@ -48,6 +50,37 @@ final class ApiJson {
                         .put("micros", h.lastWalkMicros())
                         .put("sockets", h.walkedSockets()))
                 .put("startedMillis", h.startedMillis());
+    }
+
+    /**
+     * [{"step","errno","count","lastMillis","message","failing"}]: each step of the probe loop
+     * that failed, by cause; failing while it has not succeeded since.
+     */
+    private static JsonArray errors(Health h) {
+        JsonArray out = new JsonArray();
+        h.errors().forEach(e -> out.add(new JsonObject().put("step", e.step()).put("errno", e.errno())
+                .put("count", e.count()).put("lastMillis", e.lastMillis()).put("message", e.message())
+                .put("failing", e.failing())));
+        return out;
+    }
+
+    /** {"step","errno","sinceMillis","message","exitAtMillis"} while collection fails, else null. */
+    private static JsonObject outage(Health h) {
+        var o = h.outage();
+        if (o == null) return null;
+        return new JsonObject().put("step", o.step()).put("errno", o.errno()).put("sinceMillis", o.sinceMillis())
+                .put("message", o.message()).put("exitAtMillis", o.exitAtMillis() == 0 ? null : o.exitAtMillis());
+    }
+
+    /** {"connections","maxConnections","refused","headerTimeouts","fdLimit","fdReserve"}: the HTTP side's share of descriptors. */
+    static JsonObject http(ConnectionGuard g) {
+        return new JsonObject()
+                .put("connections", g.open())
+                .put("maxConnections", g.maxConnections())
+                .put("refused", g.refused())
+                .put("headerTimeouts", g.headerTimeouts())
+                .put("fdLimit", g.budget().fdLimit() == Long.MAX_VALUE ? null : g.budget().fdLimit())
+                .put("fdReserve", ConnectionGuard.FD_RESERVE);
     }
 
     /** {"file","loadedMillis","lastError","restartRequired"}: the config in force and how its last reload went. */

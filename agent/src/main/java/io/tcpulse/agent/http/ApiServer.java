@@ -44,6 +44,8 @@ public final class ApiServer extends VerticleBase {
     /** Open SSE streams; touched on this verticle's event loop only. */
     private final Set<SseStream> streams = new HashSet<>();
     private HttpServer server;
+    /** The cap on connections and the request head deadline: the probe keeps its descriptors. */
+    private volatile ConnectionGuard guard;
     /** Token, TLS, limits, CORS (issue 7); loopback defaults unless set before deploy; a reload switches it. */
     private volatile HttpSecurity security;
     /** What POST /api/v1/reload runs (SIGHUP runs it too): re-read the config. Runs off the event loop. */
@@ -140,7 +142,11 @@ public final class ApiServer extends VerticleBase {
     @Override
     public Future<?> start() {
         if (security == null) security = HttpSecurity.loopbackDefaults(host, port);
+        // measured now, with the probe loaded: what the descriptor limit leaves for clients
+        ConnectionGuard connections = new ConnectionGuard(vertx, () -> security, ConnectionGuard.Budget.measure());
+        guard = connections;
         Router router = Router.router(vertx);
+        router.route().handler(connections::onRequest);
         router.route().handler(this::securityHeaders);
         HttpSecurity.install(router, () -> security); // rate limit, size, Host, CORS, token: before every route
         // the only route that is not a GET; it re-reads the config file, never kernel state
@@ -165,11 +171,16 @@ public final class ApiServer extends VerticleBase {
                 ctx.request().method() + " is not allowed on " + ctx.request().path()));
 
         return vertx.createHttpServer(security.serverOptions(port))
+                .connectionHandler(connections::onConnection)
                 .requestHandler(router)
                 .listen()
                 .onSuccess(s -> {
                     server = s;
-                    LOG.log(System.Logger.Level.INFO, "HTTP API listening on {0}:{1,number,#}", host, s.actualPort());
+                    ConnectionGuard.Budget b = connections.budget();
+                    LOG.log(System.Logger.Level.INFO, "HTTP API listening on {0}:{1,number,#}, at most {2} connections"
+                                    + " (RLIMIT_NOFILE {3}, {4} open at start, {5} kept for the probe)", host, s.actualPort(),
+                            Integer.toString(connections.maxConnections()), Long.toString(b.fdLimit()),
+                            Integer.toString(b.openAtStart()), Integer.toString(ConnectionGuard.FD_RESERVE));
                 });
     }
 
@@ -197,6 +208,8 @@ public final class ApiServer extends VerticleBase {
 
     private void health(RoutingContext ctx) {
         JsonObject health = ApiJson.health(source.current().health());
+        ConnectionGuard connections = guard;
+        if (connections != null) health.put("http", ApiJson.http(connections));
         ConfigState config = configState;
         if (config != null) health.put("config", ApiJson.config(config));
         ctx.json(health);
@@ -249,9 +262,12 @@ public final class ApiServer extends VerticleBase {
     }
 
     private void metrics(RoutingContext ctx) {
+        List<PrometheusWriter.Extra> extras = new ArrayList<>(extraMetrics);
+        ConnectionGuard connections = guard;
+        if (connections != null) extras.add(0, out -> PrometheusWriter.http(out, connections));
         ctx.response()
                 .putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE)
-                .end(PrometheusWriter.write(source.current(), extraMetrics));
+                .end(PrometheusWriter.write(source.current(), extras));
     }
 
     // ---- errors ----

@@ -62,10 +62,11 @@ public final class HttpSecurity {
     private final long maxRequestBytes;
     private final RateLimiter limiter;
     private final Set<String> corsOrigins;
+    private final int maxConnections; // 0: what the descriptors allow (ConnectionGuard)
 
     private HttpSecurity(String host, boolean loopback, byte[] tokenDigest, String tlsCert, String tlsKey,
                          byte[] tlsCertDigest, byte[] tlsKeyDigest, long maxRequestBytes, RateLimiter limiter,
-                         Set<String> corsOrigins) {
+                         Set<String> corsOrigins, int maxConnections) {
         this.host = host;
         this.loopback = loopback;
         this.tokenDigest = tokenDigest;
@@ -76,12 +77,13 @@ public final class HttpSecurity {
         this.maxRequestBytes = maxRequestBytes;
         this.limiter = limiter;
         this.corsOrigins = corsOrigins;
+        this.maxConnections = maxConnections;
     }
 
     /** The agent's HTTP settings, checked. */
     public static HttpSecurity of(Config c) throws Config.ConfigException {
         return create(c.host(), c.port(), c.tokenFile(), c.tlsCert(), c.tlsKey(), c.maxRequestBytes(),
-                c.requestsPerSecond(), c.corsOrigins(), System::nanoTime);
+                c.requestsPerSecond(), c.corsOrigins(), System::nanoTime).withMaxConnections(c.maxConnections());
     }
 
     /** Loopback, no token, no rate limit: for embedding and tests. */
@@ -130,8 +132,18 @@ public final class HttpSecurity {
         }
         RateLimiter limiter = requestsPerSecond == 0 ? null : new RateLimiter(requestsPerSecond, nanoTime);
         return new HttpSecurity(host, loopback, digest, tlsCert, tlsKey, certDigest, keyDigest, maxRequestBytes, limiter,
-                Set.copyOf(origins.stream().map(s -> s.toLowerCase(Locale.ROOT)).toList()));
+                Set.copyOf(origins.stream().map(s -> s.toLowerCase(Locale.ROOT)).toList()), 0);
     }
+
+    /** These settings with another cap on concurrent connections (0: what the descriptors allow). */
+    HttpSecurity withMaxConnections(int max) {
+        if (max < 0) throw new IllegalArgumentException("http.maxConnections must be 0 (automatic) or more, got " + max);
+        return new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
+                maxRequestBytes, limiter, corsOrigins, max);
+    }
+
+    /** The configured cap on concurrent connections; 0: automatic (see ConnectionGuard). */
+    public int maxConnections() { return maxConnections; }
 
     /** These settings with previous's rate-limit buckets when the rate is the same: a reload forgives no burst. */
     public HttpSecurity keepingBucketsOf(HttpSecurity previous) {
@@ -139,7 +151,7 @@ public final class HttpSecurity {
             return this;
         }
         return new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
-                maxRequestBytes, previous.limiter, corsOrigins);
+                maxRequestBytes, previous.limiter, corsOrigins, maxConnections);
     }
 
     /** What these settings read from files that differs from previous: http.tokenFile, http.tlsCert, http.tlsKey. */
@@ -168,6 +180,11 @@ public final class HttpSecurity {
                 .setMaxFormAttributeSize((int) Math.min(maxRequestBytes, Integer.MAX_VALUE))
                 .setIdleTimeout(IDLE_TIMEOUT_SECONDS)
                 .setIdleTimeoutUnit(TimeUnit.SECONDS)
+                // connections wait in the kernel, not in the process: a burst reaches the acceptor a
+                // short queue at a time, and what is over the cap is closed (ConnectionGuard)
+                .setAcceptBacklog(ConnectionGuard.ACCEPT_BACKLOG)
+                .setSslHandshakeTimeout(ConnectionGuard.HEADER_TIMEOUT_SECONDS) // a silent TLS client waits no longer
+                .setSslHandshakeTimeoutUnit(TimeUnit.SECONDS)
                 .setCompressionSupported(false)
                 .setDecompressionSupported(false) // no zip bombs
                 .setHttp2ClearTextEnabled(false); // HTTP/1.1 only: one parser to limit

@@ -54,6 +54,7 @@ public final class PrometheusWriter {
         w.sockets(s);
         w.transitions(s);
         w.probe(s.health());
+        w.supervision(s);
         w.latency(s);
         w.listeners(s);
         w.closing(s);
@@ -104,6 +105,33 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
+    }
+
+    /** The probe loop's step failures by cause, and how long collection has been out. */
+    private void supervision(Snapshot s) {
+        Health h = s.health();
+        family("tcpulse_probe_errors_total", "counter",
+                "Failures of a step of the probe loop (drain, walk, owners, counters, publish) by errno name or exception class; each is retried.");
+        h.errors().forEach(e -> sample("tcpulse_probe_errors_total", e.count(), "step", e.step(), "errno", e.errno()));
+        family("tcpulse_probe_outage_seconds", "gauge",
+                "How long a step of collection has been failing without a success; 0 while collection works.");
+        sampleDouble("tcpulse_probe_outage_seconds",
+                h.outage() == null ? 0 : Math.max(0, s.wallMillis() - h.outage().sinceMillis()) / 1000.0);
+    }
+
+    /** The HTTP side's connections against its cap (ConnectionGuard). */
+    static void http(StringBuilder into, ConnectionGuard g) {
+        PrometheusWriter w = new PrometheusWriter();
+        w.family("tcpulse_http_connections", "gauge", "HTTP connections open now.");
+        w.sample("tcpulse_http_connections", g.open());
+        w.family("tcpulse_http_connections_max", "gauge",
+                "Concurrent HTTP connections allowed (http.maxConnections, or what RLIMIT_NOFILE leaves the probe's reserve).");
+        w.sample("tcpulse_http_connections_max", g.maxConnections());
+        w.family("tcpulse_http_connections_closed_total", "counter",
+                "HTTP connections the agent closed to keep descriptors for the probe: over the cap, or no request head in time.");
+        w.sample("tcpulse_http_connections_closed_total", g.refused(), "reason", "limit");
+        w.sample("tcpulse_http_connections_closed_total", g.headerTimeouts(), "reason", "header_timeout");
+        into.append(w.out);
     }
 
     private void latency(Snapshot s) {

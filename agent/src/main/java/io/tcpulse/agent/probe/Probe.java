@@ -19,7 +19,9 @@ import java.util.Map;
 
 /**
  * The loaded BPF probe: a handle on libtcpulse. Not thread-safe: one thread polls
- * and walks (the walk enters other network namespaces on the calling thread).
+ * and walks (the walk enters other network namespaces on the calling thread). Only
+ * {@link #detach()} may be called from another thread while that one runs; {@link #close()}
+ * only once it is done.
  */
 public final class Probe implements AutoCloseable {
 
@@ -36,7 +38,7 @@ public final class Probe implements AutoCloseable {
     public static final int STAT_SEEN = 0, STAT_SUBMITTED = 1, STAT_LOST = 2, STAT_SAMPLED_OUT = 3,
             STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6, STAT_MAX = 8;
 
-    private Pointer handle;
+    private volatile Pointer handle;
     private final Memory statsBuf = new Memory(8L * STAT_MAX);
     private Memory transitionsBuf = new Memory((long) EventDecoder.TRANSITION_SIZE * 1024);
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
@@ -330,6 +332,17 @@ public final class Probe implements AutoCloseable {
         return handle;
     }
 
+    /**
+     * Stops the kernel running the programs (no more events or counts); the rings, maps and
+     * walks stay usable, so the thread that polls may still be finishing a call. Returns how
+     * many programs were detached; safe from any thread, any number of times.
+     */
+    public int detach() {
+        Pointer h = handle;
+        return h == null ? 0 : Math.max(0, TcpulseNative.tcpulse__detach(h));
+    }
+
+    /** Frees the handle; the caller makes sure no other thread is in a call on it. */
     @Override
     public void close() {
         if (handle != null) {

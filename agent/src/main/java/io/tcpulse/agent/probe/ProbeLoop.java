@@ -3,14 +3,18 @@ package io.tcpulse.agent.probe;
 import com.sun.jna.Memory;
 import io.tcpulse.agent.aggregate.Aggregator;
 import io.tcpulse.agent.aggregate.WalkAccumulator;
+import io.tcpulse.agent.host.Exhaustion;
 import io.tcpulse.agent.host.NetnsDiscovery;
 import io.tcpulse.agent.host.NetnsInfo;
 import io.tcpulse.agent.host.NetnsInfoReader;
 import io.tcpulse.agent.host.ProcSnapshotter;
+import io.tcpulse.agent.model.ProbeOutage;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TransitionCount;
+import io.tcpulse.agent.probe.Supervisor.Step;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -22,82 +26,205 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The one thread that talks to the kernel: drains the rings on a short tick, reads
  * the exact counters, walks every namespace's sockets periodically, and feeds the
  * aggregator (its single writer). Without a probe it walks /proc instead.
+ *
+ * Each step runs under a {@link Supervisor}: a failure is counted, logged once per cause
+ * and retried with backoff while the other steps go on (a failing walk never stops the
+ * drain). Only when collection has been out for {@link Settings#maxOutageMillis} does
+ * the loop call its outage handler, which exits the agent for systemd to restart it.
  */
 public final class ProbeLoop implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ProbeLoop.class.getName());
 
-    public record Settings(int tickMs, int batchEvents, long walkIntervalMs, long publishIntervalMs) {
+    /** @param maxOutageMillis collection out this long calls the outage handler; 0: never */
+    public record Settings(int tickMs, int batchEvents, long walkIntervalMs, long publishIntervalMs, long maxOutageMillis) {
+        public static final long DEFAULT_MAX_OUTAGE_MILLIS = TimeUnit.MINUTES.toMillis(5);
+
+        public Settings(int tickMs, int batchEvents, long walkIntervalMs, long publishIntervalMs) {
+            this(tickMs, batchEvents, walkIntervalMs, publishIntervalMs, DEFAULT_MAX_OUTAGE_MILLIS);
+        }
+
         public static Settings defaults() { return new Settings(5, 16384, 2000, 200); }
+    }
+
+    /** What to do when collection has been out for too long: the agent exits (Main). */
+    public interface OutageHandler {
+        void onOutage(ProbeOutage outage);
     }
 
     private final Probe probe; // null: degraded, /proc only
     private final Aggregator aggregator;
     private final Settings settings;
+    private final OutageHandler onOutage;
+    private final Supervisor supervisor;
     private final NetnsDiscovery discovery = new NetnsDiscovery();
     private final ProcSnapshotter procSnapshotter = new ProcSnapshotter();
     private final Set<Long> unwalkable = new HashSet<>();
     private final Thread thread;
+    private final Thread watchdog;
     private volatile boolean running = true;
-    private volatile Throwable failure;
+    /* what the watchdog reads: the loop's last pass, and the outage the loop last saw */
+    private volatile long heartbeatNanos = System.nanoTime();
+    private volatile ProbeOutage outage;
+    private volatile long outageSinceNanos;
+    private volatile Step inStep;
 
+    /** A loop whose outages are only logged. */
     public ProbeLoop(Probe probe, Aggregator aggregator, Settings settings) {
+        this(probe, aggregator, settings, o -> { });
+    }
+
+    public ProbeLoop(Probe probe, Aggregator aggregator, Settings settings, OutageHandler onOutage) {
         this.probe = probe;
         this.aggregator = aggregator;
         this.settings = settings;
+        this.onOutage = onOutage;
+        this.supervisor = new Supervisor(settings.maxOutageMillis(), System::nanoTime, System::currentTimeMillis);
+        aggregator.guardOwnerLookups(supervisor);
         this.thread = new Thread(this::run, "tcpulse-probe");
         this.thread.setDaemon(true);
+        this.watchdog = new Thread(this::watch, "tcpulse-probe-watchdog");
+        this.watchdog.setDaemon(true);
     }
 
-    public void start() { thread.start(); }
+    public void start() {
+        heartbeatNanos = System.nanoTime();
+        thread.start();
+        if (settings.maxOutageMillis() > 0) watchdog.start();
+    }
 
-    /** Runs one reconciliation walk now, on the caller's thread; only before start() or in tests. */
-    public void walkNow() throws ProbeException { walk(); }
+    /**
+     * Runs the first reconciliation walk on the caller's thread, before start(): the
+     * agent is exact from its first answer. A failure is the walk step's like any other
+     * (counted, logged, retried by the loop); returns whether it succeeded.
+     */
+    public boolean firstWalk() {
+        boolean ok = supervisor.run(Step.WALK, this::walk);
+        aggregator.setSupervision(supervisor.errors(), supervisor.outage());
+        return ok;
+    }
+
+    /** Test seam: hook runs before every step (owner lookups included); throwing fails that step. */
+    void beforeEachStep(Supervisor.Hook hook) {
+        supervisor.hook(hook);
+    }
+
+    private long nextWalk, nextPublish;
+    private boolean loopFailureLogged;
 
     private void run() {
         Memory buf = new Memory((long) settings.batchEvents() * EventDecoder.EVENT_SIZE);
-        long nextWalk = 0, nextPublish = 0;
+        nextWalk = nextPublish = System.nanoTime();
+        while (running) {
+            try {
+                pass(buf);
+            } catch (Throwable t) { // the steps catch their own failures: this is the loop's own code failing
+                if (!loopFailureLogged) {
+                    loopFailureLogged = true;
+                    try {
+                        LOG.log(java.util.logging.Level.SEVERE, "probe loop pass failed; going on", t);
+                    } catch (Throwable ignored) {
+                        // nothing left to say it with
+                    }
+                }
+                LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(Supervisor.BACKOFF_MIN_MS));
+            }
+        }
+    }
+
+    /** One pass: drain the rings, walk when due, publish when due, then wait for the next tick. */
+    private void pass(Memory buf) {
+        heartbeatNanos = System.nanoTime();
+        long pause = TimeUnit.MILLISECONDS.toNanos(probe == null ? Math.min(settings.publishIntervalMs(), 100) : settings.tickMs());
+        if (probe != null && supervisor.due(Step.DRAIN, heartbeatNanos)) {
+            inStep = Step.DRAIN;
+            int n = supervisor.attempt(Step.DRAIN, () -> drain(buf), -1);
+            // the rings are drained: let events gather for a tick instead of spinning on a trickle
+            // (the kernel wakes poll() early only when a ring fills up); none: poll() waited already
+            if (n == 0 || n == settings.batchEvents()) pause = 0;
+        }
+        long now = System.nanoTime();
+        if (now - nextWalk >= 0 && supervisor.due(Step.WALK, now)) {
+            inStep = Step.WALK;
+            // failed: due again once its backoff is over, sooner than the next period
+            if (supervisor.run(Step.WALK, this::walk)) {
+                nextWalk = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
+            }
+        }
+        if (now - nextPublish >= 0) {
+            inStep = Step.PUBLISH;
+            publish();
+            nextPublish = now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
+        }
+        inStep = null;
+        if (pause > 0 && running) LockSupport.parkNanos(this, pause);
+    }
+
+    /** One poll of the rings into the aggregator; the events it handed over. */
+    private int drain(Memory buf) throws ProbeException {
+        int n = probe.poll(buf, settings.tickMs());
+        if (n > 0) {
+            ByteBuffer batch = buf.getByteBuffer(0, (long) n * EventDecoder.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            aggregator.onEvents(batch, n, monoToWallNs());
+        }
+        return n;
+    }
+
+    /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
+    private void publish() {
+        if (probe != null) supervisor.run(Step.COUNTERS, () -> aggregator.onCounters(probe.stats(), probe.transitions()));
+        ProbeOutage now = supervisor.outage();
+        outageSinceNanos = now == null ? 0 : supervisor.outageSinceNanos();
+        outage = now;
+        aggregator.setSupervision(supervisor.errors(), now);
+        if (!supervisor.run(Step.PUBLISH, aggregator::publish)) {
+            aggregator.setSupervision(supervisor.errors(), supervisor.outage());
+            try {
+                aggregator.publishHealth();
+            } catch (RuntimeException e) {
+                // the publish step's failure is counted already; the next tick tries again
+            }
+        }
+    }
+
+    /**
+     * Watches the loop from outside: collection out for maxOutage (a step failing all that
+     * time, or the loop stuck in one) calls the outage handler, once per outage.
+     */
+    private void watch() {
+        long max = TimeUnit.MILLISECONDS.toNanos(settings.maxOutageMillis());
+        long every = Math.max(10, Math.min(1000, settings.maxOutageMillis() / 4));
+        long reported = 0; // the start of the last outage reported (a failure streak's, or a stuck pass's)
         try {
             while (running) {
-                if (probe != null) {
-                    int n = probe.poll(buf, settings.tickMs());
-                    if (n > 0) {
-                        ByteBuffer batch = buf.getByteBuffer(0, (long) n * EventDecoder.EVENT_SIZE)
-                                .order(ByteOrder.LITTLE_ENDIAN);
-                        aggregator.onEvents(batch, n, monoToWallNs());
-                    }
-                    // the rings are drained: let events gather for a tick instead of spinning
-                    // on a trickle (the kernel wakes poll() early only when a ring fills up)
-                    if (n > 0 && n < settings.batchEvents()) {
-                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(settings.tickMs()));
-                    }
+                Thread.sleep(every);
+                long now = System.nanoTime(), beat = heartbeatNanos, since = outageSinceNanos;
+                ProbeOutage o = outage;
+                if (now - beat >= max && beat != reported) {
+                    Step s = inStep;
+                    String step = s == null ? "loop" : s.label;
+                    long stuckMs = TimeUnit.NANOSECONDS.toMillis(now - beat);
+                    o = new ProbeOutage(step, "stuck", System.currentTimeMillis() - stuckMs,
+                            "the probe thread has been in step " + step + " for " + stuckMs / 1000 + " s",
+                            System.currentTimeMillis());
+                    reported = beat;
+                } else if (o != null && now - since >= max && since != reported) {
+                    reported = since;
                 } else {
-                    TimeUnit.MILLISECONDS.sleep(Math.min(settings.publishIntervalMs(), 100));
+                    continue;
                 }
-                long now = System.nanoTime();
-                if (now - nextWalk >= 0) {
-                    walk();
-                    nextWalk = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
-                }
-                if (now - nextPublish >= 0) {
-                    if (probe != null) aggregator.onCounters(probe.stats(), probe.transitions());
-                    aggregator.publish();
-                    nextPublish = now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
-                }
+                if (!running) return;
+                LOG.severe("collection has been out for longer than probe.maxOutage ("
+                        + settings.maxOutageMillis() / 1000.0 + " s): " + o.describe());
+                onOutage.onOutage(o);
             }
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Throwable t) {
-            failure = t;
-            LOG.log(Level.SEVERE, "probe loop stopped", t);
-            aggregator.setProbe(false, "probe loop stopped: " + t.getMessage());
-            aggregator.publish();
+            // stopping
         }
     }
 
@@ -139,11 +266,14 @@ public final class ProbeLoop implements AutoCloseable {
         acc.walked(own);
         for (Map.Entry<Long, Path> ns : found.paths().entrySet()) {
             if (ns.getKey() == own) continue;
+            if (!running) return; // stopping: a walk left half done is dropped
             try {
                 collect(walkOrReuse(ns.getKey(), cookies.getOrDefault(ns.getKey(), 0L), ns.getValue().toString(),
                         info.get(ns.getKey()), activity, nowMs), acc);
                 acc.walked(ns.getKey());
             } catch (ProbeException e) {
+                // out of descriptors or memory says nothing of the namespace: the whole walk fails and is retried
+                if (Errno.isExhaustion(e.errno())) throw e;
                 // e.g. no CAP_SYS_ADMIN to enter it: counts there come from events alone
                 info.remove(ns.getKey());
                 if (unwalkable.add(ns.getKey())) {
@@ -226,13 +356,20 @@ public final class ProbeLoop implements AutoCloseable {
             try {
                 return Probe.readInNetns(netnsPath, file);
             } catch (ProbeException | RuntimeException | UnsatisfiedLinkError e) {
+                // out of descriptors or memory: defaults in place of the namespace's values would be wrong
+                if (e instanceof ProbeException p && Errno.isExhaustion(p.errno())) {
+                    throw new UncheckedIOException(new IOException(e.getMessage(), e));
+                }
                 // degraded: /proc/PID/net shows another namespace's counters; its sysctls stay default
                 String direct = netnsPath == null ? file
                         : pid > 0 && file.startsWith("/proc/thread-self/net/") ? file.replace("thread-self", Integer.toString(pid))
                         : null;
                 try {
                     return direct == null ? null : Files.readString(Path.of(direct));
-                } catch (IOException | RuntimeException io) {
+                } catch (IOException io) {
+                    if (Exhaustion.of(io)) throw new UncheckedIOException(io);
+                    return null;
+                } catch (RuntimeException io) {
                     return null;
                 }
             }
@@ -263,12 +400,21 @@ public final class ProbeLoop implements AutoCloseable {
         return System.currentTimeMillis() * 1_000_000L - System.nanoTime();
     }
 
-    /** Why the loop stopped, or null while it runs. */
-    public Throwable failure() { return failure; }
+    /**
+     * Stops the loop and waits up to timeoutMs for its thread to end. True once it has
+     * ended (or never started): only then may the probe's handle be freed.
+     */
+    public boolean stop(long timeoutMs) throws InterruptedException {
+        running = false;
+        watchdog.interrupt();
+        LockSupport.unpark(thread);
+        if (thread.getState() == Thread.State.NEW) return true;
+        thread.join(timeoutMs);
+        return !thread.isAlive();
+    }
 
     @Override
     public void close() throws InterruptedException {
-        running = false;
-        thread.join(5000);
+        stop(10_000);
     }
 }

@@ -48,5 +48,6 @@ final class TcpulseNative {
     static native int tcpulse__forget_netns(Pointer t, int netns, long netnsCookie);
     static native int tcpulse__ring_count(Pointer t);
     static native long tcpulse__recursion_misses(Pointer t);
+    static native int tcpulse__detach(Pointer t);
     static native void tcpulse__close(Pointer t);
 }

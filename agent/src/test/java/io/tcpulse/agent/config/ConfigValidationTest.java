@@ -149,6 +149,15 @@ class ConfigValidationTest {
                         {"probe": {"ringBytes": 5000}}""",
                         "line 1: probe.ringBytes must be a power of two, got 5000"),
                 bad("""
+                        {"probe": {"maxOutage": "soon"}}""",
+                        "line 1: probe.maxOutage must be a duration like 30s (0s for none), got \"soon\""),
+                bad("""
+                        {"probe": {"maxOutage": "500ms"}}""",
+                        "line 1: probe.maxOutage must be 0s (never) or at least 1s, got \"500ms\""),
+                bad("""
+                        {"http": {"maxConnections": -1}}""",
+                        "line 1: http.maxConnections must be at least 0, got -1"),
+                bad("""
                         {"walk": {"intervalMs": 1.5}}""",
                         "line 1: walk.intervalMs must be a whole number, got 1.5"),
                 bad("""
@@ -206,6 +215,28 @@ class ConfigValidationTest {
     }
 
     @Test
+    void collectionOutageAndConnectionCapFromFlags() throws Exception {
+        Config d = Config.parse(new String[0]);
+        assertEquals(300_000, d.maxOutageMillis(), "5 minutes by default");
+        assertEquals(0, d.maxConnections(), "automatic by default");
+        assertEquals(0, Config.parse(new String[] {"--max-collection-outage", "0s"}).maxOutageMillis(), "0s: never");
+        assertEquals(90_000, Config.parse(new String[] {"--max-collection-outage", "1m30s"}).maxOutageMillis());
+        assertEquals(50, Config.parse(new String[] {"--max-connections", "50"}).maxConnections());
+        assertEquals("--max-collection-outage must be a duration like 5m or 90s (0s: never), got \"300\"",
+                assertThrows(Config.ConfigException.class,
+                        () -> Config.parse(new String[] {"--max-collection-outage", "300"})).getMessage());
+        assertEquals("--max-collection-outage must be 0s (never) or at least 1s, got 10ms",
+                assertThrows(Config.ConfigException.class,
+                        () -> Config.parse(new String[] {"--max-collection-outage", "10ms"})).getMessage());
+        // read at start only; the connection cap reloads
+        Config.Reload r = d.reload(Config.parse(new String[] {"--max-collection-outage", "1m", "--max-connections", "9"}), false);
+        assertEquals(List.of("probe.maxOutage"), r.restartRequired());
+        assertEquals(List.of("http.maxConnections"), r.changed());
+        assertEquals(300_000, r.applied().maxOutageMillis());
+        assertEquals(9, r.applied().maxConnections());
+    }
+
+    @Test
     void everyProblemOfAFileIsReportedAtOnce(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("tcpulse.json");
         Files.writeString(file, """
@@ -241,11 +272,11 @@ class ConfigValidationTest {
                 {
                   "listen": "127.0.0.1:9471",
                   "stateDir": "/var/lib/tcpulse",
-                  "probe": {"enabled": false, "maxEventsPerSec": 100000, "ringBytes": 8388608, "tickMs": 2},
+                  "probe": {"enabled": false, "maxEventsPerSec": 100000, "ringBytes": 8388608, "tickMs": 2, "maxOutage": "90s"},
                   "walk": {"intervalMs": 1000},
                   "events": {"recent": 500},
                   "http": {"tokenFile": "/etc/tcpulse/token", "maxRequestBytes": 4096, "requestsPerSecond": 0,
-                           "corsOrigins": ["https://grafana.example.com"]},
+                           "corsOrigins": ["https://grafana.example.com"], "maxConnections": 200},
                   "alerts": {
                     "evaluationInterval": "2s",
                     "externalUrl": "https://tcpulse.example.com",
@@ -273,6 +304,8 @@ class ConfigValidationTest {
         assertEquals(100000, c.maxEventsPerSec());
         assertEquals(8388608, c.ringBytes());
         assertEquals(2, c.tickMs());
+        assertEquals(90_000, c.maxOutageMillis());
+        assertEquals(200, c.maxConnections());
         assertEquals(1000, c.walkIntervalMs());
         assertEquals(500, c.recentEvents());
         assertEquals("/etc/tcpulse/token", c.tokenFile());

@@ -1,5 +1,7 @@
 package io.tcpulse.agent.dashboard;
 
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -265,6 +267,35 @@ class DashboardViewsBrowserTest {
         } finally {
             agent.probeAvailable = true;
             agent.lost = 0;
+        }
+    }
+
+    @Test
+    void bannerSaysWhichStepOfCollectionFailsAndWhatRecovered() {
+        long now = System.currentTimeMillis();
+        agent.outage = new JsonObject().put("step", "walk").put("errno", "EMFILE").put("sinceMillis", now - 30_000)
+                .put("message", "/proc: Too many open files " + FakeAgent.HOSTILE).put("exitAtMillis", now + 270_000);
+        agent.probeErrors = new JsonArray()
+                .add(new JsonObject().put("step", "walk").put("errno", "EMFILE").put("count", 7).put("lastMillis", now - 100)
+                        .put("message", "/proc: Too many open files " + FakeAgent.HOSTILE).put("failing", true))
+                .add(new JsonObject().put("step", "drain").put("errno", "ENOMEM").put("count", 1).put("lastMillis", now - 60_000)
+                        .put("message", "tcpulse__poll failed: ENOMEM").put("failing", false));
+        try {
+            open("#overview");
+            browser.await(WAIT, () -> browser.byId("banner").isDisplayed() && browser.byId("banner").getText().contains("collection"),
+                    () -> "no banner", "views-banner-outage");
+            String text = browser.byId("banner").getText();
+            assertTrue(text.contains("Degraded: collection is failing since "), text);
+            assertTrue(text.contains("step walk (EMFILE): /proc: Too many open files " + FakeAgent.HOSTILE), text);
+            assertTrue(text.contains("the agent exits to be restarted"), text);
+            assertTrue(text.contains("The probe recovered from: drain ENOMEM (1×, last at "), text);
+            assertFalse(text.contains("unavailable"), "the probe is attached: " + text);
+            assertEquals("degraded", browser.byId("banner").getAttribute("data-level"));
+            assertNoInjection("views-banner-outage");
+            browser.screenshot("views-banner-outage");
+        } finally {
+            agent.outage = null;
+            agent.probeErrors = new JsonArray();
         }
     }
 

@@ -30,6 +30,9 @@ final class FakeAgent implements AutoCloseable {
     /** closedPortResets reported off, with a hostile reason */
     volatile boolean featureOff;
     volatile long lost = 0;
+    /* the probe loop's step failures and the outage, as /api/v1/health has them */
+    volatile JsonArray probeErrors = new JsonArray();
+    volatile JsonObject outage = null;
 
     FakeAgent() throws Exception {
         Router r = Router.router(vertx);
@@ -80,10 +83,13 @@ final class FakeAgent implements AutoCloseable {
         String[] names = {"ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
             "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"};
         for (int i = 0; i < names.length; i++) s.put(names[i], (long) i * 3);
+        JsonObject out = outage;
         JsonObject health = new JsonObject()
-                .put("status", probeAvailable ? "ok" : "degraded")
+                .put("status", probeAvailable && out == null ? "ok" : "degraded")
                 .put("probe", new JsonObject().put("available", probeAvailable)
-                        .put("cause", probeAvailable ? null : "bpf() denied: " + HOSTILE).put("mode", probeAvailable ? "bpf" : "procfs")
+                        .put("cause", !probeAvailable ? "bpf() denied: " + HOSTILE : out == null ? null : "collection failing")
+                        .put("mode", probeAvailable ? "bpf" : "procfs")
+                        .put("errors", probeErrors).put("outage", out)
                         .put("features", new JsonArray()
                                 .add(new JsonObject().put("name", "stateChanges").put("on", true).put("what", "every state change"))
                                 .add(new JsonObject().put("name", "closedPortResets").put("on", !featureOff)

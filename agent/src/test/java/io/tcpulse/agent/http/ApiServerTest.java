@@ -63,8 +63,17 @@ class ApiServerTest {
                                 .add(new JsonObject().put("name", "stateChanges").put("on", true)
                                         .put("what", "every TCP state change").putNull("reason"))
                                 .add(new JsonObject().put("name", "resetsSent").put("on", false).put("what", "RSTs sent")
-                                        .put("reason", "the kernel refused on_send_reset: no RSTs sent per port"))),
+                                        .put("reason", "the kernel refused on_send_reset: no RSTs sent per port")))
+                        .put("errors", new JsonArray().add(new JsonObject().put("step", "walk").put("errno", "EMFILE")
+                                .put("count", 4).put("lastMillis", TestSnapshots.WALL - 30_000)
+                                .put("message", "/proc: Too many open files").put("failing", false)))
+                        .putNull("outage"),
                 h.getJsonObject("probe"));
+        JsonObject http = h.getJsonObject("http");
+        assertTrue(http.getInteger("connections") >= 1, http.encode());
+        assertTrue(http.getInteger("maxConnections") >= 16, http.encode());
+        assertEquals(0, http.getLong("refused"));
+        assertEquals(64, http.getInteger("fdReserve"));
         JsonObject events = h.getJsonObject("events");
         assertEquals(1000, events.getLong("seen"));
         assertEquals(3, events.getLong("lost"));

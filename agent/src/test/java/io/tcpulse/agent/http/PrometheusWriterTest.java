@@ -62,6 +62,22 @@ class PrometheusWriterTest {
     }
 
     @Test
+    void probeStepFailuresAndTheOutage() {
+        assertSection("tcpulse_probe_errors_total", "counter",
+                "tcpulse_probe_errors_total{step=\"walk\",errno=\"EMFILE\"} 4\n");
+        assertSection("tcpulse_probe_outage_seconds", "gauge", "tcpulse_probe_outage_seconds 0.0\n");
+        var s = TestSnapshots.sample();
+        var h = s.health();
+        var failing = new io.tcpulse.agent.aggregate.Health(h.probeAvailable(), "collection failing", h.mode(), h.seen(),
+                h.consumed(), h.lost(), h.sampledOut(), h.mapFull(), h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
+                h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
+                new io.tcpulse.agent.model.ProbeOutage("walk", "EMFILE", TestSnapshots.WALL - 12_500, "/proc: Too many open files", 0));
+        assertEquals("degraded", failing.status());
+        String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, failing));
+        assertTrue(out.contains("\ntcpulse_probe_outage_seconds 12.5\n"), out);
+    }
+
+    @Test
     void histogramBucketsAreCumulative() {
         String client = "tcpulse_handshake_latency_seconds_bucket{netns=\"" + NS_A + "\",side=\"client\",le=\"";
         assertTrue(lines.contains(client + "0.000001\"} 0"));

@@ -1,6 +1,7 @@
 package io.tcpulse.agent.http;
 
 import io.tcpulse.agent.aggregate.Health;
+import io.tcpulse.agent.model.ProbeError;
 import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.aggregate.Latency;
 import io.tcpulse.agent.aggregate.Snapshot;
@@ -31,7 +32,8 @@ final class TestSnapshots {
         Health health = new Health(true, null, "bpf", 1000, 990, 3, 7, 1, 2, 1,
                 WALL - 5000, 1234, 42, 17, WALL - 60_000, List.of(
                         new ProbeFeature("stateChanges", true, "every TCP state change", ""),
-                        new ProbeFeature("resetsSent", false, "RSTs sent", "the kernel refused on_send_reset: no RSTs sent per port")));
+                        new ProbeFeature("resetsSent", false, "RSTs sent", "the kernel refused on_send_reset: no RSTs sent per port")),
+                List.of(new ProbeError("walk", "EMFILE", 4, WALL - 30_000, "/proc: Too many open files", false)), null);
         Latency a = Latency.empty();
         a.handshakeClient().record(250_000_000L, 1); // 0.25 s: bucket le=0.262144
         a.handshakeClient().record(500_000_000L, 1); // 0.5 s: bucket le=0.524288

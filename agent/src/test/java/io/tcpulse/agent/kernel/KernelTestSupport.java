@@ -92,7 +92,7 @@ public final class KernelTestSupport {
     }
 
     /** /api/v1/states of one namespace as a map with every counted state. */
-    static Map<TcpState, Long> apiStates(int port, long netns) throws IOException, InterruptedException {
+    public static Map<TcpState, Long> apiStates(int port, long netns) throws IOException, InterruptedException {
         JsonObject states = getJson(port, "/api/v1/states?netns=" + netns).getJsonObject("states");
         Map<TcpState, Long> out = new EnumMap<>(TcpState.class);
         for (TcpState s : TcpState.COUNTED) out.put(s, states.getLong(s.name()));
@@ -103,7 +103,7 @@ public final class KernelTestSupport {
      * The agent's counts folded the way ss shows them: ss prints request sockets
      * (NEW_SYN_RECV) as SYN-RECV.
      */
-    static Map<String, Long> asSs(Map<TcpState, Long> counts) {
+    public static Map<String, Long> asSs(Map<TcpState, Long> counts) {
         Map<String, Long> out = new java.util.TreeMap<>();
         counts.forEach((s, n) -> {
             String name = s == TcpState.NEW_SYN_RECV ? "SYN_RECV" : s.name();
@@ -112,8 +112,54 @@ public final class KernelTestSupport {
         return out;
     }
 
+    /**
+     * n connections to a server on port in ns, the client closing first, each run to its end;
+     * returns every transition that makes, exactly ("FROM>TO" -> count), as {@link #transitionsOf} reads them.
+     */
+    public static Map<String, Long> clientCloseRound(Netns ns, int port, int n) throws IOException, InterruptedException {
+        ns.serve("--port", String.valueOf(port), "--backlog", "4096"); // no accept-queue overflow under CPU contention
+        ns.exec(stormTool(), "connect", "--port", String.valueOf(port), "--count", String.valueOf(n), "--close", "client");
+        Map<String, Long> expected = new java.util.TreeMap<>();
+        expected.put("CLOSE>LISTEN", 1L);
+        for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED",
+                "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE",
+                "ESTABLISHED>CLOSE_WAIT", "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"}) {
+            expected.put(t, (long) n);
+        }
+        return expected;
+    }
+
+    /** The exact (not derived) transitions of a namespace from /api/v1/transitions, "FROM>TO" -> count. */
+    public static Map<String, Long> transitionsOf(int apiPort, long netns) {
+        try {
+            Map<String, Long> out = new java.util.TreeMap<>();
+            for (Object o : getJson(apiPort, "/api/v1/transitions?netns=" + netns).getJsonArray("transitions")) {
+                JsonObject t = (JsonObject) o;
+                if (!t.getBoolean("derived")) out.put(t.getString("from") + ">" + t.getString("to"), t.getLong("count"));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The agent's states of a namespace, folded as ss shows them, or an error text (for await messages). */
+    public static Object statesAsSs(int apiPort, long netns) {
+        try {
+            return asSs(apiStates(apiPort, netns));
+        } catch (IOException e) {
+            return e.toString();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return e.toString();
+        }
+    }
+
     /** Waits until supplier returns true, or fails with the message after the timeout. */
-    static void await(Duration timeout, Supplier<Boolean> done, Supplier<String> message) throws InterruptedException {
+    public static void await(Duration timeout, Supplier<Boolean> done, Supplier<String> message) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (done.get()) return;

@@ -1,0 +1,168 @@
+package io.tcpulse.agent.kernel;
+
+import io.tcpulse.agent.Main;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static io.tcpulse.agent.kernel.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Stopping the agent while a storm runs, again and again, at different moments: the
+ * programs detach, the probe thread is joined, and only then is the native handle freed.
+ * A use-after-free would crash the JVM running the tests (or the child, which would then
+ * not exit 143); a leak would leave BPF descriptors behind.
+ */
+class StopDuringStormKernelTest {
+    private static final int CYCLES = 20;
+
+    @BeforeAll
+    static void requirements() {
+        requireRootAndBpf();
+    }
+
+    @Test
+    void twentyStartStopCyclesDuringAStormLeaveNothingBehind() throws Exception {
+        try (Netns ns = Netns.create()) {
+            Process storm = ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8040");
+            await(Duration.ofSeconds(20), () -> !ns.ssCounts().isEmpty(), () -> "the storm did not start");
+            long bpfBefore = bpfDescriptors();
+            for (int i = 0; i < CYCLES; i++) {
+                Main.Agent agent = startAgent("--walk-interval-ms", "200");
+                switch (i % 4) {
+                    case 0 -> { } // at once: the loop may not have drained anything yet
+                    case 1 -> await(Duration.ofSeconds(20), () -> consumed(agent) > 0, () -> "no events drained");
+                    case 2 -> { // just after a walk began over again
+                        long walked = lastWalk(agent);
+                        await(Duration.ofSeconds(20), () -> lastWalk(agent) > walked, () -> "no walk");
+                    }
+                    default -> await(Duration.ofSeconds(20), () -> consumed(agent) > 100_000, () -> "storm events not drained");
+                }
+                long started = System.nanoTime();
+                agent.close();
+                long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+                assertTrue(tookMs < 15_000, "cycle " + i + ": close took " + tookMs + " ms");
+                assertFalse(probeThreadAlive(), "cycle " + i + ": the probe thread outlived close()");
+                assertTrue(storm.isAlive(), "cycle " + i + ": the storm stopped");
+            }
+            assertEquals(bpfBefore, bpfDescriptors(), "BPF maps, programs or links left open by " + CYCLES + " agents");
+        }
+        // and the next agent counts exactly
+        try (Main.Agent agent = startAgent("--walk-interval-ms", "500"); Netns ns = Netns.create()) {
+            long inode = ns.inode();
+            Map<String, Long> expected = clientCloseRound(ns, 8041, 300);
+            await(Duration.ofSeconds(20), () -> expected.equals(transitionsOf(agent.port(), inode)),
+                    () -> "expected " + expected + " got " + transitionsOf(agent.port(), inode));
+        }
+    }
+
+    /**
+     * SIGTERM to agent processes at moments spread over their start-up and their running
+     * (during the probe's load, the first walk, the HTTP start, a storm's drain): each
+     * exits 143, the JVM's clean stop, and none leaves a crash report.
+     */
+    @Test
+    void sigtermWhereverItLandsIsACleanStop() throws Exception {
+        Path dir = Files.createTempDirectory("tcpulse-sigterm-");
+        try (Netns ns = Netns.create()) {
+            ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8042");
+            // after the JVM started: 0 = as soon as it says it listens, else ms into the start-up
+            long[] delays = {300, 700, 1200, 0, -1, -1};
+            for (long delay : delays) {
+                ProcessBuilder pb = new ProcessBuilder(javaAgent(dir, "--listen", "127.0.0.1:0",
+                        "--walk-interval-ms", "200")).directory(dir.toFile()).redirectErrorStream(true);
+                Process p = pb.start();
+                StringBuffer log = new StringBuffer();
+                CountDownLatch listening = new CountDownLatch(1);
+                Thread reader = new Thread(() -> {
+                    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                        for (String line; (line = r.readLine()) != null; ) {
+                            log.append(line).append('\n');
+                            if (line.contains("tcpulse listening on")) listening.countDown();
+                        }
+                    } catch (IOException ignored) {
+                        // the process ended
+                    }
+                }, "sigterm-agent-output");
+                reader.setDaemon(true);
+                reader.start();
+                try {
+                    if (delay > 0) {
+                        Thread.sleep(delay); // the moment is the variable here, not a wait for a state
+                    } else {
+                        assertTrue(listening.await(60, TimeUnit.SECONDS), "never listened:\n" + log);
+                        if (delay < 0) Thread.sleep(1500); // draining the storm, walking
+                    }
+                    p.destroy(); // SIGTERM
+                    assertTrue(p.waitFor(30, TimeUnit.SECONDS), "no exit within 30 s of SIGTERM:\n" + log);
+                    reader.join(5000);
+                    assertEquals(143, p.exitValue(), "SIGTERM " + delay + " ms in:\n" + log);
+                    assertFalse(log.toString().contains("A fatal error has been detected"), log.toString());
+                } finally {
+                    p.destroyForcibly();
+                }
+            }
+            try (Stream<Path> files = Files.list(dir)) {
+                List<Path> crashes = files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList();
+                assertEquals(List.of(), crashes, "JVM crash reports");
+            }
+        } finally {
+            try (Stream<Path> all = Files.walk(dir)) {
+                all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
+
+    /** java running the agent from its classes and dependencies (as jars), its temporary files in dir. */
+    static List<String> javaAgent(Path dir, String... args) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String cp = AgentClasspath.get();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Djava.io.tmpdir=" + dir, "-cp", cp, "io.tcpulse.agent.Main",
+                "--state-dir", dir.resolve("state").toString()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private static long consumed(Main.Agent agent) {
+        return agent.aggregator.current().health().consumed();
+    }
+
+    private static long lastWalk(Main.Agent agent) {
+        return agent.aggregator.current().health().lastWalkMillis();
+    }
+
+    private static boolean probeThreadAlive() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.isAlive() && t.getName().equals("tcpulse-probe"));
+    }
+
+    /** This process's descriptors on BPF maps, programs and links. */
+    private static long bpfDescriptors() throws IOException {
+        long n = 0;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    String target = Files.readSymbolicLink(fd).toString();
+                    if (target.startsWith("anon_inode:bpf")) n++;
+                } catch (IOException closedMeanwhile) {
+                    // not ours to count
+                }
+            }
+        }
+        return n;
+    }
+}
