@@ -5,11 +5,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -21,7 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -49,7 +46,6 @@ class FdFloodKernelTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static final byte[] HALF_A_REQUEST = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] EVENT_STREAM = "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-    private static final Pattern LISTENING = Pattern.compile("tcpulse listening on http://127\\.0\\.0\\.1:(\\d+)/");
 
     private static Path dir;
 
@@ -222,28 +218,8 @@ class FdFloodKernelTest {
                     "--listen", "127.0.0.1:0", "--max-events-per-sec", "0", "--requests-per-second", "0"));
             cmd.addAll(List.of(args));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            StringBuffer log = new StringBuffer();
-            CompletableFuture<Integer> port = new CompletableFuture<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) {
-                        log.append(line).append('\n');
-                        Matcher m = LISTENING.matcher(line);
-                        if (m.find()) port.complete(Integer.parseInt(m.group(1)));
-                    }
-                } catch (IOException ignored) {
-                    // the process ended
-                }
-                port.completeExceptionally(new AssertionError("agent exited before listening:\n" + log));
-            }, "fdflood-agent-output");
-            reader.setDaemon(true);
-            reader.start();
-            try {
-                return new Child(p, port.get(60, TimeUnit.SECONDS), reader, log);
-            } catch (Exception e) {
-                p.destroyForcibly();
-                throw new AssertionError("agent did not start: " + e.getMessage() + "\n" + log, e);
-            }
+            ChildOutput out = ChildOutput.follow(p, "fdflood-agent-output");
+            return new Child(p, out.port(), out.reader(), out.log());
         }
 
         /** Its output so far. */

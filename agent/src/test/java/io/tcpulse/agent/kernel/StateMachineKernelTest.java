@@ -124,9 +124,10 @@ class StateMachineKernelTest {
             // opening does not, and each of the 2n sockets ends in one ->CLOSE unless ss
             // still shows it as a full socket (a FIN_WAIT1 orphan whose peer's RST crossed its
             // FIN; a timewait sock in FIN_WAIT2 has had its ->CLOSE). One more exception, rare:
-            // an accepted socket whose close the kernel never reports (it leaves ESTABLISHED
-            // for CLOSE_WAIT, then the hash, with no further state change: seen in 1 storm of
-            // ~10, one or two sockets; neither ss nor the tracepoint shows its end)
+            // a socket whose end the kernel never reports (it leaves the hash with no ->CLOSE:
+            // seen in about 1 storm of 10, one or two sockets, mostly accepted ones in
+            // CLOSE_WAIT; neither ss nor the tracepoint shows its end). Those are the sockets the
+            // counters leave alive beyond what ss shows: at most 3, and every other ->CLOSE counted
             Map<String, Long> expected = new TreeMap<>();
             for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) {
                 expected.put(t, n);
@@ -134,14 +135,13 @@ class StateMachineKernelTest {
             long[] unreported = new long[1];
             await(Duration.ofSeconds(5), () -> {
                 Map<String, Long> all = kernelTransitions(ns.inode());
-                unreported[0] = all.getOrDefault("ESTABLISHED>CLOSE_WAIT", 0L) - all.entrySet().stream()
-                        .filter(e -> e.getKey().startsWith("CLOSE_WAIT>")).mapToLong(Map.Entry::getValue).sum()
-                        - ns.ssCounts().getOrDefault("CLOSE_WAIT", 0L);
-                expected.put("->CLOSE", 2 * n - ns.fullSockets() - unreported[0]);
+                long full = ns.fullSockets();
+                unreported[0] = aliveByCounters(all) - full;
+                expected.put("->CLOSE", 2 * n - full - unreported[0]);
                 return expected.equals(openingAndCloses(all));
             }, () -> "storm of " + n + " connections: " + kernelTransitions(ns.inode()) + " vs " + expected
                     + ", ss " + ns.ssCounts() + ", full sockets " + ns.fullSockets());
-            assertTrue(unreported[0] >= 0 && unreported[0] <= 3, "CLOSE_WAIT sockets with no end: " + unreported[0]);
+            assertTrue(unreported[0] >= 0 && unreported[0] <= 3, "sockets whose end the kernel did not report: " + unreported[0]);
         }
     }
 
@@ -150,27 +150,11 @@ class StateMachineKernelTest {
      * (on loopback every transition then happens there): every transition it makes, exactly.
      */
     static Map<String, Long> clientCloseRound(Netns ns, int cpu, int port, int n) throws Exception {
-        String[] connect = {stormTool(), "connect", "--port", String.valueOf(port), "--count", String.valueOf(n), "--close", "client"};
-        if (cpu >= 0) {
-            ns.serveOnCpu(cpu, "--port", String.valueOf(port), "--backlog", "4096");
-            String[] pinned = new String[connect.length + 3];
-            pinned[0] = "taskset";
-            pinned[1] = "-c";
-            pinned[2] = Integer.toString(cpu);
-            System.arraycopy(connect, 0, pinned, 3, connect.length);
-            ns.exec(pinned);
-        } else {
-            ns.serve("--port", String.valueOf(port), "--backlog", "4096");
-            ns.exec(connect);
-        }
-        Map<String, Long> expected = new TreeMap<>();
-        expected.put("CLOSE>LISTEN", 1L);
-        for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED",
-                "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE",
-                "ESTABLISHED>CLOSE_WAIT", "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"}) {
-            expected.put(t, (long) n);
-        }
-        return expected;
+        if (cpu < 0) return KernelTestSupport.clientCloseRound(ns, port, n);
+        ns.serveOnCpu(cpu, "--port", String.valueOf(port), "--backlog", "4096");
+        ns.exec("taskset", "-c", Integer.toString(cpu),
+                stormTool(), "connect", "--port", String.valueOf(port), "--count", String.valueOf(n), "--close", "client");
+        return KernelTestSupport.clientCloseExpected(n);
     }
 
     /**
@@ -205,6 +189,18 @@ class StateMachineKernelTest {
         } finally {
             for (Netns n : made) n.close();
         }
+    }
+
+    /** Sockets other than listeners the transition counts leave in a state short of CLOSE. */
+    static long aliveByCounters(Map<String, Long> transitions) {
+        Map<String, Long> net = new TreeMap<>();
+        transitions.forEach((t, n) -> {
+            String[] fromTo = t.split(">");
+            net.merge(fromTo[0], -n, Long::sum);
+            net.merge(fromTo[1], n, Long::sum);
+        });
+        return net.entrySet().stream().filter(e -> !e.getKey().equals("CLOSE") && !e.getKey().equals("LISTEN"))
+                .mapToLong(e -> Math.max(0, e.getValue())).sum();
     }
 
     /** The four opening transitions, and all ->CLOSE but the listeners' summed as "->CLOSE". */

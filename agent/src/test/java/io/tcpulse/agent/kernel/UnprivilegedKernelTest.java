@@ -6,9 +6,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -18,10 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static io.tcpulse.agent.kernel.KernelTestSupport.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -34,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class UnprivilegedKernelTest {
     private static final int NOBODY = 65534;
     private static final String CAPS = "+bpf,+perfmon";
-    private static final Pattern LISTENING = Pattern.compile("tcpulse listening on https?://127\\.0\\.0\\.1:(\\d+)/");
 
     private static WorldReadableAgent world;
 
@@ -151,28 +145,8 @@ class UnprivilegedKernelTest {
             Path state = world.scratchDir("state-");
             Process p = new ProcessBuilder(command(caps, "--listen", "127.0.0.1:0", "--state-dir", state.toString()))
                     .directory(world.scratch.toFile()).redirectErrorStream(true).start();
-            StringBuffer log = new StringBuffer();
-            CompletableFuture<Integer> port = new CompletableFuture<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) {
-                        log.append(line).append('\n');
-                        Matcher m = LISTENING.matcher(line);
-                        if (m.find()) port.complete(Integer.parseInt(m.group(1)));
-                    }
-                } catch (IOException ignored) {
-                    // the process ended
-                }
-                port.completeExceptionally(new AssertionError("agent exited before listening:\n" + log));
-            }, "unprivileged-agent-output");
-            reader.setDaemon(true);
-            reader.start();
-            try {
-                return new Agent(p, port.get(60, TimeUnit.SECONDS), log);
-            } catch (Exception e) {
-                p.destroyForcibly();
-                throw new AssertionError("agent did not start: " + e.getMessage() + "\n" + log, e);
-            }
+            ChildOutput out = ChildOutput.follow(p, "unprivileged-agent-output");
+            return new Agent(p, out.port(), out.log());
         }
 
         String log() { return log.toString(); }
