@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -47,13 +46,14 @@ import static org.junit.jupiter.api.Assertions.*;
  * is in force must be in force: rules, receivers, secrets, the token, the TLS pair; an
  * invalid file changes nothing and says why, line by line.
  *
- * Alerts come from closeWaitLeak: this test process holds CLOSE_WAIT sockets of its own
- * (peers closed, it never does), and only alerts naming its pid count; other processes
+ * Alerts come from closeWaitLeak: a child process holds CLOSE_WAIT sockets (peers
+ * closed, it never does), and only alerts naming its pid count; other processes
  * on the host may raise their own. The sockets are made before the agent starts: without
  * the probe, owners come from a /proc scan that runs at start and then every 10 s.
  */
 class ReloadTest {
-    private static final String PID = Long.toString(ProcessHandle.current().pid());
+    /** The process holding this test's CLOSE_WAIT sockets: only alerts naming it count. */
+    private String pid = "none";
 
     @TempDir Path dir;
     private Path configFile;
@@ -97,7 +97,7 @@ class ReloadTest {
 
         // the new minCount fires, and the notification goes to the new URL
         await(() -> !ownNotifications(after, "firing").isEmpty(),
-                () -> "nothing for pid " + PID + " at the new receiver; alerts " + alerts(agent));
+                () -> "nothing for pid " + pid + " at the new receiver; alerts " + alerts(agent));
         JsonObject labels = ownNotifications(after, "firing").get(0).getJsonArray("alerts").getJsonObject(0).getJsonObject("labels");
         assertEquals("closeWaitLeak", labels.getString("alertname"));
         assertEquals(List.of(), ownNotifications(before, "firing"), "the old URL got nothing");
@@ -378,46 +378,56 @@ class ReloadTest {
         return r;
     }
 
-    /** n connections to a listener of this process whose peers close: n CLOSE_WAIT sockets until closed. */
+    /**
+     * n CLOSE_WAIT sockets held by a child process of their own (peers closed, it never
+     * does) until closed: the test JVM itself may hold stray CLOSE_WAIT sockets (pooled
+     * client connections of agents stopped earlier) that would keep its alert firing.
+     */
     private AutoCloseable closeWaits(int n) throws IOException {
-        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        List<Socket> accepted = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
-                accepted.add(server.accept());
-            }
-        }
+        Process holder = new ProcessBuilder("python3", "-c", """
+                import socket, sys
+                server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(50)
+                held = []
+                for _ in range(int(sys.argv[1])):
+                    client = socket.create_connection(server.getsockname())
+                    held.append(server.accept()[0]); client.close()
+                print("ready", flush=True)
+                sys.stdin.read()
+                """, Integer.toString(n)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         AutoCloseable all = () -> {
-            for (Socket s : accepted) s.close();
-            server.close();
+            holder.getOutputStream().close(); // EOF: it exits, the kernel closes its sockets
+            if (!holder.waitFor(10, TimeUnit.SECONDS)) holder.destroyForcibly().waitFor();
         };
         closing.add(all);
+        String ready = new String(holder.getInputStream().readNBytes(6), StandardCharsets.US_ASCII);
+        assertEquals("ready\n", ready, "the CLOSE_WAIT holder did not start");
+        pid = Long.toString(holder.pid());
         return all;
     }
 
-    private static void awaitOwnCloseWaits(Main.Agent agent, int n) throws Exception {
+    private void awaitOwnCloseWaits(Main.Agent agent, int n) throws Exception {
         await(() -> getJson(agent, "/api/v1/closewait").getJsonArray("byOwner").stream().map(JsonObject.class::cast)
-                        .anyMatch(o -> PID.equals(String.valueOf(o.getValue("pid"))) && o.getLong("count") >= n),
+                        .anyMatch(o -> pid.equals(String.valueOf(o.getValue("pid"))) && o.getLong("count") >= n),
                 () -> "the agent does not see this process's CLOSE_WAIT sockets: " + getJson(agent, "/api/v1/closewait"));
     }
 
     /** Alerts of this process among these. */
-    private static List<JsonObject> mine(JsonArray alerts) {
+    private List<JsonObject> mine(JsonArray alerts) {
         return alerts.stream().map(JsonObject.class::cast)
-                .filter(a -> PID.equals(a.getJsonObject("labels").getString("pid"))).toList();
+                .filter(a -> pid.equals(a.getJsonObject("labels").getString("pid"))).toList();
     }
 
     /** Alertmanager payloads about this process with this status. */
-    private static List<JsonObject> ownNotifications(TestReceiver r, String status) {
+    private List<JsonObject> ownNotifications(TestReceiver r, String status) {
         return ownRequests(r, status).stream().map(q -> new JsonObject(q.body())).toList();
     }
 
-    private static List<TestReceiver.Request> ownRequests(TestReceiver r, String status) {
+    private List<TestReceiver.Request> ownRequests(TestReceiver r, String status) {
         synchronized (r.requests) {
             return r.requests.stream().filter(q -> {
                 JsonObject p = new JsonObject(q.body());
                 JsonObject labels = p.getJsonArray("alerts").getJsonObject(0).getJsonObject("labels");
-                return status.equals(p.getString("status")) && PID.equals(labels.getString("pid"))
+                return status.equals(p.getString("status")) && pid.equals(labels.getString("pid"))
                         && "closeWaitLeak".equals(labels.getString("alertname"));
             }).toList();
         }
