@@ -60,7 +60,8 @@ public final class Probe implements AutoCloseable {
         }
         if (TcpulseNative.tcpulse__sizeof_event() != EventDecoder.EVENT_SIZE
                 || TcpulseNative.tcpulse__sizeof_sock() != EventDecoder.SOCK_SIZE
-                || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE) {
+                || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE
+                || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE) {
             return "libtcpulse record sizes (event " + TcpulseNative.tcpulse__sizeof_event()
                     + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ") do not match the agent's decoder";
         }
@@ -156,6 +157,28 @@ public final class Probe implements AutoCloseable {
             }
             // more sockets than room: grow with headroom, walk again
             walkBuf = new Memory(Math.max(walkBuf.size() * 2, needed.getValue() + needed.getValue() / 2));
+        }
+    }
+
+    private Memory holdersBuf = new Memory((long) HolderDecoder.SIZE * 4096);
+
+    /**
+     * Every TCP socket a process holds and every namespace a process lives in or holds
+     * open, host-wide (iter/task_file, iter/task); null when the socketHolders feature is
+     * off (a kernel refused it, or turned off by configuration).
+     */
+    public HolderDecoder.Walk holders() throws ProbeException {
+        LongByReference needed = new LongByReference();
+        for (int attempt = 0; ; attempt++) {
+            int n = TcpulseNative.tcpulse__holders(live(), holdersBuf, holdersBuf.size(), needed);
+            if (n == -Errno.EOPNOTSUPP) return null;
+            if (n >= 0) {
+                return HolderDecoder.decode(holdersBuf.getByteBuffer(0, (long) n * HolderDecoder.SIZE)
+                        .order(ByteOrder.LITTLE_ENDIAN), n);
+            }
+            if (n != -Errno.ENOSPC || attempt > 3) throw new ProbeException("tcpulse__holders", -n, null);
+            // processes opened sockets meanwhile: grow with headroom, walk again
+            holdersBuf = new Memory(Math.max(holdersBuf.size() * 2, needed.getValue() + needed.getValue() / 2));
         }
     }
 

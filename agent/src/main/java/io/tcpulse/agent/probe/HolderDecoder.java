@@ -1,0 +1,64 @@
+package io.tcpulse.agent.probe;
+
+import io.tcpulse.agent.model.Holder;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Decodes the holders walk: struct tcpulse_holder records (native/tcpulse.h). */
+public final class HolderDecoder {
+    private HolderDecoder() {}
+
+    public static final int SIZE = 72;
+    static final int SOCK_ID = 0, INO = 8, CGROUP_ID = 16, NETNS_COOKIE = 24, TGID = 32, FD = 36, NETNS = 40,
+            FAMILY = 44, SPORT = 46, DPORT = 48, KIND = 50, STATE = 51, COMM = 56;
+    static final int KIND_SOCKET = 1, KIND_NETNS_TASK = 2, KIND_NETNS_FILE = 3;
+
+    /**
+     * byInode: socket inode -> its holders, one per process (the lowest fd), in pid order.
+     * namespaces: inode -> cookie (0: unknown) of every namespace a process lives in, holds
+     * open (an nsfs file) or holds a socket of.
+     */
+    public record Walk(Map<Long, List<Holder>> byInode, Map<Long, Long> namespaces, int records) {}
+
+    public static Walk decode(ByteBuffer b, int n) {
+        Map<Long, List<Holder>> byInode = new HashMap<>();
+        Map<Long, Long> namespaces = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            int at = i * SIZE;
+            int kind = b.get(at + KIND) & 0xff;
+            long netns = Integer.toUnsignedLong(b.getInt(at + NETNS));
+            long cookie = b.getLong(at + NETNS_COOKIE);
+            if (kind == KIND_SOCKET || kind == KIND_NETNS_TASK || kind == KIND_NETNS_FILE) {
+                namespaces.merge(netns, cookie, Math::max);
+            }
+            if (kind != KIND_SOCKET) continue; // an unknown kind from a newer library: skipped
+            Holder h = new Holder(b.getInt(at + TGID), comm(b, at + COMM), b.getInt(at + FD), b.getLong(at + CGROUP_ID));
+            List<Holder> l = byInode.computeIfAbsent(b.getLong(at + INO), k -> new ArrayList<>(1));
+            int same = indexOfPid(l, h.pid());
+            if (same < 0) l.add(h);
+            else if (Integer.compareUnsigned(h.fd(), l.get(same).fd()) < 0) l.set(same, h);
+        }
+        for (List<Holder> l : byInode.values()) {
+            if (l.size() > 1) l.sort((x, y) -> Integer.compare(x.pid(), y.pid()));
+        }
+        return new Walk(byInode, namespaces, n);
+    }
+
+    private static int indexOfPid(List<Holder> l, int pid) {
+        for (int i = 0; i < l.size(); i++) if (l.get(i).pid() == pid) return i;
+        return -1;
+    }
+
+    private static String comm(ByteBuffer b, int at) {
+        int len = 0;
+        while (len < 16 && b.get(at + len) != 0) len++;
+        byte[] s = new byte[len];
+        for (int i = 0; i < len; i++) s[i] = b.get(at + i);
+        return new String(s, StandardCharsets.UTF_8);
+    }
+}
