@@ -21,9 +21,14 @@ public final class HolderDecoder {
     /**
      * byInode: socket inode -> its holders, one per process (the lowest fd), in pid order.
      * namespaces: inode -> cookie (0: unknown) of every namespace a process lives in, holds
-     * open (an nsfs file) or holds a socket of.
+     * open (an nsfs file) or holds a socket of. complete: every process was seen (the
+     * kernel's walk), so a socket not listed is held by none; a /proc scan may miss some.
      */
-    public record Walk(Map<Long, List<Holder>> byInode, Map<Long, Long> namespaces, int records) {}
+    public record Walk(Map<Long, List<Holder>> byInode, Map<Long, Long> namespaces, int records, boolean complete) {
+        public Walk(Map<Long, List<Holder>> byInode, Map<Long, Long> namespaces, int records) {
+            this(byInode, namespaces, records, true);
+        }
+    }
 
     public static Walk decode(ByteBuffer b, int n) {
         Map<Long, List<Holder>> byInode = new HashMap<>();
@@ -43,10 +48,15 @@ public final class HolderDecoder {
             if (same < 0) l.add(h);
             else if (Integer.compareUnsigned(h.fd(), l.get(same).fd()) < 0) l.set(same, h);
         }
+        inPidOrder(byInode);
+        return new Walk(byInode, namespaces, n);
+    }
+
+    /** Each socket's holders by pid, the way ss -p lists them. */
+    public static void inPidOrder(Map<Long, List<Holder>> byInode) {
         for (List<Holder> l : byInode.values()) {
             if (l.size() > 1) l.sort((x, y) -> Integer.compare(x.pid(), y.pid()));
         }
-        return new Walk(byInode, namespaces, n);
     }
 
     private static int indexOfPid(List<Holder> l, int pid) {

@@ -47,6 +47,9 @@ public final class Probe implements AutoCloseable {
     /* (inode, cookie) of every namespace the counter reads met since the last forget */
     private final java.util.Set<Map.Entry<Long, Long>> seenNamespaces = new java.util.HashSet<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
+    /* counters of a namespace gone this long are deleted (see forgetGoneNamespaces) */
+    private long forgetGraceMs = DEFAULT_FORGET_GRACE_MS;
+    public static final long DEFAULT_FORGET_GRACE_MS = 60_000;
 
     private Probe(Pointer handle) { this.handle = handle; }
 
@@ -263,7 +266,7 @@ public final class Probe implements AutoCloseable {
             boolean gone = superseded || (!aliveInodes.contains(inode) && inode != 0);
             if (gone) missingSince.putIfAbsent(p, nowMs);
             else missingSince.remove(p);
-            if (gone && nowMs - missingSince.get(p) >= 60_000) {
+            if (gone && nowMs - missingSince.get(p) >= forgetGraceMs) {
                 int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
                 if (n > 0) deleted += n;
                 missingSince.remove(p);
@@ -271,6 +274,20 @@ public final class Probe implements AutoCloseable {
         }
         seenNamespaces.clear(); // the next reads see again what is left
         return deleted;
+    }
+
+    /** How long a namespace must have been gone before its counters are deleted (tests shorten it). */
+    public void forgetGraceMillis(long ms) {
+        if (ms < 0) throw new IllegalArgumentException("the netns forget grace must not be negative, got " + ms + " ms");
+        this.forgetGraceMs = ms;
+    }
+
+    /** Inodes of the namespaces the counter reads met since the last {@link #forgetGoneNamespaces}. */
+    public java.util.Set<Long> seenNamespaceInodes() {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        for (Map.Entry<Long, Long> p : seenNamespaces) out.add(p.getKey());
+        out.addAll(missingSince.keySet().stream().map(Map.Entry::getKey).toList());
+        return out;
     }
 
     /** The never-reused cookie of the namespace at netnsPath (null: the caller's), or 0 when unknown. */
