@@ -9,7 +9,9 @@ import java.util.function.LongSupplier;
  * The last holders walk (who holds which socket, which namespaces processes keep), taken
  * only when something asks: a CLOSE_WAIT socket or a listener to name, namespaces whose
  * end is in question. Reused while younger than {@link #MAX_AGE_NS}; an unknown socket
- * makes a new one at most every {@link #MIN_INTERVAL_NS}. Probe thread only.
+ * makes a new one at most every {@link #MIN_INTERVAL_NS}; both stretch where a walk takes
+ * long (100k sockets: about 0.2 s), so the walks never cost more than 1-2% of a core.
+ * Probe thread only.
  */
 public final class HolderCache {
     /** Holders change (fork, descriptor passing) without a state change: looked at again this often while needed. */
@@ -69,16 +71,17 @@ public final class HolderCache {
         return last;
     }
 
-    /** The walk for naming sockets: at most {@link #MAX_AGE_NS} old. */
+    /** The walk for naming sockets: at most {@link #MAX_AGE_NS} old, longer where walks are long. */
     public HolderDecoder.Walk current() {
-        return atMost(MAX_AGE_NS);
+        return atMost(Math.max(MAX_AGE_NS, lastWalkNs * 100)); // at most 1% of a core
     }
 
     /** A fresh walk for a socket the current one does not list, unless one was taken within MIN_INTERVAL_NS. */
     HolderDecoder.Walk newerThan(long monoNs) {
         if (unavailable || last == null || atNs - monoNs > 0) return last;
         // a /proc scan (incomplete) costs more and misses sockets anyway: no sooner than its age allows
-        if (nanoTime.getAsLong() - atNs < (last.complete() ? MIN_INTERVAL_NS : MAX_AGE_NS)) return last;
+        long interval = last.complete() ? Math.max(MIN_INTERVAL_NS, lastWalkNs * 50) : MAX_AGE_NS; // at most 2% of a core
+        if (nanoTime.getAsLong() - atNs < interval) return last;
         refresh();
         return last;
     }

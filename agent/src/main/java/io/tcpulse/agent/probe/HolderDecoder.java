@@ -31,8 +31,9 @@ public final class HolderDecoder {
     }
 
     public static Walk decode(ByteBuffer b, int n) {
-        Map<Long, List<Holder>> byInode = new HashMap<>();
+        Map<Long, List<Holder>> byInode = new HashMap<>(Math.max(16, n * 4 / 3));
         Map<Long, Long> namespaces = new HashMap<>();
+        Map<Integer, Holder> lastOfPid = new HashMap<>(); // one name per process, not per descriptor
         for (int i = 0; i < n; i++) {
             int at = i * SIZE;
             int kind = b.get(at + KIND) & 0xff;
@@ -42,8 +43,18 @@ public final class HolderDecoder {
                 namespaces.merge(netns, cookie, Math::max);
             }
             if (kind != KIND_SOCKET) continue; // an unknown kind from a newer library: skipped
-            Holder h = new Holder(b.getInt(at + TGID), comm(b, at + COMM), b.getInt(at + FD), b.getLong(at + CGROUP_ID));
-            List<Holder> l = byInode.computeIfAbsent(b.getLong(at + INO), k -> new ArrayList<>(1));
+            int pid = b.getInt(at + TGID);
+            Holder prev = lastOfPid.get(pid);
+            String comm = prev != null && sameComm(b, at + COMM, prev.comm()) ? prev.comm() : comm(b, at + COMM);
+            Holder h = new Holder(pid, comm, b.getInt(at + FD), b.getLong(at + CGROUP_ID));
+            lastOfPid.put(pid, h);
+            long ino = b.getLong(at + INO);
+            List<Holder> l = byInode.get(ino);
+            if (l == null) {
+                byInode.put(ino, List.of(h)); // most sockets have one holder
+                continue;
+            }
+            if (!(l instanceof ArrayList)) byInode.put(ino, l = new ArrayList<>(l));
             int same = indexOfPid(l, h.pid());
             if (same < 0) l.add(h);
             else if (Integer.compareUnsigned(h.fd(), l.get(same).fd()) < 0) l.set(same, h);
@@ -62,6 +73,16 @@ public final class HolderDecoder {
     private static int indexOfPid(List<Holder> l, int pid) {
         for (int i = 0; i < l.size(); i++) if (l.get(i).pid() == pid) return i;
         return -1;
+    }
+
+    private static boolean sameComm(ByteBuffer b, int at, String comm) {
+        if (comm.length() > 16) return false;
+        for (int i = 0; i < 16; i++) {
+            int c = b.get(at + i) & 0xff;
+            if (i == comm.length()) return c == 0;
+            if (c != comm.charAt(i)) return false; // a non-ASCII name decodes afresh
+        }
+        return comm.length() == 16;
     }
 
     private static String comm(ByteBuffer b, int at) {
