@@ -35,7 +35,7 @@ class OwnerResolverTest {
     static SocketRecord closeWait(long inode, int probePid, long stateSinceNs) {
         InetAddress lo = InetAddress.getLoopbackAddress();
         return new SocketRecord(1, TcpState.CLOSE_WAIT, lo, 8080, lo, 40000, 7, inode, 0, probePid,
-                probePid == 0 ? "" : "master", 0, 0, 0, 0, 0, 0, stateSinceNs, 0, 0, false, false);
+                probePid == 0 ? "" : "master", 0, 0, 0, 0, 0, stateSinceNs, 0, 0, false, false);
     }
 
     static Holder h(int pid, String comm) {
