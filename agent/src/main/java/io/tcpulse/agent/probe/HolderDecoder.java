@@ -33,27 +33,28 @@ public final class HolderDecoder {
     public static Walk decode(ByteBuffer b, int n) {
         Map<Long, List<Holder>> byInode = new HashMap<>(Math.max(16, n * 4 / 3));
         Map<Long, Long> namespaces = new HashMap<>();
-        Map<Integer, Holder> lastOfPid = new HashMap<>(); // one name per process, not per descriptor
+        // records come grouped by process: the last process's name and namespace are reused
+        Holder last = null;
+        long lastNetns = -1, lastCookie = -1;
         for (int i = 0; i < n; i++) {
             int at = i * SIZE;
             int kind = b.get(at + KIND) & 0xff;
+            if (kind != KIND_SOCKET && kind != KIND_NETNS_TASK && kind != KIND_NETNS_FILE) continue; // a newer library's
             long netns = Integer.toUnsignedLong(b.getInt(at + NETNS));
             long cookie = b.getLong(at + NETNS_COOKIE);
-            if (kind == KIND_SOCKET || kind == KIND_NETNS_TASK || kind == KIND_NETNS_FILE) {
+            if (netns != lastNetns || cookie != lastCookie) {
                 namespaces.merge(netns, cookie, Math::max);
+                lastNetns = netns;
+                lastCookie = cookie;
             }
-            if (kind != KIND_SOCKET) continue; // an unknown kind from a newer library: skipped
+            if (kind != KIND_SOCKET) continue;
             int pid = b.getInt(at + TGID);
-            Holder prev = lastOfPid.get(pid);
-            String comm = prev != null && sameComm(b, at + COMM, prev.comm()) ? prev.comm() : comm(b, at + COMM);
+            String comm = last != null && last.pid() == pid && sameComm(b, at + COMM, last.comm()) ? last.comm() : comm(b, at + COMM);
             Holder h = new Holder(pid, comm, b.getInt(at + FD), b.getLong(at + CGROUP_ID));
-            lastOfPid.put(pid, h);
+            last = h;
             long ino = b.getLong(at + INO);
-            List<Holder> l = byInode.get(ino);
-            if (l == null) {
-                byInode.put(ino, List.of(h)); // most sockets have one holder
-                continue;
-            }
+            List<Holder> l = byInode.putIfAbsent(ino, List.of(h)); // most sockets have one holder
+            if (l == null) continue;
             if (!(l instanceof ArrayList)) byInode.put(ino, l = new ArrayList<>(l));
             int same = indexOfPid(l, h.pid());
             if (same < 0) l.add(h);
