@@ -296,21 +296,19 @@ public final class ProbeLoop implements AutoCloseable {
         aggregator.onWalk(acc, info, transitions, ports, micros(started));
     }
 
-    /** A namespace's liveness from the kernel is asked again at most this often. */
-    static final long NETNS_LIVENESS_MAX_AGE_NS = TimeUnit.SECONDS.toNanos(10);
-
     /**
      * Namespaces with counters that /proc and /run/netns do not show (another user's, hidden
      * from an unprivileged agent): the kernel's holders walk says whether a process lives
      * in them, holds one of their sockets or an nsfs file of them. Only asked when there are
-     * such namespaces; without that walk they are taken as gone, as /proc says.
+     * such namespaces, from a walk at most 10 s old (longer where walks are long: the owners'
+     * cadence); without that walk they are taken as gone, as /proc says.
      */
     private void kernelLiveness(Set<Long> alive, Map<Long, Long> cookies) {
         Set<Long> unexplained = probe.seenNamespaceInodes();
         unexplained.removeAll(alive);
         unexplained.remove(0L);
         if (unexplained.isEmpty()) return;
-        io.tcpulse.agent.probe.HolderDecoder.Walk w = aggregator.holders().atMost(NETNS_LIVENESS_MAX_AGE_NS);
+        io.tcpulse.agent.probe.HolderDecoder.Walk w = aggregator.holders().current();
         if (w == null || !w.complete()) return;
         alive.addAll(w.namespaces().keySet());
         w.namespaces().forEach((ns, cookie) -> {
