@@ -21,6 +21,7 @@
 #include "tcpulse.h"
 #include "tcpulse.skel.h"
 #include "trials.skel.h"
+#include "holders.skel.h"
 
 #define API __attribute__((visibility("default")))
 /* default ring: 16 MiB per CPU (about 140k events of backlog), at most 256 MiB in all */
@@ -37,6 +38,9 @@ struct tcpulse {
 	struct tcpulse_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[TCPULSE_FEATURE_MAX];
+	/* the holders walk: its own object, so a kernel refusing it costs only that feature */
+	struct holders_bpf *holders;
+	struct bpf_link *holders_ns_link; /* iter/task; links[TCPULSE_FEATURE_HOLDERS] is iter/task_file */
 	/* bit (1 << TCPULSE_FEATURE_*) per feature on; why each one is off */
 	__u32 on;
 	char reason[TCPULSE_FEATURE_MAX][REASON_BYTES];
@@ -162,6 +166,7 @@ API int tcpulse__sizeof_event(void) { return sizeof(struct tcpulse_event); }
 API int tcpulse__sizeof_sock(void) { return sizeof(struct tcpulse_sock); }
 API int tcpulse__sizeof_transition(void) { return sizeof(struct tcpulse_transition); }
 API int tcpulse__sizeof_opts(void) { return sizeof(struct tcpulse_opts); }
+API int tcpulse__sizeof_holder(void) { return sizeof(struct tcpulse_holder); }
 
 API int tcpulse__last_error(char *buf, size_t buf_sz)
 {
@@ -225,6 +230,10 @@ static const struct {
 	[TCPULSE_FEATURE_CLOSED_PORT_RESETS] = { "closedPortResets",
 		"RSTs answering segments no socket takes (closed ports), per port",
 		"those RSTs are not counted (Tcp OutRsts in /proc/net/snmp has them per namespace)", "kfree_skb" },
+	[TCPULSE_FEATURE_HOLDERS] = { "socketHolders",
+		"the processes holding each socket, in every namespace (iter/task_file), and the namespaces processes live in",
+		"holders from a /proc/PID/fd scan (lowest pid; only processes the agent may inspect); namespaces "
+		"alive only as /proc and /run/netns show them" },
 };
 
 /* attach order: the state-change twins first, the walk, then the rest */
@@ -282,7 +291,7 @@ API int tcpulse__detach(struct tcpulse *t)
 	if (!t)
 		return -EINVAL;
 	for (i = TCPULSE_FEATURE_MAX - 1; i >= 0; i--) {
-		if (i == TCPULSE_FEATURE_SOCKET_WALK || !t->links[i])
+		if (i == TCPULSE_FEATURE_SOCKET_WALK || i == TCPULSE_FEATURE_HOLDERS || !t->links[i])
 			continue;
 		bpf_link__destroy(t->links[i]);
 		t->links[i] = NULL;
@@ -300,6 +309,8 @@ API void tcpulse__close(struct tcpulse *t)
 	/* detach before anything the programs write into goes */
 	for (i = TCPULSE_FEATURE_MAX - 1; i >= 0; i--)
 		bpf_link__destroy(t->links[i]);
+	bpf_link__destroy(t->holders_ns_link);
+	holders_bpf__destroy(t->holders);
 	ring_buffer__free(t->rb);
 	for (i = 0; i < t->nr_rings; i++)
 		close(t->ring_fds[i]);
@@ -582,6 +593,35 @@ static int create_rings(struct tcpulse *t, __u32 ring_bytes)
 	return 0;
 }
 
+/* the holders iterators: refused or failing, only socketHolders goes off */
+static void load_holders(struct tcpulse *t)
+{
+	int ret;
+
+	if (!is_on(t, TCPULSE_FEATURE_HOLDERS))
+		return;
+	failed_prog[0] = failed_reason[0] = '\0';
+	t->holders = holders_bpf__open_and_load();
+	if (!t->holders) {
+		turn_off(t, TCPULSE_FEATURE_HOLDERS, "the kernel refused %s: %s", failed_prog[0] ? failed_prog : "holders.bpf.o",
+			 failed_reason[0] ? failed_reason : strerror(errno));
+		return;
+	}
+	t->links[TCPULSE_FEATURE_HOLDERS] = bpf_program__attach_iter(t->holders->progs.walk_holders, NULL);
+	ret = t->links[TCPULSE_FEATURE_HOLDERS] ? 0 : -errno;
+	if (!ret) {
+		t->holders_ns_link = bpf_program__attach_iter(t->holders->progs.walk_task_netns, NULL);
+		ret = t->holders_ns_link ? 0 : -errno;
+	}
+	if (ret) {
+		turn_off(t, TCPULSE_FEATURE_HOLDERS, "attaching the holders iterators failed: %s", strerror(-ret));
+		bpf_link__destroy(t->links[TCPULSE_FEATURE_HOLDERS]);
+		t->links[TCPULSE_FEATURE_HOLDERS] = NULL;
+		holders_bpf__destroy(t->holders);
+		t->holders = NULL;
+	}
+}
+
 API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err)
 {
 	struct tcpulse_opts opts = { .sz = sizeof(opts) };
@@ -651,6 +691,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	ret = attach(t);
 	if (ret)
 		goto fail;
+	load_holders(t);
 	/* where tcp:tcp_send_reset reports closed ports itself, they come with resetsSent */
 	if (is_on(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) && !feature_prog(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) &&
 	    !is_on(t, TCPULSE_FEATURE_RESETS_SENT))
@@ -1089,6 +1130,43 @@ API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, 
 	if (total > buf_sz)
 		return -ENOSPC;
 	return total / sizeof(struct tcpulse_sock);
+}
+
+/* reads one iterator of link into buf from offset *total on */
+static int read_iter_link(struct bpf_link *link, char *buf, size_t buf_sz, size_t *total)
+{
+	size_t n = 0;
+	int fd, ret;
+
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -errno;
+	ret = read_walk(fd, *total < buf_sz ? buf + *total : NULL, *total < buf_sz ? buf_sz - *total : 0, &n);
+	close(fd);
+	*total += n;
+	return ret;
+}
+
+API int tcpulse__holders(struct tcpulse *t, void *buf, size_t buf_sz, size_t *needed)
+{
+	size_t total = 0;
+	int ret;
+
+	if (!t || (!buf && buf_sz))
+		return -EINVAL;
+	if (!is_on(t, TCPULSE_FEATURE_HOLDERS) || !t->holders_ns_link)
+		return -EOPNOTSUPP;
+	/* task iterators see every namespace from here: no setns */
+	ret = read_iter_link(t->links[TCPULSE_FEATURE_HOLDERS], buf, buf_sz, &total);
+	if (!ret)
+		ret = read_iter_link(t->holders_ns_link, buf, buf_sz, &total);
+	if (ret < 0)
+		return ret;
+	if (needed)
+		*needed = total;
+	if (total > buf_sz)
+		return -ENOSPC;
+	return total / sizeof(struct tcpulse_holder);
 }
 
 API int tcpulse__bench_generate(struct tcpulse *t, __u32 n)

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 3
+#define TCPULSE_ABI_VERSION 4
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -86,6 +86,32 @@ struct tcpulse_sock {
 	char comm[16];
 };
 _Static_assert(sizeof(struct tcpulse_sock) == 128, "tcpulse_sock layout");
+
+/* tcpulse_holder.kind */
+enum tcpulse_holder_kind {
+	TCPULSE_HOLDER_SOCKET = 1,     /* a process holds a TCP socket at fd */
+	TCPULSE_HOLDER_NETNS_TASK = 2, /* a process lives in netns */
+	TCPULSE_HOLDER_NETNS_FILE = 3, /* a process holds an nsfs file of netns at fd */
+};
+
+/* one record of the holders walk (iter/task_file, iter/task; holders.bpf.c): 72 bytes */
+struct tcpulse_holder {
+	__u64 sock_id;      /* socket cookie once the kernel made one, else 0 */
+	__u64 ino;          /* socket inode (netns file: the namespace's inode) */
+	__u64 cgroup_id;    /* the holding process's cgroup v2 id */
+	__u64 netns_cookie; /* 0 when the kernel has none (before 5.12, unless asked) */
+	__u32 tgid;
+	__u32 fd;
+	__u32 netns;        /* network namespace inode */
+	__u16 family;
+	__u16 sport;        /* host byte order */
+	__u16 dport;        /* host byte order */
+	__u8 kind;          /* enum tcpulse_holder_kind */
+	__u8 state;         /* TCP_* */
+	__u8 __pad[4];
+	char comm[16];      /* the process's name (its group leader's) */
+};
+_Static_assert(sizeof(struct tcpulse_holder) == 72, "tcpulse_holder layout");
 
 /*
  * Counters are keyed by the namespace's cookie as well as its inode: inodes are
@@ -180,7 +206,8 @@ enum tcpulse_feature {
 	TCPULSE_FEATURE_SOCKET_COOKIES = 7,     /* sockets named by cookie, not address */
 	TCPULSE_FEATURE_SOCKET_SLOTS = 8,       /* per-socket entries in array slots, not a hash */
 	TCPULSE_FEATURE_CLOSED_PORT_RESETS = 9, /* RSTs answering segments no socket takes */
-	TCPULSE_FEATURE_MAX = 10,
+	TCPULSE_FEATURE_HOLDERS = 10,           /* iter/task_file + iter/task: who holds sockets, live netns */
+	TCPULSE_FEATURE_MAX = 11,
 };
 
 /* tcpulse__features() bits, kept from ABI 2 */
@@ -224,6 +251,7 @@ int tcpulse__sizeof_event(void);
 int tcpulse__sizeof_sock(void);
 int tcpulse__sizeof_transition(void);
 int tcpulse__sizeof_opts(void);
+int tcpulse__sizeof_holder(void);
 
 /* loads and attaches everything; NULL and *err = -errno on failure */
 struct tcpulse *tcpulse__open(const struct tcpulse_opts *opts, int *err);
@@ -241,6 +269,12 @@ int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int 
  */
 int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
 		      size_t *needed);
+/*
+ * walks every process's descriptors (all namespaces: no setns) into buf as struct
+ * tcpulse_holder records: TCP sockets held, then each process's namespace; returns their
+ * number, or -ENOSPC with *needed set, or -EOPNOTSUPP when the holders feature is off
+ */
+int tcpulse__holders(struct tcpulse *t, void *buf, size_t buf_sz, size_t *needed);
 /* copies up to max summed per-port counters; returns how many */
 int tcpulse__port_counters(struct tcpulse *t, struct tcpulse_port_count *out, int max);
 /*

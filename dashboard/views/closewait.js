@@ -3,7 +3,7 @@
 
 import { poll, query } from '../api.js';
 import { on, netnsParam } from '../state.js';
-import { el, emptyRow, formatInt, formatSeconds } from './dom.js';
+import { el, emptyRow, formatHolders, formatInt, formatSeconds } from './dom.js';
 
 let body;
 let total;
@@ -34,7 +34,9 @@ function render(cw) {
     class: o.leaking ? 'leaking' : null,
     dataset: { pid: o.pid, leaking: String(!!o.leaking) },
   },
-  el('td', { dataset: { field: 'comm' }, text: o.comm || '(unknown)' }),
+  el('td', { dataset: { field: 'comm' }, title: formatHolders(o),
+    text: Array.isArray(o.holders) && o.holders.length === 0 ? '(no process)'
+      : `${o.comm || '(unknown)'}${Array.isArray(o.holders) && o.holders.length > 1 ? ` +${o.holders.length - 1} holders` : ''}` }),
   el('td', { class: 'num', dataset: { field: 'pid' }, text: o.pid ? String(o.pid) : '–' }),
   el('td', { dataset: { field: 'unit' }, text: o.unit || '' }),
   el('td', { class: 'num', dataset: { field: 'count' }, text: formatInt(o.count) }),

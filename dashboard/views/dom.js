@@ -88,15 +88,23 @@ export function formatTime(iso) {
   return `${formatClock(d)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
-/** "curl (4242)", "curl", "pid 4242" or "unknown". */
+/** "curl (4242)", "curl", "pid 4242" or "unknown"; "nginx (10) +2 holders" where several processes hold it. */
 export function formatOwner(owner) {
   if (!owner) return 'unknown';
+  if (Array.isArray(owner.holders) && owner.holders.length === 0) return 'no process (not accepted or orphaned)';
   const comm = owner.comm || '';
   const pid = owner.pid || 0;
-  if (comm && pid) return `${comm} (${pid})`;
-  if (comm) return comm;
-  if (pid) return `pid ${pid}`;
+  const more = Array.isArray(owner.holders) && owner.holders.length > 1 ? ` +${owner.holders.length - 1} holders` : '';
+  if (comm && pid) return `${comm} (${pid})${more}`;
+  if (comm) return comm + more;
+  if (pid) return `pid ${pid}${more}`;
   return 'unknown';
+}
+
+/** Every holder, one per line, for a title attribute: "nginx (10, created it)". */
+export function formatHolders(owner) {
+  if (!owner || !Array.isArray(owner.holders) || owner.holders.length < 2) return null;
+  return owner.holders.map((h) => `${h.comm || 'pid'} (${h.pid}${h.creator ? ', created it' : ''})`).join('\n');
 }
 
 /** A table's "nothing here" row, or a note in place of a view's content. */

@@ -4,7 +4,7 @@
 
 import { poll, query } from '../api.js';
 import { state, on, netnsParam } from '../state.js';
-import { el, bar, emptyRow, formatInt, formatOwner, formatRate, endpoint } from './dom.js';
+import { el, bar, emptyRow, formatHolders, formatInt, formatOwner, formatRate, endpoint } from './dom.js';
 import { TimeChart } from './charts.js';
 
 const COLUMNS = [
@@ -132,7 +132,8 @@ function row(l) {
     dataset: { port: l.port, netns: l.netns, addr: l.addr, verdict: l.verdict, key },
     'aria-selected': selected && key === selected.key ? 'true' : 'false',
   });
-  const owner = el('td', { dataset: { field: 'owner' } }, el('span', { class: 'comm', text: formatOwner(l.owner) }));
+  const owner = el('td', { dataset: { field: 'owner' }, title: formatHolders(l.owner) },
+    el('span', { class: 'comm', text: formatOwner(l.owner) }));
   if (l.owner?.unit) owner.append(el('span', { class: 'unit muted', title: l.owner.unit, text: l.owner.unit }));
   tr.append(
     el('td', { dataset: { field: 'listener' }, text: endpoint(l.addr, l.port) }),

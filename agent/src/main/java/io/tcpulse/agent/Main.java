@@ -139,6 +139,8 @@ public final class Main {
                 try {
                     probe = Probe.open(new Probe.Options(config.ringBytes(), config.maxEventsPerSec(), 0, false,
                             java.util.Set.copyOf(config.disabledFeatures())));
+                    String grace = System.getenv("TCPULSE_NETNS_FORGET_GRACE_MS"); // test seam: the 60 s grace, shortened
+                    if (grace != null) probe.forgetGraceMillis(Long.parseLong(grace.strip()));
                     aggregator.setProbe(true, null);
                     aggregator.setProbeFeatures(probe.features());
                     LOG.info("probe attached: " + probe.ringCount() + " per-CPU rings");

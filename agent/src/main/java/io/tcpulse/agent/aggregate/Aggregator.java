@@ -52,6 +52,7 @@ public final class Aggregator implements SnapshotSource {
     private final ResetPeers resetPeers = new ResetPeers();
     private final ClosingTracker closing;
     private final OwnerResolver owners;
+    private final HolderCache holders = new HolderCache(System::nanoTime);
 
     private final Map<Long, Latency> latency = new HashMap<>();
     private final RecentEvents recent;
@@ -90,7 +91,9 @@ public final class Aggregator implements SnapshotSource {
     /** @param closeWaitMinAgeMs CLOSE_WAIT sockets older than this flag their owner as leaking */
     public Aggregator(int recentCapacity, LongSupplier wallMillis, Owners hostOwners, long closeWaitMinAgeMs) {
         if (recentCapacity <= 0) throw new IllegalArgumentException("recentCapacity must be positive, got " + recentCapacity);
-        this.owners = new OwnerResolver(hostOwners);
+        this.owners = new OwnerResolver(hostOwners, holders);
+        // until the probe offers the kernel's walk: /proc, where this agent may look
+        holders.source(() -> new io.tcpulse.agent.probe.HolderDecoder.Walk(hostOwners.scanHolders(), Map.of(), 0, false));
         this.closing = new ClosingTracker(closeWaitMinAgeMs);
         this.recentCapacity = recentCapacity;
         this.wallMillis = wallMillis;
@@ -116,6 +119,11 @@ public final class Aggregator implements SnapshotSource {
     /** Owner lookups (/proc scans, cgroup names) run through guard: a failing one leaves owners unnamed. */
     public void guardOwnerLookups(StepGuard guard) {
         owners.guard(guard);
+    }
+
+    /** Who holds which socket: the probe loop gives it the kernel's walk and asks it about namespaces. */
+    public HolderCache holders() {
+        return holders;
     }
 
     /** What the probe does on this kernel, feature by feature. */

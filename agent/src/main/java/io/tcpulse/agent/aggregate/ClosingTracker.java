@@ -86,6 +86,8 @@ final class ClosingTracker {
         Map<OwnerKey, List<CloseWaitReport.Sock>> socks = new HashMap<>();
         Map<OwnerKey, Double> oldest = new HashMap<>();
         Map<OwnerKey, Long> counts = new HashMap<>();
+        Map<OwnerKey, Map<Integer, OwnerInfo.HolderInfo>> holders = new HashMap<>(); // sockets with several holders
+        Set<OwnerKey> unheld = new HashSet<>();
         Set<Long> alive = new HashSet<>();
         for (SocketRecord r : w.lingering) alive.add(r.sockId());
         for (SocketRecord r : w.closeWait) {
@@ -100,6 +102,12 @@ final class ClosingTracker {
             }
             oldest.merge(k, age, Math::max);
             counts.merge(k, 1L, Long::sum);
+            if (o.unheld()) unheld.add(k);
+            if (o.holders() != null && !o.holders().isEmpty()) {
+                Map<Integer, OwnerInfo.HolderInfo> byPid = holders.computeIfAbsent(k, x -> new java.util.TreeMap<>());
+                // a process that created one of the sockets stays marked as such
+                for (OwnerInfo.HolderInfo h : o.holders()) byPid.merge(h.pid(), h, (a, b) -> a.creator() ? a : b);
+            }
         }
         firstSeenNs.keySet().retainAll(alive);
 
@@ -119,7 +127,8 @@ final class ClosingTracker {
             List<CloseWaitReport.Sock> sorted = new ArrayList<>(l);
             sorted.sort(Comparator.comparingDouble(CloseWaitReport.Sock::ageSeconds).reversed());
             byNetns.computeIfAbsent(k.netns(), x -> new ArrayList<>()).add(new CloseWaitReport.ByOwner(
-                    k.pid(), k.comm(), k.unit(), n, oldestAge, growth, leaking, List.copyOf(sorted)));
+                    k.pid(), k.comm(), k.unit(), n, oldestAge, growth, leaking, List.copyOf(sorted),
+                    holders.containsKey(k) ? List.copyOf(holders.get(k).values()) : unheld.contains(k) ? List.of() : null));
         }
         // owners without CLOSE_WAIT any more leave the report (and their history)
         ownerHistory.keySet().retainAll(counts.keySet());

@@ -330,7 +330,10 @@ public final class BuiltinRules {
                     out.add(new Sample(Sample.labels("netns", e.getKey(), "pid", o.pid() == 0 ? null : o.pid(),
                             "comm", o.comm(), "unit", unit(o.unit())), new TreeMap<>(), o.count(), on,
                             "CLOSE_WAIT leak in " + owner(who),
-                            owner(who) + " holds " + o.count() + " sockets in CLOSE_WAIT in netns " + e.getKey()
+                            (o.holders() != null && o.holders().isEmpty() ? "No process holds " + o.count()
+                                    + " sockets (not yet accepted, or orphaned; " + owner(who) + ")"
+                                    : owner(who) + " holds " + o.count() + " sockets" + sharedWith(o))
+                                    + " in CLOSE_WAIT in netns " + e.getKey()
                                     + ", the oldest for " + num(o.oldestAgeSeconds()) + " s, growing by "
                                     + num(o.growthPerMinute()) + "/min: the peers closed but the application never"
                                     + " calls close() on them, and will run out of file descriptors."));
@@ -338,6 +341,16 @@ public final class BuiltinRules {
             }
             return out;
         }
+    }
+
+    /** " (with pid 12 (nginx), ...)" when other processes hold the same sockets: any of them may close them. */
+    static String sharedWith(CloseWaitReport.ByOwner o) {
+        if (o.holders() == null || o.holders().size() < 2) return "";
+        List<String> others = new ArrayList<>();
+        for (OwnerInfo.HolderInfo h : o.holders()) {
+            if (h.pid() != o.pid()) others.add("pid " + h.pid() + " (" + h.comm() + ")");
+        }
+        return others.isEmpty() ? "" : " (with " + String.join(", ", others) + ")";
     }
 
     /** RSTs per second per namespace, and per listener port. */

@@ -172,8 +172,9 @@ public final class HostCheck {
                     + " events only (sockets that predate the agent there are not seen)");
         }
         if (!caps.has(Capabilities.CAP_SYS_PTRACE) && !caps.has(Capabilities.CAP_DAC_READ_SEARCH)) {
-            add(Level.WARN, "capabilities", "no CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH: owners of sockets that"
-                    + " predate the agent are known only for this user's processes (new ones come from BPF)");
+            add(Level.WARN, "capabilities", "no CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH: /proc/PID/fd of other users"
+                    + " is unreadable; socket holders come from the kernel's walk (feature socketHolders) where it is on,"
+                    + " else only this user's processes are named");
         }
     }
 
@@ -230,10 +231,13 @@ public final class HostCheck {
     static ProbeReport openProbe(Config config) throws ProbeException {
         try (Probe probe = Probe.open(new Probe.Options(0, 0, 0, false, java.util.Set.copyOf(config.disabledFeatures())))) {
             int sockets = probe.walk(null).limit() / EventDecoder.SOCK_SIZE;
+            io.tcpulse.agent.probe.HolderDecoder.Walk holders = probe.holders();
             List<ProbeFeature> features = probe.features();
             long off = features.stream().filter(f -> !f.on()).count();
             return new ProbeReport("loaded and attached, " + probe.ringCount() + " per-CPU rings; iter/tcp walk saw "
-                    + sockets + " sockets; " + (features.size() - off) + " of " + features.size() + " features on", features);
+                    + sockets + " sockets; "
+                    + (holders == null ? "" : "holders walk saw " + holders.byInode().size() + " TCP sockets held by processes; ")
+                    + (features.size() - off) + " of " + features.size() + " features on", features);
         }
     }
 }

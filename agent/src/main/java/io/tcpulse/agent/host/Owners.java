@@ -1,11 +1,15 @@
 package io.tcpulse.agent.host;
 
+import io.tcpulse.agent.model.Holder;
+import io.tcpulse.agent.probe.HolderDecoder;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -157,17 +161,40 @@ public final class Owners {
      */
     public Map<Long, Owner> scanSockets() {
         Map<Long, Owner> owners = new HashMap<>();
+        scanHolders().forEach((inode, hs) -> owners.put(inode, new Owner(hs.get(0).pid(), hs.get(0).comm())));
+        return owners;
+    }
+
+    /**
+     * Socket inode -> every process holding it (one entry per process: its lowest fd), in
+     * pid order; the fallback where the kernel's holders walk is not available. Sockets of
+     * processes this agent may not inspect are missing.
+     */
+    public Map<Long, List<Holder>> scanHolders() {
+        Map<Long, List<Holder>> holders = new HashMap<>();
         for (Path pidDir : Procfs.pidDirs(proc)) {
             int pid = Procfs.pidOf(pidDir);
-            Owner owner = null;
+            String comm = null;
             for (Path fd : Procfs.list(pidDir.resolve("fd"))) {
                 long inode = socketInode(fd);
                 if (inode == 0) continue;
-                if (owner == null) owner = new Owner(pid, comm(pidDir));
-                owners.merge(inode, owner, (a, b) -> a.pid() <= b.pid() ? a : b);
+                if (comm == null) comm = comm(pidDir);
+                int fdNum;
+                try {
+                    fdNum = Integer.parseInt(fd.getFileName().toString());
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                List<Holder> l = holders.computeIfAbsent(inode, k -> new ArrayList<>(1));
+                Holder h = new Holder(pid, comm, fdNum, 0);
+                int same = -1;
+                for (int i = 0; i < l.size(); i++) if (l.get(i).pid() == pid) same = i;
+                if (same < 0) l.add(h);
+                else if (fdNum < l.get(same).fd()) l.set(same, h);
             }
         }
-        return owners;
+        HolderDecoder.inPidOrder(holders);
+        return holders;
     }
 
     /** The inode of a "socket:[INODE]" fd link, 0 for anything else. */

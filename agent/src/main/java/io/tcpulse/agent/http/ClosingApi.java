@@ -79,6 +79,7 @@ final class ClosingApi {
                     .put("pid", o.pid() == 0 ? null : o.pid()).put("comm", o.comm()).put("unit", o.unit())
                     .put("count", o.count()).put("oldestAgeSeconds", o.oldestAgeSeconds())
                     .put("growthPerMinute", o.growthPerMinute()).put("leaking", o.leaking());
+            if (o.holders() != null) j.put("holders", ListenersApi.holders(o.holders()));
             if (sockets) {
                 JsonArray list = new JsonArray();
                 o.sockets().forEach(s -> list.add(new JsonObject().put("peer", s.peer())

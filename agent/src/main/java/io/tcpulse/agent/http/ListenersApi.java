@@ -50,8 +50,20 @@ final class ListenersApi {
     }
 
     static JsonObject owner(OwnerInfo o) {
-        return new JsonObject().put("pid", o.pid() == 0 ? null : o.pid()).put("comm", o.comm())
+        JsonObject j = new JsonObject().put("pid", o.pid() == 0 ? null : o.pid()).put("comm", o.comm())
                 .put("unit", o.unit()).put("cgroup", o.cgroup());
+        if (o.holders() != null) j.put("holders", holders(o.holders()));
+        return j;
+    }
+
+    /** Every process holding the socket(s), as ss -p lists them; creator: it made the socket. */
+    static JsonArray holders(java.util.List<OwnerInfo.HolderInfo> hs) {
+        JsonArray a = new JsonArray();
+        for (OwnerInfo.HolderInfo h : hs) {
+            a.add(new JsonObject().put("pid", h.pid()).put("comm", h.comm()).put("unit", h.unit())
+                    .put("cgroup", h.cgroup()).put("creator", h.creator()));
+        }
+        return a;
     }
 
     private static final String[] LISTEN_COUNTERS = {

@@ -47,6 +47,9 @@ public final class Probe implements AutoCloseable {
     /* (inode, cookie) of every namespace the counter reads met since the last forget */
     private final java.util.Set<Map.Entry<Long, Long>> seenNamespaces = new java.util.HashSet<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
+    /* counters of a namespace gone this long are deleted (see forgetGoneNamespaces) */
+    private long forgetGraceMs = DEFAULT_FORGET_GRACE_MS;
+    public static final long DEFAULT_FORGET_GRACE_MS = 60_000;
 
     private Probe(Pointer handle) { this.handle = handle; }
 
@@ -60,7 +63,8 @@ public final class Probe implements AutoCloseable {
         }
         if (TcpulseNative.tcpulse__sizeof_event() != EventDecoder.EVENT_SIZE
                 || TcpulseNative.tcpulse__sizeof_sock() != EventDecoder.SOCK_SIZE
-                || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE) {
+                || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE
+                || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE) {
             return "libtcpulse record sizes (event " + TcpulseNative.tcpulse__sizeof_event()
                     + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ") do not match the agent's decoder";
         }
@@ -159,6 +163,28 @@ public final class Probe implements AutoCloseable {
         }
     }
 
+    private Memory holdersBuf = new Memory((long) HolderDecoder.SIZE * 4096);
+
+    /**
+     * Every TCP socket a process holds and every namespace a process lives in or holds
+     * open, host-wide (iter/task_file, iter/task); null when the socketHolders feature is
+     * off (a kernel refused it, or turned off by configuration).
+     */
+    public HolderDecoder.Walk holders() throws ProbeException {
+        LongByReference needed = new LongByReference();
+        for (int attempt = 0; ; attempt++) {
+            int n = TcpulseNative.tcpulse__holders(live(), holdersBuf, holdersBuf.size(), needed);
+            if (n == -Errno.EOPNOTSUPP) return null;
+            if (n >= 0) {
+                return HolderDecoder.decode(holdersBuf.getByteBuffer(0, (long) n * HolderDecoder.SIZE)
+                        .order(ByteOrder.LITTLE_ENDIAN), n);
+            }
+            if (n != -Errno.ENOSPC || attempt > 3) throw new ProbeException("tcpulse__holders", -n, null);
+            // processes opened sockets meanwhile: grow with headroom, walk again
+            holdersBuf = new Memory(Math.max(holdersBuf.size() * 2, needed.getValue() + needed.getValue() / 2));
+        }
+    }
+
     /** A per-(netns, local port) exact counter: listener overflows, SYN-ACK retransmits, RSTs. */
     public record PortCount(long netns, int port, int what, long count) {
         public static final int OVERFLOW = 1, SYNACK_RETRANS = 2, RESET_SENT = 3, RESET_RECV = 4;
@@ -239,7 +265,7 @@ public final class Probe implements AutoCloseable {
             boolean gone = superseded || (!aliveInodes.contains(inode) && inode != 0);
             if (gone) missingSince.putIfAbsent(p, nowMs);
             else missingSince.remove(p);
-            if (gone && nowMs - missingSince.get(p) >= 60_000) {
+            if (gone && nowMs - missingSince.get(p) >= forgetGraceMs) {
                 int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
                 if (n > 0) deleted += n;
                 missingSince.remove(p);
@@ -247,6 +273,20 @@ public final class Probe implements AutoCloseable {
         }
         seenNamespaces.clear(); // the next reads see again what is left
         return deleted;
+    }
+
+    /** How long a namespace must have been gone before its counters are deleted (tests shorten it). */
+    public void forgetGraceMillis(long ms) {
+        if (ms < 0) throw new IllegalArgumentException("the netns forget grace must not be negative, got " + ms + " ms");
+        this.forgetGraceMs = ms;
+    }
+
+    /** Inodes of the namespaces the counter reads met since the last {@link #forgetGoneNamespaces}. */
+    public java.util.Set<Long> seenNamespaceInodes() {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        for (Map.Entry<Long, Long> p : seenNamespaces) out.add(p.getKey());
+        out.addAll(missingSince.keySet().stream().map(Map.Entry::getKey).toList());
+        return out;
     }
 
     /** The never-reused cookie of the namespace at netnsPath (null: the caller's), or 0 when unknown. */

@@ -87,6 +87,7 @@ public final class ProbeLoop implements AutoCloseable {
         this.onOutage = onOutage;
         this.supervisor = new Supervisor(settings.maxOutageMillis(), System::nanoTime, System::currentTimeMillis);
         aggregator.guardOwnerLookups(supervisor);
+        if (probe != null) aggregator.holders().preferKernel(probe::holders);
         this.thread = new Thread(this::run, "tcpulse-probe");
         this.thread.setDaemon(true);
         this.watchdog = new Thread(this::watch, "tcpulse-probe-watchdog");
@@ -307,15 +308,36 @@ public final class ProbeLoop implements AutoCloseable {
             }
         }
         walkCache.keySet().retainAll(acc.walkedNetns());
+        Set<Long> alive = new HashSet<>(found.paths().keySet());
+        alive.addAll(found.pids().keySet());
+        alive.add(own);
+        kernelLiveness(alive, cookies);
         cookies.values().removeIf(c -> c == 0);
         probe.liveNamespaces(cookies);
         List<TransitionCount> transitions = probe.transitions();
         List<Probe.PortCount> ports = probe.portCounters();
-        Set<Long> alive = new HashSet<>(found.paths().keySet());
-        alive.addAll(found.pids().keySet());
-        alive.add(own);
         probe.forgetGoneNamespaces(alive, System.currentTimeMillis()); // from what those reads met
         aggregator.onWalk(acc, info, transitions, ports, micros(started));
+    }
+
+    /**
+     * Namespaces with counters that /proc and /run/netns do not show (another user's, hidden
+     * from an unprivileged agent): the kernel's holders walk says whether a process lives
+     * in them, holds one of their sockets or an nsfs file of them. Only asked when there are
+     * such namespaces, from a walk at most 10 s old (longer where walks are long: the owners'
+     * cadence); without that walk they are taken as gone, as /proc says.
+     */
+    private void kernelLiveness(Set<Long> alive, Map<Long, Long> cookies) {
+        Set<Long> unexplained = probe.seenNamespaceInodes();
+        unexplained.removeAll(alive);
+        unexplained.remove(0L);
+        if (unexplained.isEmpty()) return;
+        io.tcpulse.agent.probe.HolderDecoder.Walk w = aggregator.holders().current();
+        if (w == null || !w.complete()) return;
+        alive.addAll(w.namespaces().keySet());
+        w.namespaces().forEach((ns, cookie) -> {
+            if (cookie != 0) cookies.putIfAbsent(ns, cookie);
+        });
     }
 
     /*

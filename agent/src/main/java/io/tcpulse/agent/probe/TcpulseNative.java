@@ -32,11 +32,13 @@ final class TcpulseNative {
     static native int tcpulse__sizeof_sock();
     static native int tcpulse__sizeof_transition();
     static native int tcpulse__sizeof_opts();
+    static native int tcpulse__sizeof_holder();
     static native Pointer tcpulse__open(Pointer opts, IntByReference err);
     static native int tcpulse__poll(Pointer t, Pointer buf, long bufSize, int timeoutMs);
     static native int tcpulse__stats(Pointer t, Pointer out, int n);
     static native int tcpulse__transitions(Pointer t, Pointer out, int max);
     static native int tcpulse__snapshot(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);
+    static native int tcpulse__holders(Pointer t, Pointer buf, long bufSize, LongByReference needed);
     static native int tcpulse__bench_generate(Pointer t, int n);
     static native int tcpulse__last_error(byte[] buf, long size);
     static native int tcpulse__port_counters(Pointer t, Pointer out, int max);

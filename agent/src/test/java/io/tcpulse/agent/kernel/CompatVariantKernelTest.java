@@ -38,7 +38,8 @@ class CompatVariantKernelTest {
         Map<String, JsonObject> features = new TreeMap<>();
         probe.getJsonArray("features").forEach(o -> features.put(((JsonObject) o).getString("name"), (JsonObject) o));
         assertEquals(java.util.Set.of("stateChanges", "socketWalk", "nestedStateChanges", "synAckRetransmits",
-                "resetsSent", "resetsReceived", "listenOverflowEvents", "socketCookies", "socketSlots", "closedPortResets"),
+                "resetsSent", "resetsReceived", "listenOverflowEvents", "socketCookies", "socketSlots", "closedPortResets",
+                "socketHolders"),
                 features.keySet());
         assertTrue(features.get("stateChanges").getBoolean("on"), probe.encode());
         assertTrue(features.get("resetsSent").getBoolean("on"), probe.encode());

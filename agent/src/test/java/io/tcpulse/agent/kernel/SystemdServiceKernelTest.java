@@ -68,6 +68,9 @@ class SystemdServiceKernelTest {
                 JsonObject health = getJson(port, "/api/v1/health");
                 assertEquals("ok", health.getString("status"), health.encode());
                 assertTrue(health.getJsonObject("probe").getBoolean("available"), health.encode());
+                // the holders walk (iter/task_file) runs under the unit's sandbox and capabilities
+                assertTrue(health.getJsonObject("probe").getJsonArray("features").stream().map(JsonObject.class::cast)
+                        .anyMatch(f -> f.getString("name").equals("socketHolders") && f.getBoolean("on")), health.encode());
 
                 String mainPid = show(systemd, "MainPID"); // a pid of the namespace: find the host's
                 long agentPid = boot.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))

@@ -1,0 +1,115 @@
+package io.tcpulse.agent.aggregate;
+
+import io.tcpulse.agent.probe.HolderDecoder;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * The last holders walk (who holds which socket, which namespaces processes keep), taken
+ * only when something asks: a CLOSE_WAIT socket or a listener to name, namespaces whose
+ * end is in question. Reused while younger than {@link #MAX_AGE_NS}; an unknown socket
+ * makes a new one at most every {@link #MIN_INTERVAL_NS}; both stretch where a walk takes
+ * long (100k sockets: about 0.2 s), so the walks never cost more than 1-2% of a core.
+ * Probe thread only.
+ */
+public final class HolderCache {
+    /** Holders change (fork, descriptor passing) without a state change: looked at again this often while needed. */
+    static final long MAX_AGE_NS = TimeUnit.SECONDS.toNanos(10);
+    /** A socket the last walk did not list makes a new walk at most this often. */
+    static final long MIN_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
+
+    /** A holders walk; null when the kernel offers none (feature off, no probe). */
+    public interface Source {
+        HolderDecoder.Walk walk() throws Exception;
+    }
+
+    private final LongSupplier nanoTime;
+    private Source source;
+    private StepGuard guard = StepGuard.UNGUARDED;
+    private HolderDecoder.Walk last;
+    private long atNs;
+    private boolean unavailable;
+    private long walks;
+    private long lastWalkNs;
+
+    public HolderCache(LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
+    }
+
+    public void source(Source source) {
+        this.source = source;
+        this.unavailable = source == null;
+        this.last = null;
+    }
+
+    /**
+     * The kernel's walk first; where it offers none (returns null: the feature is off),
+     * the source set so far (the /proc scan).
+     */
+    public void preferKernel(Source kernel) {
+        Source fallback = source;
+        source(() -> {
+            HolderDecoder.Walk w = kernel.walk();
+            return w != null || fallback == null ? w : fallback.walk();
+        });
+    }
+
+    void guard(StepGuard guard) {
+        this.guard = guard;
+    }
+
+    /** Whether holders come from the kernel; false: fall back to /proc. */
+    public boolean available() {
+        return !unavailable;
+    }
+
+    /** A walk at most maxAgeNs old, taking one if needed; null when unavailable or failing. */
+    public HolderDecoder.Walk atMost(long maxAgeNs) {
+        if (unavailable) return null;
+        if (last == null || nanoTime.getAsLong() - atNs > maxAgeNs) refresh();
+        return last;
+    }
+
+    /** The walk for naming sockets: at most {@link #MAX_AGE_NS} old, longer where walks are long. */
+    public HolderDecoder.Walk current() {
+        return atMost(Math.max(MAX_AGE_NS, lastWalkNs * 100)); // at most 1% of a core
+    }
+
+    /** A fresh walk for a socket the current one does not list, unless one was taken within MIN_INTERVAL_NS. */
+    HolderDecoder.Walk newerThan(long monoNs) {
+        if (unavailable || last == null || atNs - monoNs > 0) return last;
+        // a /proc scan (incomplete) costs more and misses sockets anyway: no sooner than its age allows
+        long interval = last.complete() ? Math.max(MIN_INTERVAL_NS, lastWalkNs * 50) : MAX_AGE_NS; // at most 2% of a core
+        if (nanoTime.getAsLong() - atNs < interval) return last;
+        refresh();
+        return last;
+    }
+
+    /** CLOCK_MONOTONIC ns when the last walk was taken (bpf_ktime_get_ns and System.nanoTime share it). */
+    public long takenAtNs() {
+        return atNs;
+    }
+
+    /** Walks taken so far, and how long the last one took (ns): tests and the docs' cost figures. */
+    public long walks() { return walks; }
+
+    public long lastWalkNs() { return lastWalkNs; }
+
+    private void refresh() {
+        long start = nanoTime.getAsLong();
+        // empty: the kernel offers no holders walk; null: this one failed (counted by the guard)
+        java.util.Optional<HolderDecoder.Walk> w = guard.attempt(OwnerResolver.STEP,
+                () -> java.util.Optional.ofNullable(source.walk()), null);
+        if (w == null) return; // failed: the last walk stands, retried at the next need
+        if (w.isEmpty()) {
+            unavailable = true; // not a failure: /proc from now on
+            last = null;
+            return;
+        }
+        last = w.get();
+        atNs = start; // what the walk shows was true at least from its start
+        walks++;
+        lastWalkNs = nanoTime.getAsLong() - start;
+    }
+}
