@@ -171,10 +171,32 @@ public final class AlertEngine {
                 continue;
             }
             Set<String> seen = new HashSet<>();
+            List<Sample> fresh = new ArrayList<>();
             for (Sample s : samples) {
                 String key = key(rule.name(), s.identity());
                 if (!seen.add(key)) continue; // one culprit, one sample
-                changed |= step(rule, s, key, now);
+                if (active.containsKey(key)) changed |= step(rule, s, key, now);
+                else fresh.add(s);
+            }
+            // alerts already kept go first; new culprits only while the rule is under its cap
+            int cap = config.maxFiringPerRule();
+            String othersKey = key(rule.name(), OTHERS);
+            int kept = 0;
+            for (Alert a : active.values()) if (a.rule.equals(rule.name()) && !a.key.equals(othersKey)) kept++;
+            long over = 0;
+            for (Sample s : fresh) {
+                if (!holds(rule, s, false)) continue;
+                if (kept >= cap) {
+                    over++;
+                    continue;
+                }
+                changed |= step(rule, s, key(rule.name(), s.identity()), now);
+                kept++;
+            }
+            seen.remove(othersKey);
+            if (over > 0) {
+                seen.add(othersKey);
+                changed |= step(rule, others(rule, over, cap), othersKey, now);
             }
             changed |= clearMissing(rule.name(), seen, now);
         }
@@ -198,18 +220,28 @@ public final class AlertEngine {
         }
     }
 
+    /** The identity of a rule's aggregate alert: the culprits past alerts.maxFiringPerRule. */
+    static final SortedMap<String, String> OTHERS = Collections.unmodifiableSortedMap(new TreeMap<>(Map.of("culprit", "others")));
+
+    private static Sample others(Rule rule, long over, int cap) {
+        return new Sample(OTHERS, new TreeMap<>(), over, true,
+                over + " more culprit(s) of " + rule.name() + " past the cap of " + cap + " alerts",
+                "The rule holds for " + over + " more culprit(s) than the " + cap
+                        + " alerts it keeps (alerts.maxFiringPerRule); see the API and /metrics for them.");
+    }
+
+    /** Whether the sample's condition holds: for a new alert (threshold) or a kept one (clearBelow). */
+    private static boolean holds(Rule rule, Sample s, boolean kept) {
+        if (s.condition() != null) return s.condition();
+        if (Double.isNaN(s.value())) return false;
+        return s.value() >= (kept ? rule.settings().clearBelow() : rule.settings().threshold());
+    }
+
     /** Advances one alert with its sample; true when it was announced or resolved. */
     private boolean step(Rule rule, Sample s, String key, Instant now) {
         AlertsConfig.Rule cfg = rule.settings();
         Alert a = active.get(key);
-        boolean on;
-        if (s.condition() != null) {
-            on = s.condition();
-        } else if (Double.isNaN(s.value())) {
-            on = false;
-        } else {
-            on = s.value() >= (a != null ? cfg.clearBelow() : cfg.threshold());
-        }
+        boolean on = holds(rule, s, a != null);
         if (a == null) {
             if (!on) return false;
             a = new Alert(key, rule.name(), s.identity(), groupLabels(rule.name(), s.identity()));

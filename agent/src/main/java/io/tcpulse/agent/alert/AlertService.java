@@ -241,7 +241,8 @@ public final class AlertService implements AutoCloseable {
         WebhookDelivery d = delivery;
         if (d == null) return;
         for (AlertsConfig.Receiver r : config.receivers()) {
-            Outbox.Entry e = outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl));
+            Outbox.Entry e = outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl),
+                    Notification.RESOLVED.equals(n.status()));
             d.offer(e);
         }
     }

@@ -100,7 +100,10 @@ public final class AlertsApi {
                         .put("initialBackoff", Durations.format(d.initialBackoff()))
                         .put("maxBackoff", Durations.format(d.maxBackoff()))
                         .put("timeout", Durations.format(d.timeout()))
-                        .put("clientErrorAttempts", d.clientErrorAttempts()));
+                        .put("clientErrorAttempts", d.clientErrorAttempts())
+                        .put("maxPending", d.maxPending()).put("maxPendingBytes", d.maxPendingBytes())
+                        .put("maxAge", Durations.format(d.maxAge())).put("maxResponseBytes", d.maxResponseBytes()))
+                .put("maxFiringPerRule", c.maxFiringPerRule());
     }
 
     /** tcpulse_alerts_firing{rule}, tcpulse_webhook_deliveries_total{receiver,outcome}, tcpulse_webhook_pending{receiver}. */
@@ -121,6 +124,15 @@ public final class AlertsApi {
         }
         family(out, "tcpulse_webhook_pending", "gauge", "Notifications in the outbox not yet delivered, by receiver.");
         if (d != null) d.pending().forEach((receiver, n) -> sample(out, "tcpulse_webhook_pending", n, "receiver", receiver));
+        family(out, "tcpulse_webhook_pending_bytes", "gauge", "Bytes of the outbox's notifications not yet delivered, by receiver.");
+        if (d != null) d.pendingBytes().forEach((receiver, n) -> sample(out, "tcpulse_webhook_pending_bytes", n, "receiver", receiver));
+        family(out, "tcpulse_webhook_dropped_total", "counter",
+                "Notifications dropped unsent, by receiver and reason: full (outbox over alerts.delivery.maxPending or"
+                        + " maxPendingBytes; resolved first), max_age (older than maxAge), corrupt (unreadable file, quarantined).");
+        if (d != null) {
+            d.dropped().forEach((receiver, m) -> m.forEach((reason, n) ->
+                    sample(out, "tcpulse_webhook_dropped_total", n, "receiver", receiver, "reason", reason)));
+        }
     }
 
     private static void family(StringBuilder out, String name, String type, String help) {

@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,17 +19,36 @@ import java.util.regex.Pattern;
 /**
  * Notifications waiting for a receiver, on disk: one file per (notification, receiver) in
  * STATE_DIR/outbox/RECEIVER/, named by a sequence number so a directory listing is the
- * delivery order. Each file is written with fsync and an atomic rename before the engine
- * goes on, and deleted only once the receiver answered 2xx (or a 4xx was given up on):
- * a crash or restart loses nothing, and at worst repeats a delivery under the same
- * idempotency key.
+ * delivery order, and marked resolved (".r") or firing (".f") so the bound can drop
+ * resolved ones first without reading them. Each file is written with fsync and an atomic
+ * rename before the engine goes on, and deleted only once the receiver answered 2xx (or
+ * it was given up on): a crash or restart loses nothing, and at worst repeats a delivery
+ * under the same idempotency key.
+ *
+ * Only names, sizes and times are kept in memory; a body is read when it is sent. A file
+ * that cannot be read is moved to STATE_DIR/outbox-quarantine/RECEIVER/.
  */
 final class Outbox {
     private static final System.Logger LOG = System.getLogger(Outbox.class.getName());
-    private static final Pattern NAME = Pattern.compile("(\\d{19})-([0-9a-f-]{36})\\.json");
+    private static final Pattern NAME = Pattern.compile("(\\d{19})-([0-9a-f-]{36})(?:\\.([fr]))?\\.json");
 
-    /** One pending delivery. attempts: 4xx answers so far (other failures are retried forever). */
-    record Entry(Path file, String receiver, long seq, String id, int attempts, Instant createdAt, String body) {}
+    /**
+     * One pending delivery. attempts: 4xx answers so far; body null until read (see
+     * {@link #load}); bytes: the file's size.
+     */
+    record Entry(Path file, String receiver, long seq, String id, int attempts, Instant createdAt, String body,
+                 boolean resolved, long bytes) {
+        Entry withoutBody() {
+            return body == null ? this : new Entry(file, receiver, seq, id, attempts, createdAt, null, resolved, bytes);
+        }
+    }
+
+    /** A file that cannot be read as a notification. */
+    static final class Corrupt extends IOException {
+        Corrupt(String message) {
+            super(message);
+        }
+    }
 
     private final Path dir;
     private long seq;
@@ -47,25 +68,42 @@ final class Outbox {
 
     Path dir() { return dir; }
 
+    /** Where unreadable files go: beside the outbox, not in it. */
+    Path quarantine() { return dir.resolveSibling(dir.getFileName() + "-quarantine"); }
+
+    /** Queues a firing notification's body for receiver; on disk when this returns. */
+    Entry add(String receiver, String id, String body) throws IOException {
+        return add(receiver, id, body, false);
+    }
+
     /** Queues body for receiver; on disk when this returns. */
-    synchronized Entry add(String receiver, String id, String body) throws IOException {
+    synchronized Entry add(String receiver, String id, String body, boolean resolved) throws IOException {
         Path rdir = dir.resolve(receiver);
         Files.createDirectories(rdir);
         long s = ++seq;
-        Entry e = new Entry(rdir.resolve(String.format("%019d-%s.json", s, id)), receiver, s, id, 0, Instant.now(), body);
-        write(e);
+        Path file = rdir.resolve(String.format("%019d-%s.%s.json", s, id, resolved ? "r" : "f"));
+        byte[] data = encode(id, receiver, 0, Instant.now(), body);
+        Entry e = new Entry(file, receiver, s, id, 0, Instant.now(), body, resolved, data.length);
+        DurableFiles.write(file, data);
         return e;
     }
 
     /** Records another 4xx answer. */
     Entry attempted(Entry e) throws IOException {
-        Entry next = new Entry(e.file(), e.receiver(), e.seq(), e.id(), e.attempts() + 1, e.createdAt(), e.body());
-        write(next);
+        byte[] data = encode(e.id(), e.receiver(), e.attempts() + 1, e.createdAt(), e.body());
+        Entry next = new Entry(e.file(), e.receiver(), e.seq(), e.id(), e.attempts() + 1, e.createdAt(), e.body(),
+                e.resolved(), data.length);
+        DurableFiles.write(next.file(), data);
         return next;
     }
 
     void remove(Entry e) throws IOException {
         DurableFiles.delete(e.file());
+    }
+
+    /** Deletes an entry given up on (bound, age): no directory sync, a crash at worst drops it again. */
+    void discard(Entry e) throws IOException {
+        Files.deleteIfExists(e.file());
     }
 
     /** Deletes everything that waits for receiver (removed from the config); returns how many. */
@@ -75,20 +113,44 @@ final class Outbox {
         return files.size();
     }
 
-    /** What waits for receiver, oldest first; unreadable files are set aside as *.bad. */
+    /** The entry with its body, attempts and creation time read from its file. */
+    Entry load(Entry e) throws IOException {
+        byte[] data = Files.readAllBytes(e.file());
+        try {
+            JsonObject o = new JsonObject(new String(data, StandardCharsets.UTF_8));
+            String body = o.getString("body");
+            if (body == null) throw new Corrupt("no body");
+            return new Entry(e.file(), e.receiver(), e.seq(), e.id(), o.getInteger("attempts", 0),
+                    Instant.parse(o.getString("createdAt")), body, e.resolved(), data.length);
+        } catch (DecodeException | ClassCastException | NullPointerException | java.time.DateTimeException ex) {
+            throw new Corrupt(ex.getClass().getSimpleName() + ": " + ex.getMessage());
+        }
+    }
+
+    /** Moves an unreadable file to the quarantine directory; returns where it went. */
+    Path quarantine(Entry e, String why) throws IOException {
+        Path qdir = quarantine().resolve(e.receiver());
+        Files.createDirectories(qdir);
+        Path target = qdir.resolve(e.file().getFileName());
+        Files.move(e.file(), target, StandardCopyOption.REPLACE_EXISTING);
+        LOG.log(System.Logger.Level.ERROR, "outbox file " + e.file() + " is unreadable (" + why + "); moved to " + target);
+        return target;
+    }
+
+    /** What waits for receiver, oldest first, without bodies: names, sizes and modification times only. */
     List<Entry> pending(String receiver) throws IOException {
         List<Entry> out = new ArrayList<>();
         for (Path f : files(receiver)) {
+            Matcher m = NAME.matcher(f.getFileName().toString());
+            if (!m.matches()) continue;
+            BasicFileAttributes a;
             try {
-                JsonObject o = new JsonObject(Files.readString(f, StandardCharsets.UTF_8));
-                out.add(new Entry(f, receiver, seqOf(f), o.getString("id"), o.getInteger("attempts", 0),
-                        Instant.parse(o.getString("createdAt")), o.getString("body")));
-            } catch (DecodeException | ClassCastException | NullPointerException | java.time.DateTimeException e) {
-                Path bad = f.resolveSibling(f.getFileName() + ".bad");
-                LOG.log(System.Logger.Level.ERROR, "outbox file " + f + " is unreadable (" + e.getMessage()
-                        + "); moved to " + bad);
-                Files.move(f, bad);
+                a = Files.readAttributes(f, BasicFileAttributes.class);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                continue;
             }
+            out.add(new Entry(f, receiver, Long.parseLong(m.group(1)), m.group(2), 0, a.lastModifiedTime().toInstant(),
+                    null, "r".equals(m.group(3)), a.size()));
         }
         return out;
     }
@@ -121,13 +183,13 @@ final class Outbox {
         return m.matches() ? Long.parseLong(m.group(1)) : 0;
     }
 
-    private static void write(Entry e) throws IOException {
+    private static byte[] encode(String id, String receiver, int attempts, Instant createdAt, String body) {
         JsonObject o = new JsonObject()
-                .put("id", e.id())
-                .put("receiver", e.receiver())
-                .put("attempts", e.attempts())
-                .put("createdAt", e.createdAt().toString())
-                .put("body", e.body());
-        DurableFiles.write(e.file(), o.encode().getBytes(StandardCharsets.UTF_8));
+                .put("id", id)
+                .put("receiver", receiver)
+                .put("attempts", attempts)
+                .put("createdAt", createdAt.toString())
+                .put("body", body);
+        return o.encode().getBytes(StandardCharsets.UTF_8);
     }
 }

@@ -37,12 +37,22 @@ import java.util.concurrent.atomic.AtomicLong;
  * (initialBackoff doubling up to maxBackoff, "equal jitter": a random point in its upper
  * half; Retry-After honoured); any other status (4xx, 3xx) rejected, retried after the
  * backoff, and dropped after clientErrorAttempts such answers, with a log line.
+ *
+ * Bounded (issue 11): each receiver's outbox holds at most maxPending notifications and
+ * maxPendingBytes; past either the oldest resolved notifications go first, then the oldest
+ * firing ones. Notifications older than maxAge go too, and unreadable files are moved to
+ * the quarantine directory. Each is counted by reason ({@link #DROP_REASONS}) and logged at
+ * most once a minute. Only the entry being sent has its body in memory; the answer is read
+ * up to maxResponseBytes and the whole request ends within the timeout.
  */
 public final class WebhookDelivery implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(WebhookDelivery.class.getName());
     public static final String SIGNATURE_HEADER = "X-Tcpulse-Signature";
     public static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
     public static final List<String> OUTCOMES = List.of("delivered", "failed", "rejected", "dropped");
+    /** Why a notification was given up on without a 4xx: the outbox bound, its age, an unreadable file. */
+    public static final List<String> DROP_REASONS = List.of("full", "max_age", "corrupt");
+    static final long DROP_LOG_MILLIS = 60_000;
 
     private final AlertsConfig.Delivery settings;
     private final Outbox outbox;
@@ -66,6 +76,7 @@ public final class WebhookDelivery implements AutoCloseable {
             Worker before = previous == null ? null : previous.workers.get(r.name());
             if (before != null) {
                 for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
+                for (int i = 0; i < w.drops.length; i++) w.drops[i].set(before.drops[i].get());
             }
             workers.put(r.name(), w);
         }
@@ -102,10 +113,12 @@ public final class WebhookDelivery implements AutoCloseable {
             }
             w.pending.addAndGet(left.size());
             run(() -> {
-                w.queue.addAll(left);
+                left.forEach(w::enqueue);
+                w.bound();
                 w.pump();
             });
         }
+        scheduler.scheduleWithFixedDelay(() -> workers.values().forEach(Worker::expire), 1, 1, TimeUnit.MINUTES);
     }
 
     /** Queues an entry already on disk. */
@@ -113,8 +126,10 @@ public final class WebhookDelivery implements AutoCloseable {
         Worker w = workers.get(e.receiver());
         if (w == null) return;
         w.pending.incrementAndGet();
+        Outbox.Entry light = e.withoutBody(); // read again when sent
         run(() -> {
-            w.queue.addLast(e);
+            w.enqueue(light);
+            w.bound();
             w.pump();
         });
     }
@@ -129,6 +144,24 @@ public final class WebhookDelivery implements AutoCloseable {
             for (int i = 0; i < OUTCOMES.size(); i++) m.put(OUTCOMES.get(i), w.outcomes[i].get());
             out.put(name, Collections.unmodifiableMap(m));
         });
+        return out;
+    }
+
+    /** receiver -> reason -> notifications dropped unsent, every reason present. */
+    public Map<String, Map<String, Long>> dropped() {
+        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
+        workers.forEach((name, w) -> {
+            Map<String, Long> m = new LinkedHashMap<>();
+            for (int i = 0; i < DROP_REASONS.size(); i++) m.put(DROP_REASONS.get(i), w.drops[i].get());
+            out.put(name, Collections.unmodifiableMap(m));
+        });
+        return out;
+    }
+
+    /** receiver -> bytes of the notifications not yet delivered. */
+    public Map<String, Long> pendingBytes() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        workers.forEach((name, w) -> out.put(name, w.bytes.get()));
         return out;
     }
 
@@ -185,10 +218,17 @@ public final class WebhookDelivery implements AutoCloseable {
     private final class Worker {
         final AlertsConfig.Receiver receiver;
         final URI uri;
-        final ArrayDeque<Outbox.Entry> queue = new ArrayDeque<>();
+        /** By sequence number: the delivery order. Entries carry no body (read when sent). */
+        final java.util.TreeMap<Long, Outbox.Entry> queue = new java.util.TreeMap<>();
+        /** The same entries by kind, oldest first, for the bound; entries no longer queued are skipped. */
+        final ArrayDeque<Outbox.Entry> resolvedOrder = new ArrayDeque<>(), firingOrder = new ArrayDeque<>();
         final AtomicLong[] outcomes = new AtomicLong[OUTCOMES.size()];
+        final AtomicLong[] drops = new AtomicLong[DROP_REASONS.size()];
         final AtomicInteger pending = new AtomicInteger();
-        boolean inFlight;
+        final AtomicLong bytes = new AtomicLong();
+        final long[] dropsLogged = new long[DROP_REASONS.size()];
+        long lastDropLog = Long.MIN_VALUE / 2;
+        Outbox.Entry inFlight;
         int failures; // consecutive, for the backoff
         ScheduledFuture<?> retry;
 
@@ -196,17 +236,139 @@ public final class WebhookDelivery implements AutoCloseable {
             this.receiver = receiver;
             this.uri = URI.create(receiver.url());
             for (int i = 0; i < outcomes.length; i++) outcomes[i] = new AtomicLong();
+            for (int i = 0; i < drops.length; i++) drops[i] = new AtomicLong();
+        }
+
+        void enqueue(Outbox.Entry e) {
+            queue.put(e.seq(), e);
+            (e.resolved() ? resolvedOrder : firingOrder).addLast(e);
+            bytes.addAndGet(e.bytes());
+        }
+
+        /** Over maxPending or maxPendingBytes: the oldest resolved go first, then the oldest firing. */
+        void bound() {
+            expire();
+            AlertsConfig.Delivery d = settings;
+            while (queue.size() > d.maxPending() || bytes.get() > d.maxPendingBytes()) {
+                Outbox.Entry victim = oldest(resolvedOrder);
+                if (victim == null) victim = oldest(firingOrder);
+                if (victim == null) break; // only the one in flight is left
+                discard(victim, 0);
+            }
+            compact(resolvedOrder);
+            compact(firingOrder);
+        }
+
+        /** Drops what is older than maxAge, oldest first (sequence order is creation order). */
+        void expire() {
+            java.time.Instant limit = java.time.Instant.now().minus(settings.maxAge());
+            for (var it = queue.values().iterator(); it.hasNext(); ) {
+                Outbox.Entry e = it.next();
+                if (!e.createdAt().isBefore(limit)) break;
+                if (e == inFlight) continue;
+                it.remove();
+                forget(e, 1);
+            }
+        }
+
+        private Outbox.Entry oldest(ArrayDeque<Outbox.Entry> order) {
+            for (var it = order.iterator(); it.hasNext(); ) {
+                Outbox.Entry e = it.next();
+                if (queue.get(e.seq()) != e) {
+                    it.remove(); // delivered or dropped already
+                    continue;
+                }
+                if (e.seq() == (inFlight == null ? -1 : inFlight.seq())) continue;
+                return e;
+            }
+            return null;
+        }
+
+        /** Keeps the order queues from filling with entries no longer queued. */
+        private void compact(ArrayDeque<Outbox.Entry> order) {
+            if (order.size() > 2 * queue.size() + 64) order.removeIf(e -> !queue.containsKey(e.seq()));
+        }
+
+        /** Given up on for reason (index in DROP_REASONS): off the disk, out of the queue, counted. */
+        private void discard(Outbox.Entry e, int reason) {
+            queue.remove(e.seq());
+            forget(e, reason);
+        }
+
+        private void forget(Outbox.Entry e, int reason) {
+            if (reason != 2) {
+                try {
+                    outbox.discard(e);
+                } catch (IOException io) {
+                    LOG.log(System.Logger.Level.ERROR, "cannot delete " + e.file(), io);
+                }
+            }
+            pending.decrementAndGet();
+            bytes.addAndGet(-e.bytes());
+            drops[reason].incrementAndGet();
+            logDrops();
+        }
+
+        /** At most one line a minute with what was dropped since the last one. */
+        private void logDrops() {
+            long now = System.currentTimeMillis();
+            if (now - lastDropLog < DROP_LOG_MILLIS) return;
+            lastDropLog = now;
+            StringBuilder what = new StringBuilder();
+            for (int i = 0; i < drops.length; i++) {
+                long n = drops[i].get() - dropsLogged[i];
+                dropsLogged[i] = drops[i].get();
+                if (n > 0) what.append(what.length() == 0 ? "" : ", ").append(n).append(' ').append(DROP_REASONS.get(i));
+            }
+            LOG.log(System.Logger.Level.WARNING, "receiver {0}: notifications dropped unsent ({1}); {2} pending, {3} bytes"
+                            + " (bounds: alerts.delivery.maxPending {4}, maxPendingBytes {5}, maxAge {6})", receiver.name(), what,
+                    queue.size(), bytes.get(), settings.maxPending(), settings.maxPendingBytes(), settings.maxAge());
         }
 
         void pump() {
-            if (closed || inFlight || queue.isEmpty() || retry != null) return; // retry: waiting out a backoff
-            Outbox.Entry e = queue.peekFirst();
-            inFlight = true;
+            while (!closed && inFlight == null && !queue.isEmpty() && retry == null) { // retry: waiting out a backoff
+                Outbox.Entry head = queue.firstEntry().getValue();
+                Outbox.Entry e;
+                try {
+                    e = head.body() != null ? head : outbox.load(head);
+                } catch (Outbox.Corrupt bad) {
+                    try {
+                        outbox.quarantine(head, bad.getMessage());
+                    } catch (IOException io) {
+                        LOG.log(System.Logger.Level.ERROR, "cannot move " + head.file() + " aside", io);
+                    }
+                    discard(head, 2);
+                    continue;
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    queue.remove(head.seq());
+                    pending.decrementAndGet();
+                    bytes.addAndGet(-head.bytes());
+                    continue;
+                } catch (IOException io) {
+                    LOG.log(System.Logger.Level.ERROR, "cannot read " + head.file() + "; retried", io);
+                    failures++;
+                    retry = scheduler.schedule(() -> {
+                        retry = null;
+                        pump();
+                    }, backoff(failures, null).toMillis(), TimeUnit.MILLISECONDS);
+                    return;
+                }
+                send(head, e);
+            }
+        }
+
+        private void send(Outbox.Entry queued, Outbox.Entry e) {
+            inFlight = queued;
+            LimitedBody body = new LimitedBody(settings.maxResponseBytes());
             try {
-                http.sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
-                        .whenComplete((resp, err) -> run(() -> done(e, resp, err)));
+                http.sendAsync(request(e), info -> body)
+                        .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS) // the whole exchange, on JDK 17 too
+                        .whenComplete((resp, err) -> {
+                            if (err != null) body.cancel();
+                            run(() -> done(e, resp, err));
+                        });
             } catch (RuntimeException ex) { // e.g. the executor is shutting down
-                inFlight = false;
+                inFlight = null;
                 if (!closed) done(e, null, ex);
             }
         }
@@ -224,8 +386,12 @@ public final class WebhookDelivery implements AutoCloseable {
         }
 
         private void done(Outbox.Entry e, HttpResponse<String> resp, Throwable err) {
-            inFlight = false;
+            inFlight = null;
             if (closed) return;
+            if (queue.get(e.seq()) == null) { // dropped meanwhile (reload): nothing to record
+                pump();
+                return;
+            }
             int status = resp == null ? 0 : resp.statusCode();
             if (err == null && status >= 200 && status < 300) {
                 if (failures > 0) {
@@ -255,7 +421,8 @@ public final class WebhookDelivery implements AutoCloseable {
                     next = outbox.attempted(e);
                 } catch (IOException io) {
                     LOG.log(System.Logger.Level.ERROR, "cannot record the attempt in " + e.file(), io);
-                    next = new Outbox.Entry(e.file(), e.receiver(), e.seq(), e.id(), e.attempts() + 1, e.createdAt(), e.body());
+                    next = new Outbox.Entry(e.file(), e.receiver(), e.seq(), e.id(), e.attempts() + 1, e.createdAt(), e.body(),
+                            e.resolved(), e.bytes());
                 }
                 if (next.attempts() >= settings.clientErrorAttempts()) {
                     LOG.log(System.Logger.Level.ERROR, "receiver {0} ({1}) rejected notification {2} with HTTP {3} {4} times:"
@@ -269,13 +436,19 @@ public final class WebhookDelivery implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "receiver {0} ({1}) rejected notification {2} with HTTP {3} ({4} of {5}"
                                 + " tries); retried in {6} ms. Its answer: {7}", receiver.name(), receiver.redactedUrl(), e.id(),
                         status, next.attempts(), settings.clientErrorAttempts(), delay.toMillis(), body);
-                queue.pollFirst();
-                queue.addFirst(next);
+                Outbox.Entry old = queue.put(next.seq(), next); // keeps its body: it is the next one sent
+                bytes.addAndGet(next.bytes() - (old == null ? 0 : old.bytes()));
+                replaceIn(next.resolved() ? resolvedOrder : firingOrder, next);
             }
             retry = scheduler.schedule(() -> {
                 retry = null;
                 pump();
             }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        private void replaceIn(ArrayDeque<Outbox.Entry> order, Outbox.Entry next) {
+            order.removeIf(x -> x.seq() == next.seq());
+            order.addFirst(next); // the oldest still: the queue's head
         }
 
         /** Delivered (outcome 0) or dropped (3): off the disk and out of the queue. */
@@ -286,7 +459,8 @@ public final class WebhookDelivery implements AutoCloseable {
                 LOG.log(System.Logger.Level.ERROR, "cannot delete " + e.file() + ": it will be sent again after a restart"
                         + " (same idempotency key)", io);
             }
-            queue.pollFirst();
+            Outbox.Entry was = queue.remove(e.seq());
+            bytes.addAndGet(-(was == null ? e.bytes() : was.bytes()));
             pending.decrementAndGet();
             outcomes[outcome].incrementAndGet();
         }
@@ -305,6 +479,66 @@ public final class WebhookDelivery implements AutoCloseable {
                 }
             }
             return Duration.ofMillis(Math.max(1, jittered));
+        }
+    }
+
+    /**
+     * A receiver's answer as text, read up to a limit: the rest is not read (the exchange is
+     * cancelled), so a receiver cannot fill the heap with its answer.
+     */
+    static final class LimitedBody implements HttpResponse.BodySubscriber<String> {
+        private final int limit;
+        private final java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+        private final java.util.concurrent.CompletableFuture<String> result = new java.util.concurrent.CompletableFuture<>();
+        private volatile java.util.concurrent.Flow.Subscription subscription;
+
+        LimitedBody(int limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<String> getBody() {
+            return result;
+        }
+
+        @Override
+        public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+            subscription = s;
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<java.nio.ByteBuffer> items) {
+            for (java.nio.ByteBuffer b : items) {
+                int room = limit - data.size();
+                int n = Math.min(room, b.remaining());
+                byte[] chunk = new byte[n];
+                b.get(chunk);
+                data.write(chunk, 0, n);
+            }
+            if (data.size() >= limit) {
+                complete();
+                cancel();
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (!result.isDone()) result.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            complete();
+        }
+
+        private void complete() {
+            if (!result.isDone()) result.complete(data.toString(StandardCharsets.UTF_8));
+        }
+
+        void cancel() {
+            java.util.concurrent.Flow.Subscription s = subscription;
+            if (s != null) s.cancel();
         }
     }
 }

@@ -28,11 +28,20 @@ import java.util.regex.Pattern;
  * each rule, its settings and their defaults; docs/alerts.md mirrors it.
  */
 public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<String, Rule> rules,
-                           List<Receiver> receivers, Delivery delivery) {
+                           List<Receiver> receivers, Delivery delivery, int maxFiringPerRule) {
+
+    /** Alerts a rule keeps at most (pending or firing); past it one aggregate alert counts the other culprits. */
+    public static final int DEFAULT_MAX_FIRING_PER_RULE = 100;
 
     public AlertsConfig {
         rules = Collections.unmodifiableMap(new LinkedHashMap<>(rules));
         receivers = List.copyOf(receivers);
+        if (maxFiringPerRule < 1) throw new IllegalArgumentException("alerts.maxFiringPerRule must be at least 1, got " + maxFiringPerRule);
+    }
+
+    public AlertsConfig(Duration evaluationInterval, String externalUrl, Map<String, Rule> rules,
+                        List<Receiver> receivers, Delivery delivery) {
+        this(evaluationInterval, externalUrl, rules, receivers, delivery, DEFAULT_MAX_FIRING_PER_RULE);
     }
 
     // ---- effective settings ----
@@ -77,10 +86,31 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         }
     }
 
-    /** Retries: exponential from initialBackoff up to maxBackoff, jittered; 4xx dropped after clientErrorAttempts. */
-    public record Delivery(Duration initialBackoff, Duration maxBackoff, Duration timeout, int clientErrorAttempts) {
+    /**
+     * Retries: exponential from initialBackoff up to maxBackoff, jittered; 4xx dropped after
+     * clientErrorAttempts. The outbox of each receiver holds at most maxPending notifications
+     * and maxPendingBytes; older than maxAge they are dropped; a receiver's answer is read up
+     * to maxResponseBytes; timeout bounds each whole request.
+     */
+    public record Delivery(Duration initialBackoff, Duration maxBackoff, Duration timeout, int clientErrorAttempts,
+                           int maxPending, long maxPendingBytes, Duration maxAge, int maxResponseBytes) {
+        public static final int DEFAULT_MAX_PENDING = 10_000;
+        public static final long DEFAULT_MAX_PENDING_BYTES = 64L << 20;
+        public static final Duration DEFAULT_MAX_AGE = Duration.ofHours(24);
+        public static final int DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+
+        public Delivery(Duration initialBackoff, Duration maxBackoff, Duration timeout, int clientErrorAttempts) {
+            this(initialBackoff, maxBackoff, timeout, clientErrorAttempts, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES,
+                    DEFAULT_MAX_AGE, DEFAULT_MAX_RESPONSE_BYTES);
+        }
+
         public static Delivery defaults() {
             return new Delivery(Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofSeconds(10), 3);
+        }
+
+        public Delivery withOutbox(int maxPending, long maxPendingBytes, Duration maxAge) {
+            return new Delivery(initialBackoff, maxBackoff, timeout, clientErrorAttempts, maxPending, maxPendingBytes, maxAge,
+                    maxResponseBytes);
         }
     }
 
@@ -184,7 +214,7 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         for (int i = 2; names.contains(name); i++) name = "webhook-" + i;
         List<Receiver> rs = new ArrayList<>(receivers);
         rs.add(new Receiver(name, url, "alertmanager", Map.of(), null));
-        return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery);
+        return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery, maxFiringPerRule);
     }
 
     /**
@@ -208,14 +238,17 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
             if (!java.util.Objects.equals(was.get(name), now.get(name))) out.add("alerts.receivers." + name);
         }
         if (!delivery.equals(next.delivery)) out.add("alerts.delivery");
+        if (maxFiringPerRule != next.maxFiringPerRule) out.add("alerts.maxFiringPerRule");
         return out;
     }
 
     // ---- reading the section ----
 
-    private static final List<String> KEYS = List.of("evaluationInterval", "externalUrl", "rules", "receivers", "delivery");
+    private static final List<String> KEYS = List.of("evaluationInterval", "externalUrl", "rules", "receivers", "delivery",
+            "maxFiringPerRule");
     private static final List<String> RECEIVER_KEYS = List.of("name", "url", "format", "headers", "secret", "secretFile");
-    private static final List<String> DELIVERY_KEYS = List.of("initialBackoff", "maxBackoff", "timeout", "clientErrorAttempts");
+    private static final List<String> DELIVERY_KEYS = List.of("initialBackoff", "maxBackoff", "timeout", "clientErrorAttempts",
+            "maxPending", "maxPendingBytes", "maxAge", "maxResponseBytes");
     private static final Pattern RECEIVER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
     /** Set by tcpulse or by the HTTP client: a receiver cannot override them. */
@@ -280,7 +313,12 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         }
         Delivery delivery = d.delivery;
         if (o.has("delivery")) delivery = delivery(o.get("delivery"), p);
-        return new AlertsConfig(interval, externalUrl, rules, receivers, delivery);
+        int maxFiring = d.maxFiringPerRule;
+        if (o.has("maxFiringPerRule")) {
+            Long v = JsonTree.whole(o.get("maxFiringPerRule"), 1, 100_000, p);
+            if (v != null) maxFiring = v.intValue();
+        }
+        return new AlertsConfig(interval, externalUrl, rules, receivers, delivery, maxFiring);
     }
 
     private static Rule rule(Spec spec, Node node, Problems p) {
@@ -452,7 +490,14 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
             Long v = JsonTree.whole(o.get("clientErrorAttempts"), 1, 100, p);
             if (v != null) attempts = v.intValue();
         }
-        return new Delivery(initial, max, timeout, attempts);
+        int maxPending = d.maxPending(), maxResponse = d.maxResponseBytes();
+        long maxBytes = d.maxPendingBytes();
+        Duration maxAge = d.maxAge();
+        if (o.has("maxPending")) { Long v = JsonTree.whole(o.get("maxPending"), 1, 10_000_000, p); if (v != null) maxPending = v.intValue(); }
+        if (o.has("maxPendingBytes")) { Long v = JsonTree.whole(o.get("maxPendingBytes"), 4096, 1L << 40, p); if (v != null) maxBytes = v; }
+        if (o.has("maxAge")) { Duration v = JsonTree.duration(o.get("maxAge"), true, p); if (v != null) maxAge = v; }
+        if (o.has("maxResponseBytes")) { Long v = JsonTree.whole(o.get("maxResponseBytes"), 256, 1L << 30, p); if (v != null) maxResponse = v.intValue(); }
+        return new Delivery(initial, max, timeout, attempts, maxPending, maxBytes, maxAge, maxResponse);
     }
 
     /** Why url is not a usable http(s) URL, or null. */

@@ -27,6 +27,8 @@ public record Config(
         long maxRequestBytes, int requestsPerSecond, java.util.List<String> corsOrigins,
         /* concurrent HTTP connections; 0: what RLIMIT_NOFILE leaves after a reserve for the probe */
         int maxConnections,
+        /* bounds on what users of the host control (issue 11): series, pages, connections per client, streams */
+        Limits limits,
         /* alerts (issue 5): where the outbox and alert state live (null: chosen at start), rules, receivers */
         String stateDir, AlertsConfig alerts,
         /* the command line this came from: a reload reads the same files under the same flags */
@@ -71,7 +73,7 @@ public record Config(
     public static Config defaults() {
         return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5,
                 java.util.List.of(), DEFAULT_MAX_OUTAGE.toMillis(), 2000, 10_000,
-                null, null, null, 64 * 1024, 100, java.util.List.of(), 0, null, AlertsConfig.defaults(), java.util.List.of());
+                null, null, null, 64 * 1024, 100, java.util.List.of(), 0, Limits.defaults(), null, AlertsConfig.defaults(), java.util.List.of());
     }
 
     /** CPUs online (/sys/devices/system/cpu/online, "0-3,6"): the probe splits the rate among them. */
@@ -206,6 +208,7 @@ public record Config(
         differs(changed, "http.requestsPerSecond", requestsPerSecond, next.requestsPerSecond);
         differs(changed, "http.corsOrigins", corsOrigins, next.corsOrigins);
         differs(changed, "http.maxConnections", maxConnections, next.maxConnections);
+        changed.addAll(limits.changes(next.limits));
         changed.addAll(alerts.changes(next.alerts));
         return new Reload(b.build(), List.copyOf(changed), List.copyOf(restart));
     }
@@ -233,7 +236,7 @@ public record Config(
         }
     }
 
-    private static final List<String> TOP_KEYS = List.of("listen", "stateDir", "probe", "walk", "events", "http", "alerts");
+    private static final List<String> TOP_KEYS = List.of("listen", "stateDir", "probe", "walk", "events", "http", "alerts", "limits");
     private static final List<String> HTTP_KEYS = List.of("tokenFile", "tlsCert", "tlsKey", "maxRequestBytes",
             "requestsPerSecond", "corsOrigins", "maxConnections");
     private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs", "disabledFeatures",
@@ -346,6 +349,8 @@ public record Config(
             }
         }
         if ((n = root.get("alerts")) != null) b.alerts = AlertsConfig.parse(n, p);
+        Obj limits = section(root, "limits", Limits.KEYS, p);
+        if (limits != null) b.limits = b.limits.overlay(limits, p);
         if (p.any()) throw new ConfigException(p.list);
         return b.build();
     }
@@ -428,6 +433,7 @@ public record Config(
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
         int maxConnections;
+        Limits limits;
         String stateDir; AlertsConfig alerts;
         java.util.List<String> args;
 
@@ -437,13 +443,14 @@ public record Config(
             maxOutageMillis = c.maxOutageMillis;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
             requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins; maxConnections = c.maxConnections;
+            limits = c.limits;
             stateDir = c.stateDir; alerts = c.alerts; args = c.args;
         }
 
         Config build() {
             return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, disabledFeatures,
                     maxOutageMillis, walkIntervalMs, recentEvents,
-                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, maxConnections,
+                    tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, maxConnections, limits,
                     stateDir, alerts, args);
         }
     }

@@ -159,8 +159,8 @@ public final class ApiServer extends VerticleBase {
         router.get("/api/v1/stream").handler(this::stream);
         HistoryApi.mount(router, source.history()); // GET /api/v1/history, /api/v1/history/listener
         extraRoutes.forEach(r -> r.accept(router)); // GET /api/v1/alerts, /api/v1/alerts/rules
-        ListenersApi.mount(router, source);         // GET /api/v1/listeners
-        ClosingApi.mount(router, source);           // GET /api/v1/timewait, /closewait, /resets
+        ListenersApi.mount(router, source, this::listLimit); // GET /api/v1/listeners
+        ClosingApi.mount(router, source, this::listLimit);   // GET /api/v1/timewait, /closewait, /resets
         router.get("/metrics").handler(this::metrics);
         router.get("/*").handler(StaticHandler.create("dashboard")
                 .setCachingEnabled(false)
@@ -225,13 +225,39 @@ public final class ApiServer extends VerticleBase {
 
     private void events(RoutingContext ctx) {
         EventFilter filter = EventFilter.of(ctx);
-        int limit = intParam(ctx, "limit", 1, MAX_EVENT_LIMIT, DEFAULT_EVENT_LIMIT);
+        Page page = Page.of(ctx, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT);
         JsonArray out = new JsonArray();
+        int total = 0;
         for (Event e : source.current().recent()) { // newest first already
-            if (out.size() == limit) break;
-            if (filter.matches(e)) out.add(ApiJson.event(e));
+            if (!filter.matches(e)) continue;
+            if (total >= page.offset() && out.size() < page.limit()) out.add(ApiJson.event(e));
+            total++;
         }
-        ctx.json(new JsonObject().put("events", out));
+        ctx.json(new JsonObject().put("events", out).put("page", page.json(total, out.size())));
+    }
+
+    /** The default page size of the list endpoints (limits.apiListLimit). */
+    private int listLimit() {
+        return security.limits().apiListLimit();
+    }
+
+    /**
+     * ?limit=N&offset=M of a list endpoint; the answer's "page" says offset, limit, total
+     * (items matching before paging) and returned.
+     */
+    record Page(int offset, int limit) {
+        static Page of(RoutingContext ctx, int dflt, int max) {
+            return new Page(intParam(ctx, "offset", 0, Integer.MAX_VALUE, 0), intParam(ctx, "limit", 1, max, Math.min(dflt, max)));
+        }
+
+        <T> List<T> apply(List<T> all) {
+            if (offset >= all.size()) return List.of();
+            return all.subList(offset, (int) Math.min(all.size(), (long) offset + limit));
+        }
+
+        JsonObject json(int total, int returned) {
+            return new JsonObject().put("offset", offset).put("limit", limit).put("total", total).put("returned", returned);
+        }
     }
 
     private void latency(RoutingContext ctx) {
@@ -261,13 +287,19 @@ public final class ApiServer extends VerticleBase {
                 });
     }
 
+    /** Built on a worker thread: 20,000 listeners take tens of milliseconds the event loop does not give. */
     private void metrics(RoutingContext ctx) {
         List<PrometheusWriter.Extra> extras = new ArrayList<>(extraMetrics);
         ConnectionGuard connections = guard;
         if (connections != null) extras.add(0, out -> PrometheusWriter.http(out, connections));
-        ctx.response()
-                .putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE)
-                .end(PrometheusWriter.write(source.current(), extras));
+        Snapshot snapshot = source.current();
+        int top = security.limits().metricsListeners();
+        vertx.executeBlocking(() -> PrometheusWriter.write(snapshot, extras, top), false)
+                .onSuccess(text -> {
+                    if (ctx.response().closed()) return;
+                    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE).end(text);
+                })
+                .onFailure(ctx::fail);
     }
 
     // ---- errors ----

@@ -23,16 +23,19 @@ final class ClosingApi {
     private ClosingApi() {}
 
     static final int DEFAULT_LIMIT = 20, MAX_LIMIT = 100;
+    /** Sockets listed per owner with ?sockets=true (?socketsLimit=N); the owner's count is the whole figure. */
+    static final int DEFAULT_SOCKETS_LIMIT = 100, MAX_SOCKETS_LIMIT = 10_000;
 
-    static void mount(Router router, SnapshotSource source) {
+    static void mount(Router router, SnapshotSource source, java.util.function.IntSupplier defaultLimit) {
         router.get("/api/v1/timewait").handler(ctx -> timewait(ctx, source));
-        router.get("/api/v1/closewait").handler(ctx -> closewait(ctx, source));
+        router.get("/api/v1/closewait").handler(ctx -> closewait(ctx, source, defaultLimit.getAsInt()));
         router.get("/api/v1/resets").handler(ctx -> resets(ctx, source));
     }
 
     private static void timewait(RoutingContext ctx, SnapshotSource source) {
         Long netns = ApiServer.netnsParam(ctx);
-        int limit = ApiServer.intParam(ctx, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT);
+        ApiServer.Page page = ApiServer.Page.of(ctx, DEFAULT_LIMIT, MAX_LIMIT);
+        int limit = page.limit();
         long total = 0, maxBuckets = 0, overflows = 0;
         double rate = 0;
         List<TimeWaitReport.Remote> remotes = new ArrayList<>();
@@ -49,7 +52,7 @@ final class ClosingApi {
         }
         remotes.sort(Comparator.comparingLong(TimeWaitReport.Remote::count).reversed());
         JsonArray byRemote = new JsonArray();
-        remotes.stream().limit(limit).forEach(r -> byRemote.add(new JsonObject()
+        page.apply(remotes).forEach(r -> byRemote.add(new JsonObject()
                 .put("remote", r.remote()).put("local", r.local()).put("count", r.count())
                 .put("portsInUse", r.portsInUse()).put("portRange", r.portRange())
                 .put("exhaustion", r.exhaustion()).put("secondsToExhaustion", r.secondsToExhaustion())));
@@ -58,12 +61,15 @@ final class ClosingApi {
                 .forEach(p -> byPort.add(new JsonObject().put("port", p.getKey()).put("count", p.getValue())));
         ctx.json(new JsonObject().put("total", total).put("entriesPerSecond", rate)
                 .put("byRemote", byRemote).put("byLocalPort", byPort)
-                .put("maxBuckets", maxBuckets).put("bucketOverflows", overflows));
+                .put("maxBuckets", maxBuckets).put("bucketOverflows", overflows)
+                .put("page", page.json(remotes.size(), byRemote.size())));
     }
 
-    private static void closewait(RoutingContext ctx, SnapshotSource source) {
+    private static void closewait(RoutingContext ctx, SnapshotSource source, int defaultLimit) {
         Long netns = ApiServer.netnsParam(ctx);
         boolean sockets = "true".equals(ctx.queryParams().get("sockets"));
+        ApiServer.Page page = ApiServer.Page.of(ctx, defaultLimit, io.tcpulse.agent.config.Limits.MAX_API_LIST_LIMIT);
+        int socketsLimit = ApiServer.intParam(ctx, "socketsLimit", 1, MAX_SOCKETS_LIMIT, DEFAULT_SOCKETS_LIMIT);
         long total = 0;
         JsonArray owners = new JsonArray();
         List<Map.Entry<Long, CloseWaitReport.ByOwner>> all = new ArrayList<>();
@@ -73,7 +79,7 @@ final class ClosingApi {
             e.getValue().byOwner().forEach(o -> all.add(Map.entry(e.getKey(), o)));
         }
         all.sort(Comparator.comparingLong((Map.Entry<Long, CloseWaitReport.ByOwner> e) -> e.getValue().count()).reversed());
-        for (var e : all) {
+        for (var e : page.apply(all)) {
             CloseWaitReport.ByOwner o = e.getValue();
             JsonObject j = new JsonObject().put("netns", e.getKey())
                     .put("pid", o.pid() == 0 ? null : o.pid()).put("comm", o.comm()).put("unit", o.unit())
@@ -82,7 +88,7 @@ final class ClosingApi {
             if (o.holders() != null) j.put("holders", ListenersApi.holders(o.holders()));
             if (sockets) {
                 JsonArray list = new JsonArray();
-                o.sockets().forEach(s -> list.add(new JsonObject().put("peer", s.peer())
+                o.sockets().stream().limit(socketsLimit).forEach(s -> list.add(new JsonObject().put("peer", s.peer())
                         .put("localPort", s.localPort()).put("ageSeconds", s.ageSeconds())));
                 j.put("sockets", list);
             }
@@ -98,7 +104,7 @@ final class ClosingApi {
                     .put("oldestAgeSeconds", l.oldestAgeSeconds())));
         }
         ctx.json(new JsonObject().put("total", total).put("byOwner", owners)
-                .put("lingering", lingering).put("orphans", orphans));
+                .put("lingering", lingering).put("orphans", orphans).put("page", page.json(all.size(), owners.size())));
     }
 
     private static void resets(RoutingContext ctx, SnapshotSource source) {

@@ -63,6 +63,7 @@ public final class HttpSecurity {
     private final RateLimiter limiter;
     private final Set<String> corsOrigins;
     private final int maxConnections; // 0: what the descriptors allow (ConnectionGuard)
+    private io.tcpulse.agent.config.Limits limits = io.tcpulse.agent.config.Limits.defaults(); // set once, by withLimits
 
     private HttpSecurity(String host, boolean loopback, byte[] tokenDigest, String tlsCert, String tlsKey,
                          byte[] tlsCertDigest, byte[] tlsKeyDigest, long maxRequestBytes, RateLimiter limiter,
@@ -83,7 +84,7 @@ public final class HttpSecurity {
     /** The agent's HTTP settings, checked. */
     public static HttpSecurity of(Config c) throws Config.ConfigException {
         return create(c.host(), c.port(), c.tokenFile(), c.tlsCert(), c.tlsKey(), c.maxRequestBytes(),
-                c.requestsPerSecond(), c.corsOrigins(), System::nanoTime).withMaxConnections(c.maxConnections());
+                c.requestsPerSecond(), c.corsOrigins(), System::nanoTime).withMaxConnections(c.maxConnections()).withLimits(c.limits());
     }
 
     /** Loopback, no token, no rate limit: for embedding and tests. */
@@ -138,9 +139,25 @@ public final class HttpSecurity {
     /** These settings with another cap on concurrent connections (0: what the descriptors allow). */
     HttpSecurity withMaxConnections(int max) {
         if (max < 0) throw new IllegalArgumentException("http.maxConnections must be 0 (automatic) or more, got " + max);
-        return new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
-                maxRequestBytes, limiter, corsOrigins, max);
+        return sameLimits(new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
+                maxRequestBytes, limiter, corsOrigins, max));
     }
+
+    /** These settings with other bounds (series in /metrics, page size, connections per client, streams). */
+    public HttpSecurity withLimits(io.tcpulse.agent.config.Limits l) {
+        HttpSecurity h = new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
+                maxRequestBytes, limiter, corsOrigins, maxConnections);
+        h.limits = java.util.Objects.requireNonNull(l);
+        return h;
+    }
+
+    private HttpSecurity sameLimits(HttpSecurity h) {
+        h.limits = limits;
+        return h;
+    }
+
+    /** Bounds on series, pages, connections per client address and streams (issue 11). */
+    public io.tcpulse.agent.config.Limits limits() { return limits; }
 
     /** The configured cap on concurrent connections; 0: automatic (see ConnectionGuard). */
     public int maxConnections() { return maxConnections; }
@@ -150,8 +167,8 @@ public final class HttpSecurity {
         if (previous == null || limiter == null || previous.limiter == null || previous.limiter.perSecond != limiter.perSecond) {
             return this;
         }
-        return new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
-                maxRequestBytes, previous.limiter, corsOrigins, maxConnections);
+        return sameLimits(new HttpSecurity(host, loopback, tokenDigest, tlsCert, tlsKey, tlsCertDigest, tlsKeyDigest,
+                maxRequestBytes, previous.limiter, corsOrigins, maxConnections));
     }
 
     /** What these settings read from files that differs from previous: http.tokenFile, http.tlsCert, http.tlsKey. */

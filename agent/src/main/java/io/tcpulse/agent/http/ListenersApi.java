@@ -16,23 +16,30 @@ import java.util.TreeMap;
 final class ListenersApi {
     private ListenersApi() {}
 
-    static void mount(Router router, SnapshotSource source) {
-        router.get("/api/v1/listeners").handler(ctx -> listeners(ctx, source));
+    static void mount(Router router, SnapshotSource source, java.util.function.IntSupplier defaultLimit) {
+        router.get("/api/v1/listeners").handler(ctx -> listeners(ctx, source, defaultLimit.getAsInt()));
     }
 
-    private static void listeners(RoutingContext ctx, SnapshotSource source) {
+    /** ?order=activity ranks the most active first (as /metrics keeps them); otherwise the walk's order. */
+    private static void listeners(RoutingContext ctx, SnapshotSource source, int defaultLimit) {
         Long netns = ApiServer.netnsParam(ctx);
+        ApiServer.Page page = ApiServer.Page.of(ctx, defaultLimit, io.tcpulse.agent.config.Limits.MAX_API_LIST_LIMIT);
+        String order = ctx.queryParams().get("order");
+        if (order != null && !order.equals("activity")) throw new ApiServer.BadParam("order must be 'activity', got '" + order + "'");
         Snapshot s = source.current();
-        JsonArray out = new JsonArray();
+        java.util.List<ListenerStatus> matching = new java.util.ArrayList<>();
         for (ListenerStatus l : s.listenerStatus()) {
-            if (ApiJson.sameNetns(netns, l.netns())) out.add(listener(l));
+            if (ApiJson.sameNetns(netns, l.netns())) matching.add(l);
         }
+        if (order != null) matching.sort(PrometheusWriter.MOST_ACTIVE);
+        JsonArray out = new JsonArray();
+        for (ListenerStatus l : page.apply(matching)) out.add(listener(l));
         // host-wide counters beside the per-listener view, per namespace
         JsonObject host = new JsonObject();
         for (var e : new TreeMap<>(s.netstat()).entrySet()) {
             if (ApiJson.sameNetns(netns, e.getKey())) host.put(Long.toString(e.getKey()), listenCounters(e.getValue()));
         }
-        ctx.json(new JsonObject().put("listeners", out).put("netstat", host));
+        ctx.json(new JsonObject().put("listeners", out).put("netstat", host).put("page", page.json(matching.size(), out.size())));
     }
 
     static JsonObject listener(ListenerStatus l) {

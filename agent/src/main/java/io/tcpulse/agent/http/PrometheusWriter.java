@@ -34,8 +34,16 @@ public final class PrometheusWriter {
     }
 
     private final StringBuilder out = new StringBuilder(16 * 1024);
+    /** Per-listener series kept; the rest are summed per namespace into addr="other",port="other". */
+    private final int topListeners;
 
-    private PrometheusWriter() {}
+    private PrometheusWriter() {
+        this(io.tcpulse.agent.config.Limits.DEFAULT_METRICS_LISTENERS);
+    }
+
+    private PrometheusWriter(int topListeners) {
+        this.topListeners = topListeners;
+    }
 
     /** Families another component appends (alerts, webhooks): complete HELP, TYPE and sample lines. */
     public interface Extra {
@@ -44,13 +52,22 @@ public final class PrometheusWriter {
 
     /** The snapshot's families, then each extra's. */
     public static String write(Snapshot s, java.util.List<Extra> extras) {
-        StringBuilder out = new StringBuilder(write(s));
+        return write(s, extras, io.tcpulse.agent.config.Limits.DEFAULT_METRICS_LISTENERS);
+    }
+
+    /** The same keeping per-listener series for the topListeners most active listeners (limits.metricsListeners). */
+    public static String write(Snapshot s, java.util.List<Extra> extras, int topListeners) {
+        StringBuilder out = new StringBuilder(write(s, topListeners));
         for (Extra e : extras) e.writeTo(out);
         return out.toString();
     }
 
     public static String write(Snapshot s) {
-        PrometheusWriter w = new PrometheusWriter();
+        return write(s, io.tcpulse.agent.config.Limits.DEFAULT_METRICS_LISTENERS);
+    }
+
+    static String write(Snapshot s, int topListeners) {
+        PrometheusWriter w = new PrometheusWriter(topListeners);
         w.sockets(s);
         w.transitions(s);
         w.probe(s.health());
@@ -121,7 +138,7 @@ public final class PrometheusWriter {
 
     /** The HTTP side's connections against its cap (ConnectionGuard). */
     static void http(StringBuilder into, ConnectionGuard g) {
-        PrometheusWriter w = new PrometheusWriter();
+        PrometheusWriter w = new PrometheusWriter(0);
         w.family("tcpulse_http_connections", "gauge", "HTTP connections open now.");
         w.sample("tcpulse_http_connections", g.open());
         w.family("tcpulse_http_connections_max", "gauge",
@@ -147,9 +164,24 @@ public final class PrometheusWriter {
         byNetns.forEach((netns, l) -> histogram(lifetime, l.lifetime(), "netns", Long.toString(netns)));
     }
 
-    /** Per listening socket: one series per (netns, addr, port); bounded by the host's listeners. */
+    /**
+     * Per listening socket: one series per (netns, addr, port) for the topListeners most
+     * active ones; the others of each namespace are summed into one addr="other",
+     * port="other" series, so sums over a namespace stay exact.
+     */
     private void listeners(Snapshot s) {
-        var ls = foldReuseport(s.listenerStatus());
+        List<ListenerStatus> folded = foldReuseport(s.listenerStatus());
+        List<ListenerStatus> ls = topListeners(folded, topListeners);
+        Map<Long, Long> rest = new TreeMap<>();
+        for (var l : ls) if (OTHER.equals(l.addr())) rest.merge(l.netns(), 0L, Long::sum);
+        if (ls.size() < folded.size()) {
+            java.util.Set<List<Object>> kept = new java.util.HashSet<>();
+            for (var l : ls) kept.add(List.of(l.netns(), l.addr(), l.port()));
+            for (var l : folded) if (!kept.contains(List.of(l.netns(), l.addr(), l.port()))) rest.merge(l.netns(), 1L, Long::sum);
+        }
+        family("tcpulse_listen_other_listeners", "gauge",
+                "Listeners of the namespace summed into the addr=\"other\" series of the tcpulse_listen_* families (limits.metricsListeners).");
+        rest.forEach((netns, n) -> sample("tcpulse_listen_other_listeners", n, "netns", Long.toString(netns)));
         listenerFamily(ls, "tcpulse_listen_accept_queue", "gauge", "Connections waiting in the listener's accept queue.", l -> l.acceptQueue());
         listenerFamily(ls, "tcpulse_listen_accept_queue_max", "gauge", "The listener's accept queue limit (effective backlog).", l -> l.acceptQueueMax());
         listenerFamily(ls, "tcpulse_listen_syn_queue", "gauge", "Half-open request sockets in the listener's SYN queue.", l -> l.synQueue());
@@ -182,9 +214,53 @@ public final class PrometheusWriter {
                                 String help, java.util.function.ToLongFunction<io.tcpulse.agent.aggregate.ListenerStatus> value) {
         family(name, type, help);
         for (var l : ls) {
+            boolean other = OTHER.equals(l.addr()) && l.port() < 0;
             sample(name, value.applyAsLong(l), "netns", Long.toString(l.netns()), "addr", l.addr(),
-                    "port", Integer.toString(l.port()));
+                    "port", other ? OTHER : Integer.toString(l.port()));
         }
+    }
+
+    /** The addr and port label values of the series that sums the listeners past the top N of a namespace. */
+    static final String OTHER = "other";
+
+    /** Most active first: a verdict other than ok, then queues and counters; then netns, port, addr for a stable order. */
+    static long activity(ListenerStatus l) {
+        return l.acceptQueue() + l.synQueue() + l.overflows() + l.drops() + l.synAckRetransmits()
+                + l.resetsSent() + l.resetsReceived();
+    }
+
+    static final Comparator<ListenerStatus> MOST_ACTIVE = Comparator
+            .comparing((ListenerStatus l) -> ListenerStatus.VERDICT_OK.equals(l.verdict()))
+            .thenComparing(Comparator.comparingLong(PrometheusWriter::activity).reversed())
+            .thenComparingLong(ListenerStatus::netns).thenComparingInt(ListenerStatus::port).thenComparing(ListenerStatus::addr);
+
+    /**
+     * The n most active listeners in their original order, then per namespace one
+     * ListenerStatus (addr "other", port -1) summing the rest: queues, limits and counters
+     * add up, so every sum over a namespace is the same as with all series.
+     */
+    static List<ListenerStatus> topListeners(List<ListenerStatus> ls, int n) {
+        if (ls.size() <= n) return ls;
+        List<ListenerStatus> ranked = new java.util.ArrayList<>(ls);
+        ranked.sort(MOST_ACTIVE);
+        java.util.Set<ListenerStatus> keep = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        keep.addAll(ranked.subList(0, n));
+        List<ListenerStatus> out = new java.util.ArrayList<>(n + 8);
+        Map<Long, long[]> rest = new TreeMap<>();
+        for (var l : ls) {
+            if (keep.contains(l)) {
+                out.add(l);
+                continue;
+            }
+            long[] r = rest.computeIfAbsent(l.netns(), k -> new long[9]);
+            r[0] += l.acceptQueue(); r[1] += l.acceptQueueMax(); r[2] += l.synQueue(); r[3] += l.synQueueMax();
+            r[4] += l.overflows(); r[5] += l.drops(); r[6] += l.synAckRetransmits();
+            r[7] += l.resetsSent(); r[8] += l.resetsReceived();
+        }
+        rest.forEach((netns, r) -> out.add(new ListenerStatus(netns, OTHER, -1, (int) Math.min(Integer.MAX_VALUE, r[0]),
+                (int) Math.min(Integer.MAX_VALUE, r[1]), (int) Math.min(Integer.MAX_VALUE, r[2]), (int) Math.min(Integer.MAX_VALUE, r[3]),
+                r[4], r[5], r[6], r[7], r[8], null, false, ListenerStatus.VERDICT_OK)));
+        return out;
     }
 
     /** TIME_WAIT, port exhaustion (top destinations only: bounded cardinality), CLOSE_WAIT by owner, RSTs. */

@@ -55,6 +55,35 @@ class AlertEngineTest {
     }
 
     @Test
+    void twentyThousandCulpritsMakeAtMostTheCapAndOneAggregateAlert() {
+        Scripted r = new Scripted(rule("overflow", Duration.ZERO, 1.0, 1.0, Duration.ofHours(4)));
+        AlertEngine e = new AlertEngine(new AlertsConfig(Duration.ofSeconds(5), null, Map.of(), List.of(),
+                AlertsConfig.Delivery.defaults(), 100), List.of(r), clock, Map.of("host", "web-1"), sent::add, null);
+        for (int port = 1; port <= 20_000; port++) r.values.put(Integer.toString(port), 5.0);
+        e.evaluate(empty());
+        assertEquals(101, e.view().firing().size(), "100 culprits and the aggregate");
+        assertEquals(101, sent.size());
+        Notification others = sent.stream().filter(n -> "others".equals(n.labels().get("culprit"))).findFirst().orElseThrow();
+        assertEquals(19_900, others.value());
+        assertEquals("19900 more culprit(s) of overflow past the cap of 100 alerts", others.annotations().get("summary"));
+        // the first hundred keep their place; a flap of everything does not make more notifications than the cap
+        for (int i = 0; i < 10; i++) {
+            r.values.replaceAll((k, v) -> 0.0);
+            tick(e, Duration.ofSeconds(5));
+            r.values.replaceAll((k, v) -> 5.0);
+            tick(e, Duration.ofSeconds(5));
+        }
+        assertEquals(101 + 10 * 2 * 101, sent.size(), "each flap resolves and fires the 100 and the aggregate, no more");
+        assertEquals(101, e.view().firing().size());
+        // fewer culprits than the cap: the aggregate resolves
+        r.values.clear();
+        for (int port = 1; port <= 50; port++) r.values.put(Integer.toString(port), 5.0);
+        tick(e, Duration.ofSeconds(5));
+        assertEquals(50, e.view().firing().size());
+        assertTrue(e.view().firing().stream().noneMatch(v -> v.identity().containsKey("culprit")));
+    }
+
+    @Test
     void firesOnlyAfterTheConditionHeldForItsForDuration() {
         Scripted r = new Scripted(rule("overflow", Duration.ofSeconds(15), 1.0, 1.0, Duration.ofHours(4)));
         AlertEngine e = engine(null, r);

@@ -47,6 +47,10 @@ class WebhookDeliveryTest {
 
     /** Overflow rule only, for 0s, window 10s; one signed Alertmanager receiver; fast retries. */
     private AlertsConfig config(String extraReceiverJson, int clientErrorAttempts) throws Config.ConfigException {
+        return config(extraReceiverJson, clientErrorAttempts, "");
+    }
+
+    private AlertsConfig config(String extraReceiverJson, int clientErrorAttempts, String extraDelivery) throws Config.ConfigException {
         return Config.fromJson("""
                 {"alerts": {
                   "evaluationInterval": "5s",
@@ -60,8 +64,8 @@ class WebhookDeliveryTest {
                   },
                   "receivers": [{"name": "am", "url": "%s", "secret": "%s"}%s],
                   "delivery": {"initialBackoff": "20ms", "maxBackoff": "200ms", "timeout": "2s",
-                               "clientErrorAttempts": %d}
-                }}""".formatted(receiver.url(), SECRET, extraReceiverJson, clientErrorAttempts)).alerts();
+                               "clientErrorAttempts": %d%s}
+                }}""".formatted(receiver.url(), SECRET, extraReceiverJson, clientErrorAttempts, extraDelivery)).alerts();
     }
 
     private AlertService service(AlertsConfig config) throws Exception {
@@ -203,6 +207,88 @@ class WebhookDeliveryTest {
             assertNull(good.delivered().get(0).signature(), "no secret, no signature");
             assertEquals(Set.of(), Set.copyOf(s.delivery().pending().values()).stream().filter(n -> n != 0).collect(Collectors.toSet()));
         }
+    }
+
+    @Test
+    void twentyThousandFlappingCulpritsAgainstA503ReceiverStayWithinTheOutboxBound() throws Exception {
+        receiver = new TestReceiver();
+        receiver.status = () -> 503;
+        receiver.up();
+        AlertService s = service(config("", 3, ", \"maxPending\": 500"));
+        Map<Integer, Long> all = new LinkedHashMap<>();
+        for (int port = 10_000; port < 30_000; port++) all.put(port, 0L);
+        evaluate(s, all);
+        int cycles = 5;
+        for (int c = 1; c <= cycles; c++) {
+            long n = c * 10L;
+            all.replaceAll((k, v) -> n);
+            evaluate(s, all); // 100 alerts and the aggregate fire
+            assertEquals(101, s.engine().view().firing().size());
+            for (int i = 0; i < 3; i++) evaluate(s, all); // no more overflows: all 101 resolve
+            assertEquals(0, s.engine().view().firing().size());
+        }
+        long offered = cycles * 2L * 101;
+        await(() -> s.delivery().dropped().get("am").get("full") == offered - 500,
+                () -> "dropped " + s.delivery().dropped() + ", pending " + s.delivery().pending());
+        assertEquals(500, s.delivery().pending().get("am"));
+        assertEquals(Map.of("full", offered - 500, "max_age", 0L, "corrupt", 0L), s.delivery().dropped().get("am"));
+        List<String> names;
+        try (Stream<Path> files = Files.list(stateDir.resolve("outbox/am"))) {
+            names = files.map(f -> f.getFileName().toString()).toList();
+        }
+        assertEquals(500, names.size(), "the outbox on disk holds the bound");
+        long resolved = names.stream().filter(n -> n.endsWith(".r.json")).count();
+        assertTrue(resolved <= 1, "resolved notifications go first (one may be in flight): " + resolved);
+        assertTrue(s.delivery().counts().get("am").get("failed") >= 1);
+        String metrics = metrics(s);
+        assertTrue(metrics.contains("tcpulse_webhook_dropped_total{receiver=\"am\",reason=\"full\"} " + (offered - 500) + "\n"), metrics);
+        assertTrue(metrics.contains("tcpulse_webhook_pending{receiver=\"am\"} 500\n"), metrics);
+    }
+
+    private static String metrics(AlertService s) {
+        StringBuilder out = new StringBuilder();
+        s.api().writeMetrics(out);
+        return out.toString();
+    }
+
+    /** An outbox file as Outbox writes it. */
+    private Path outboxFile(long seq, String status, String body) throws Exception {
+        Path dir = Files.createDirectories(stateDir.resolve("outbox/am"));
+        String id = java.util.UUID.randomUUID().toString();
+        Path f = dir.resolve(String.format("%019d-%s.%s.json", seq, id, status));
+        Files.writeString(f, new JsonObject().put("id", id).put("receiver", "am").put("attempts", 0)
+                .put("createdAt", java.time.Instant.now().toString()).put("body", body).encode());
+        return f;
+    }
+
+    @Test
+    void aCorruptOutboxFileIsQuarantinedAndCountedAndTheRestIsSent() throws Exception {
+        receiver = new TestReceiver();
+        receiver.up();
+        Path bad = outboxFile(1, "f", "{}");
+        Files.writeString(bad, "{\"id\": \"trunc");
+        outboxFile(2, "f", "{\"status\":\"firing\"}");
+        AlertService s = service(config("", 3));
+        await(() -> s.delivery().counts().get("am").get("delivered") == 1, () -> "counts " + s.delivery().counts());
+        assertEquals(Map.of("full", 0L, "max_age", 0L, "corrupt", 1L), s.delivery().dropped().get("am"));
+        assertTrue(Files.exists(stateDir.resolve("outbox-quarantine/am").resolve(bad.getFileName())), "moved aside");
+        assertFalse(Files.exists(bad));
+        assertEquals("{\"status\":\"firing\"}", receiver.delivered().get(0).body());
+        assertEquals(1, receiver.requests.size());
+    }
+
+    @Test
+    void notificationsOlderThanMaxAgeAreDroppedUnsent() throws Exception {
+        receiver = new TestReceiver();
+        receiver.up();
+        Path old = outboxFile(1, "r", "{\"old\":true}");
+        Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(Duration.ofHours(25))));
+        outboxFile(2, "f", "{\"new\":true}");
+        AlertService s = service(config("", 3));
+        await(() -> s.delivery().counts().get("am").get("delivered") == 1, () -> "counts " + s.delivery().counts());
+        assertEquals(Map.of("full", 0L, "max_age", 1L, "corrupt", 0L), s.delivery().dropped().get("am"));
+        assertEquals(List.of("{\"new\":true}"), receiver.delivered().stream().map(TestReceiver.Request::body).toList());
+        assertFalse(Files.exists(old));
     }
 
     private static void await(Supplier<Boolean> done, Supplier<String> what) throws InterruptedException {

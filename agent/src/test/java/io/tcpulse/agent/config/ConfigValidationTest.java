@@ -36,7 +36,7 @@ class ConfigValidationTest {
                           "listen": "127.0.0.1:9470",
                           "lsiten": "0.0.0.0:9470"
                         }""",
-                        "line 3: unknown key lsiten (allowed: alerts, events, http, listen, probe, stateDir, walk)"),
+                        "line 3: unknown key lsiten (allowed: alerts, events, http, limits, listen, probe, stateDir, walk)"),
                 bad("""
                         {"alerts": {"rules": {
                             "synflood": {"enabled": false}

@@ -161,6 +161,57 @@ class ApiServerTest {
     }
 
     @Test
+    void eventsArePagedWithTheirTotal() throws Exception {
+        assertEquals(List.of(2L, 1L), tsMillis("/api/v1/events?offset=1&limit=2"));
+        assertEquals(new JsonObject().put("offset", 1).put("limit", 2).put("total", 4).put("returned", 2),
+                getJson("/api/v1/events?offset=1&limit=2", 200).getJsonObject("page"));
+        assertEquals(new JsonObject().put("offset", 9).put("limit", 100).put("total", 3).put("returned", 0),
+                getJson("/api/v1/events?offset=9&netns=" + NS_A, 200).getJsonObject("page"));
+    }
+
+    @Test
+    void listenersArePagedWithTheirTotal() throws Exception {
+        var before = source.snapshot;
+        source.snapshot = PrometheusBoundTest.many(); // 20,003 listeners
+        try {
+            JsonObject all = getJson("/api/v1/listeners", 200);
+            assertEquals(500, all.getJsonArray("listeners").size());
+            assertEquals(new JsonObject().put("offset", 0).put("limit", 500).put("total", 20_003).put("returned", 500),
+                    all.getJsonObject("page"));
+            JsonObject top = getJson("/api/v1/listeners?limit=2&order=activity", 200);
+            assertEquals(81, top.getJsonArray("listeners").getJsonObject(0).getInteger("port"), "full queue first");
+            assertEquals(80, top.getJsonArray("listeners").getJsonObject(1).getInteger("port"), "then the busiest");
+            JsonObject last = getJson("/api/v1/listeners?offset=20000&limit=10", 200);
+            assertEquals(3, last.getJsonArray("listeners").size());
+            assertEquals(1, getJson("/api/v1/listeners?netns=" + NS_B, 200).getJsonObject("page").getInteger("total"));
+            getJson("/api/v1/listeners?order=port", 400);
+            getJson("/api/v1/listeners?offset=-1", 400);
+            getJson("/api/v1/listeners?limit=100001", 400);
+        } finally {
+            source.snapshot = before;
+        }
+    }
+
+    @Test
+    void closeWaitOwnersArePaged() throws Exception {
+        var before = source.snapshot;
+        source.snapshot = PrometheusPromtoolTest.awkward(); // 61 owners, 2,026 sockets
+        try {
+            JsonObject all = getJson("/api/v1/closewait", 200);
+            assertEquals(61, all.getJsonArray("byOwner").size());
+            assertEquals(new JsonObject().put("offset", 0).put("limit", 500).put("total", 61).put("returned", 61),
+                    all.getJsonObject("page"));
+            JsonObject rest = getJson("/api/v1/closewait?offset=60&limit=5", 200);
+            assertEquals(1, rest.getJsonArray("byOwner").size());
+            assertEquals(new JsonObject().put("offset", 60).put("limit", 5).put("total", 61).put("returned", 1),
+                    rest.getJsonObject("page"));
+            assertEquals(all.getLong("total"), rest.getLong("total"), "total stays the socket count");
+        } finally {
+            source.snapshot = before;
+        }
+    }
+
+    @Test
     void latencyInSecondsWithNullForEmpty() throws Exception {
         JsonObject l = getJson("/api/v1/latency?netns=" + NS_A, 200);
         JsonObject client = l.getJsonObject("handshakeClient");
