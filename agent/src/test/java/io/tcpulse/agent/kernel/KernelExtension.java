@@ -13,8 +13,9 @@ import java.util.Optional;
  * The kernel tests' lifecycle ({@link KernelTest}): checks root and BPF once per class
  * before anything else runs, and resolves
  * <ul>
- *   <li>{@link Netns}: a namespace of its own per parameter, per test in a test or
- *       {@code @BeforeEach} method, per class in a {@code @BeforeAll} method;</li>
+ *   <li>{@link Netns}: a namespace of its own per parameter, per test in a test method,
+ *       a constructor or a {@code @BeforeEach} method, per class in a {@code @BeforeAll}
+ *       method;</li>
  *   <li>{@link Agents}: starts agents that are stopped with the same scope;</li>
  *   <li>{@code Main.Agent}: the agent of {@link AgentOptions} (the test's own when the
  *       method carries them, else the class's, shared by its tests).</li>
@@ -29,6 +30,12 @@ public final class KernelExtension implements BeforeAllCallback, ParameterResolv
     @Override
     public void beforeAll(ExtensionContext context) {
         KernelTestSupport.requireRootAndBpf();
+    }
+
+    /** Constructor parameters resolve as a test method's: a Netns there is the test's own. */
+    @Override
+    public ExtensionContextScope getTestInstantiationExtensionContextScope(ExtensionContext rootContext) {
+        return ExtensionContextScope.TEST_METHOD;
     }
 
     @Override
