@@ -16,7 +16,8 @@ import java.util.Optional;
  *   <li>{@link Netns}: a namespace of its own per parameter, per test in a test method,
  *       a constructor or a {@code @BeforeEach} method, per class in a {@code @BeforeAll}
  *       method;</li>
- *   <li>{@link Agents}: starts agents that are stopped with the same scope;</li>
+ *   <li>{@link Namespaces} and {@link Agents}: make namespaces and start agents that go
+ *       with the same scope;</li>
  *   <li>{@code Main.Agent}: the agent of {@link AgentOptions} (the test's own when the
  *       method carries them, else the class's, shared by its tests).</li>
  * </ul>
@@ -41,18 +42,15 @@ public final class KernelExtension implements BeforeAllCallback, ParameterResolv
     @Override
     public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
         Class<?> type = parameter.getParameter().getType();
-        return type == Netns.class || type == Agents.class || type == Main.Agent.class;
+        return type == Netns.class || type == Namespaces.class || type == Agents.class || type == Main.Agent.class;
     }
 
     @Override
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
         Class<?> type = parameter.getParameter().getType();
         try {
-            if (type == Netns.class) {
-                Netns ns = Netns.create();
-                context.getStore(NS).put(new Object(), ns); // AutoCloseable: JUnit closes it with the scope
-                return ns;
-            }
+            if (type == Netns.class) return new Namespaces(context.getStore(NS)).create();
+            if (type == Namespaces.class) return new Namespaces(context.getStore(NS));
             if (type == Agents.class) return new Agents(context.getStore(NS));
             return agent(context);
         } catch (ParameterResolutionException e) {

@@ -151,31 +151,25 @@ class StateMachineKernelTest {
      * (CPU 0 here) and in the slot elsewhere. Both stay exact and apart.
      */
     @Test
-    void namespacesSharingATransitionSlotAreCountedApart() throws Exception {
+    void namespacesSharingATransitionSlotAreCountedApart(Namespaces namespaces) throws Exception {
         // 33 namespaces cannot all pick different slots of 32 (cookies come in per-CPU
         // batches: which ones collide is not foreseeable)
-        java.util.List<Netns> made = new java.util.ArrayList<>();
-        try {
-            Map<Long, Netns> bySlot = new java.util.HashMap<>();
-            Netns a = null, b = null;
-            while (b == null) {
-                Netns n = Netns.create();
-                made.add(n);
-                a = bySlot.putIfAbsent(io.tcpulse.agent.probe.Probe.netnsCookie(n.path()) % 32, n);
-                if (a != null) b = n;
-            }
-            Netns first = a, shared = b;
-            // the first takes the slot on CPU 0 (its server and client run there); the second,
-            // on every CPU, counts in the hash where the slot is taken and in it elsewhere
-            Map<String, Long> expectA = clientCloseRound(first, 0, 8011, 50);
-            Map<String, Long> expectB = clientCloseRound(shared, -1, 8012, 100);
-            await(Duration.ofSeconds(5), () -> expectA.equals(kernelTransitions(first.inode()))
-                            && expectB.equals(kernelTransitions(shared.inode())),
-                    () -> "a: " + kernelTransitions(first.inode()) + " vs " + expectA
-                            + "; b: " + kernelTransitions(shared.inode()) + " vs " + expectB + ", ss " + shared.ssCounts());
-        } finally {
-            for (Netns n : made) n.close();
+        Map<Long, Netns> bySlot = new java.util.HashMap<>();
+        Netns a = null, b = null;
+        while (b == null) {
+            Netns n = namespaces.create();
+            a = bySlot.putIfAbsent(io.tcpulse.agent.probe.Probe.netnsCookie(n.path()) % 32, n);
+            if (a != null) b = n;
         }
+        Netns first = a, shared = b;
+        // the first takes the slot on CPU 0 (its server and client run there); the second,
+        // on every CPU, counts in the hash where the slot is taken and in it elsewhere
+        Map<String, Long> expectA = clientCloseRound(first, 0, 8011, 50);
+        Map<String, Long> expectB = clientCloseRound(shared, -1, 8012, 100);
+        await(Duration.ofSeconds(5), () -> expectA.equals(kernelTransitions(first.inode()))
+                        && expectB.equals(kernelTransitions(shared.inode())),
+                () -> "a: " + kernelTransitions(first.inode()) + " vs " + expectA
+                        + "; b: " + kernelTransitions(shared.inode()) + " vs " + expectB + ", ss " + shared.ssCounts());
     }
 
     /** Sockets other than listeners the transition counts leave in a state short of CLOSE. */
