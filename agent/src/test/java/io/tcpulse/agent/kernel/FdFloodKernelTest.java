@@ -90,7 +90,8 @@ class FdFloodKernelTest {
             Map<String, Long> more = clientCloseRound(ns, 8202, 300);
             Map<String, Long> total = sum(expected, more);
             await(WAIT, () -> total.equals(monitor.transitions(inode)),
-                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode));
+                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode)
+                            + ", ss " + ns.ssCounts() + ", health " + monitor.json("/api/v1/health") + "\n" + agent.log());
             await(WAIT, () -> ns.ssCounts().equals(monitor.states(inode)),
                     () -> "states: ss " + ns.ssCounts() + ", agent " + monitor.states(inode));
             JsonObject h = monitor.json("/api/v1/health");
@@ -143,7 +144,8 @@ class FdFloodKernelTest {
             Map<String, Long> more = clientCloseRound(ns, 8212, 300);
             Map<String, Long> total = sum(expected, more);
             await(WAIT, () -> total.equals(monitor.transitions(inode)),
-                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode));
+                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode)
+                            + ", ss " + ns.ssCounts() + ", health " + monitor.json("/api/v1/health") + "\n" + agent.log());
             await(WAIT, () -> ns.ssCounts().equals(monitor.states(inode)),
                     () -> "states: ss " + ns.ssCounts() + ", agent " + monitor.states(inode));
         }

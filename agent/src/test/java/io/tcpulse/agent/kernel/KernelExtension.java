@@ -56,6 +56,7 @@ public final class KernelExtension implements BeforeAllCallback, ParameterResolv
         } catch (ParameterResolutionException e) {
             throw e;
         } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new ParameterResolutionException("could not make the " + type.getSimpleName() + " for "
                     + parameter.getDeclaringExecutable().getName() + ": " + e, e);
         }
