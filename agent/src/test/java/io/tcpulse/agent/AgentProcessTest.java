@@ -1,5 +1,6 @@
 package io.tcpulse.agent;
 
+import io.tcpulse.agent.testing.Wait;
 import org.junit.jupiter.api.Test;
 
 import java.io.File;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -55,21 +57,21 @@ class AgentProcessTest {
         Process p = agent(state, "--listen", "127.0.0.1:" + port).start();
         try {
             HttpClient http = HttpClient.newHttpClient();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            boolean up = false;
-            while (!up && System.nanoTime() < deadline) {
+            Wait.until(Duration.ofSeconds(30), () -> {
                 try {
-                    up = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/health")).build(),
+                    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/health")).build(),
                             HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
                 } catch (java.io.IOException notYet) {
-                    Thread.sleep(100);
+                    return false;
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
                 }
-            }
-            assertTrue(up, "the agent never answered");
-            // an open event stream must not hold the shutdown up
-            http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/stream")).build(),
-                    HttpResponse.BodyHandlers.discarding());
-            Thread.sleep(500);
+            }, () -> "the agent never answered");
+            // an open event stream must not hold the shutdown up: open (its head received) before the SIGTERM
+            HttpResponse<java.io.InputStream> stream = http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/stream")).build(),
+                    HttpResponse.BodyHandlers.ofInputStream()).get(30, TimeUnit.SECONDS);
+            assertEquals(200, stream.statusCode(), "the event stream did not open");
             p.destroy(); // SIGTERM
             assertTrue(p.waitFor(15, TimeUnit.SECONDS), "the agent did not stop within 15 s of SIGTERM");
         } finally {

@@ -3,6 +3,7 @@ package io.tcpulse.agent;
 import io.tcpulse.agent.alert.TestReceiver;
 import io.tcpulse.agent.alert.WebhookDelivery;
 import io.tcpulse.agent.config.Config;
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -549,15 +550,12 @@ class ReloadTest {
     }
 
     private static void await(Supplier<Boolean> done, Supplier<String> what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline) {
+        Wait.until(Duration.ofSeconds(30), Duration.ofMillis(50), () -> {
             try {
-                if (done.get()) return;
+                return done.get();
             } catch (AssertionError | RuntimeException notYet) {
-                // e.g. the agent is not answering yet
+                return false; // e.g. the agent is not answering yet
             }
-            Thread.sleep(50);
-        }
-        fail("timed out: " + what.get());
+        }, () -> "timed out: " + what.get());
     }
 }

@@ -3,6 +3,7 @@ package io.tcpulse.agent.alert;
 import io.tcpulse.agent.aggregate.ListenerStatus;
 import io.tcpulse.agent.config.AlertsConfig;
 import io.tcpulse.agent.config.Config;
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -171,11 +172,6 @@ class AlertReloadTest {
     }
 
     private static void await(Supplier<Boolean> done, Supplier<String> what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.get()) return;
-            Thread.sleep(20);
-        }
-        fail("timed out: " + what.get());
+        Wait.until(Duration.ofSeconds(20), Duration.ofMillis(20), done::get, () -> "timed out: " + what.get());
     }
 }

@@ -51,10 +51,14 @@ final class Browser implements AutoCloseable {
     private final Path profile;
     private final ChromeDriverService service;
 
+    /** The window as opened, restored by reset(). */
+    private final org.openqa.selenium.Dimension window;
+
     private Browser(ChromeDriver driver, ChromeDriverService service, Path profile) {
         this.driver = driver;
         this.service = service;
         this.profile = profile;
+        this.window = driver.manage().window().getSize();
     }
 
     /** Fails the test when Chromium or chromedriver is missing; -Dtcpulse.allowSkip=true skips instead. */
@@ -89,6 +93,23 @@ final class Browser implements AutoCloseable {
         ChromeDriver driver = new ChromeDriver(service, options);
         driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(20));
         return new Browser(driver, service, profile);
+    }
+
+    /**
+     * As a new browser would be for the next test: the page's storage emptied (the theme
+     * is kept there), no cookies, a blank page (so the next get() loads even the same URL
+     * anew), the usual window size, and the console's earlier messages dropped.
+     */
+    void reset() {
+        try {
+            js("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}");
+        } catch (RuntimeException noPage) {
+            // nothing loaded, or a page without storage
+        }
+        driver.manage().deleteAllCookies();
+        driver.get("about:blank");
+        if (!driver.manage().window().getSize().equals(window)) driver.manage().window().setSize(window);
+        console();
     }
 
     void get(String url) {

@@ -1,17 +1,17 @@
 package io.tcpulse.agent.dashboard;
 
 import io.tcpulse.agent.Main;
+import io.tcpulse.agent.kernel.Agents;
+import io.tcpulse.agent.kernel.KernelTest;
 import io.tcpulse.agent.kernel.Netns;
 import io.tcpulse.agent.model.TcpState;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.NoAlertPresentException;
 import org.openqa.selenium.WebElement;
@@ -36,31 +36,24 @@ import static org.junit.jupiter.api.Assertions.*;
  * the agent restarting. Each test saves screenshots under target/screenshots/.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@KernelTest
+@BrowserTest
 class DashboardKernelBrowserTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String[] OPTIONS = {"--walk-interval-ms", "500"};
+    private static Agents agents;
     private static Main.Agent agent;
-    private Browser browser;
+    private final Browser browser;
 
+    DashboardKernelBrowserTest(Browser browser) {
+        this.browser = browser;
+    }
+
+    /** Agents of the class: the restart test starts the second on the first one's port. */
     @BeforeAll
-    static void start() throws Exception {
-        requireRootAndBpf();
-        Browser.require();
-        agent = startAgent(0);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (agent != null) agent.close();
-    }
-
-    @BeforeEach
-    void openBrowser() throws IOException {
-        browser = Browser.open(1400, 1000);
-    }
-
-    @AfterEach
-    void closeBrowser() {
-        if (browser != null) browser.close();
+    static void start(Agents classAgents) throws Exception {
+        agents = classAgents;
+        agent = agents.start(OPTIONS);
     }
 
     private String url() {
@@ -116,110 +109,100 @@ class DashboardKernelBrowserTest {
 
     @Test
     @Order(1)
-    void stateCountsEqualTheApiForTheSelectedNamespace() throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            String storm = stormTool();
-            ns.serve("--port", "8101");                  // closes after the client: TIME_WAIT on the client
-            ns.serve("--port", "8102", "--never-close"); // CLOSE_WAIT on the server
-            ns.serve("--port", "8103", "--hold");        // stays ESTABLISHED
-            ns.exec(storm, "connect", "--port", "8101", "--count", "30", "--close", "client");
-            ns.exec(storm, "connect", "--port", "8102", "--count", "10", "--close", "client");
-            ns.spawn(storm, "connect", "--port", "8103", "--count", "5", "--close", "none");
+    void stateCountsEqualTheApiForTheSelectedNamespace(Netns ns) throws Exception {
+        long inode = ns.inode();
+        String storm = stormTool();
+        ns.serve("--port", "8101");                  // closes after the client: TIME_WAIT on the client
+        ns.serve("--port", "8102", "--never-close"); // CLOSE_WAIT on the server
+        ns.serve("--port", "8103", "--hold");        // stays ESTABLISHED
+        ns.exec(storm, "connect", "--port", "8101", "--count", "30", "--close", "client");
+        ns.exec(storm, "connect", "--port", "8102", "--count", "10", "--close", "client");
+        ns.spawn(storm, "connect", "--port", "8103", "--count", "5", "--close", "none");
 
-            browser.get(url());
-            browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-counts");
-            selectNetns(inode);
-            Map<String, Long> ss = ns.settledSs(WAIT, "LISTEN", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT2", "TIME_WAIT");
-            assertEquals(3L, ss.get("LISTEN"));
-            assertEquals(10L, ss.get("ESTABLISHED")); // 5 held, both ends
-            assertEquals(10L, ss.get("CLOSE_WAIT"));
-            awaitCountsMatchApi(inode, ss, "kernel-counts");
-            Map<String, Long> page = pageCounts();
-            // the state machine shows the same numbers
-            for (String s : new String[]{"ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "LISTEN"}) {
-                assertEquals(String.valueOf(page.get(s)), browser.text("sm-count-" + s), s);
-            }
-            // the charts are fed from the agent's history of this namespace
-            browser.await(WAIT, () -> browser.all("#chart-states .uplot").size() == 1
-                            && "".equals(browser.text("history-status")),
-                    () -> "no history chart: " + browser.text("history-status"), "kernel-counts");
-            assertTrue(browser.js("return location.search").toString().contains("netns=" + inode));
-            browser.screenshot("kernel-state-counts");
+        browser.get(url());
+        browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-counts");
+        selectNetns(inode);
+        Map<String, Long> ss = ns.settledSs(WAIT, "LISTEN", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT2", "TIME_WAIT");
+        assertEquals(3L, ss.get("LISTEN"));
+        assertEquals(10L, ss.get("ESTABLISHED")); // 5 held, both ends
+        assertEquals(10L, ss.get("CLOSE_WAIT"));
+        awaitCountsMatchApi(inode, ss, "kernel-counts");
+        Map<String, Long> page = pageCounts();
+        // the state machine shows the same numbers
+        for (String s : new String[]{"ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "LISTEN"}) {
+            assertEquals(String.valueOf(page.get(s)), browser.text("sm-count-" + s), s);
         }
+        // the charts are fed from the agent's history of this namespace
+        browser.await(WAIT, () -> browser.all("#chart-states .uplot").size() == 1
+                        && "".equals(browser.text("history-status")),
+                () -> "no history chart: " + browser.text("history-status"), "kernel-counts");
+        assertTrue(browser.js("return location.search").toString().contains("netns=" + inode));
+        browser.screenshot("kernel-state-counts");
     }
 
     @Test
     @Order(2)
-    void anOverflowShowsInTheListenerRow() throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            String storm = stormTool();
-            ns.serve("--port", "8201", "--no-accept", "--backlog", "4");
-            // clients beyond the backlog time out: a non-zero exit is expected
-            ns.execMayFail(storm, "connect", "--port", "8201", "--count", "50", "--parallel", "50", "--close", "rst");
+    void anOverflowShowsInTheListenerRow(Netns ns) throws Exception {
+        long inode = ns.inode();
+        String storm = stormTool();
+        ns.serve("--port", "8201", "--no-accept", "--backlog", "4");
+        // clients beyond the backlog time out: a non-zero exit is expected
+        ns.execMayFail(storm, "connect", "--port", "8201", "--count", "50", "--parallel", "50", "--close", "rst");
 
-            browser.get(url() + "?netns=" + inode + "#listeners");
-            browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-overflow");
-            By row = By.cssSelector("#listeners-table tr[data-port='8201']");
-            browser.await(WAIT, () -> {
-                var rows = browser.driver.findElements(row);
-                if (rows.isEmpty()) return false;
-                String overflows = rows.get(0).findElement(By.cssSelector("td[data-field='overflows']")).getText();
-                return Long.parseLong(overflows.replace(",", "")) > 0;
-            }, () -> "no listener row for port 8201 with overflows > 0; listeners note: '"
-                    + browser.text("listeners-status") + "'", "kernel-overflow");
-            WebElement tr = browser.driver.findElement(row);
-            JsonObject api = io.tcpulse.agent.kernel.KernelTestSupport.listener(agent.port(), inode, 8201);
-            assertNotNull(api, "no listener 8201 in the API");
-            assertTrue(api.getLong("overflows") > 0, api.encode());
-            assertEquals(String.valueOf(inode), tr.getAttribute("data-netns"));
-            assertTrue(tr.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("/ 4"),
-                    tr.getText());
-            tr.click();
-            browser.await(WAIT, () -> browser.all("#listener-detail .uplot").size() == 2,
-                    () -> "listener detail charts missing", "kernel-overflow");
-            browser.screenshot("kernel-listener-overflow");
-        }
+        browser.get(url() + "?netns=" + inode + "#listeners");
+        browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-overflow");
+        By row = By.cssSelector("#listeners-table tr[data-port='8201']");
+        browser.await(WAIT, () -> {
+            var rows = browser.driver.findElements(row);
+            if (rows.isEmpty()) return false;
+            String overflows = rows.get(0).findElement(By.cssSelector("td[data-field='overflows']")).getText();
+            return Long.parseLong(overflows.replace(",", "")) > 0;
+        }, () -> "no listener row for port 8201 with overflows > 0; listeners note: '"
+                + browser.text("listeners-status") + "'", "kernel-overflow");
+        WebElement tr = browser.driver.findElement(row);
+        JsonObject api = io.tcpulse.agent.kernel.KernelTestSupport.listener(agent.port(), inode, 8201);
+        assertNotNull(api, "no listener 8201 in the API");
+        assertTrue(api.getLong("overflows") > 0, api.encode());
+        assertEquals(String.valueOf(inode), tr.getAttribute("data-netns"));
+        assertTrue(tr.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("/ 4"),
+                tr.getText());
+        tr.click();
+        browser.await(WAIT, () -> browser.all("#listener-detail .uplot").size() == 2,
+                () -> "listener detail charts missing", "kernel-overflow");
+        browser.screenshot("kernel-listener-overflow");
     }
 
     @Test
     @Order(3)
-    void anInjectedProcessNameIsShownAsText() throws Exception {
+    void anInjectedProcessNameIsShownAsText(Netns ns, @TempDir Path dir) throws Exception {
         // a process named like markup: the kernel keeps the first 15 bytes as its comm
-        Path dir = Files.createTempDirectory("tcpulse-xss-");
         Path hostile = dir.resolve("<img src=x onerror=alert(1)>");
         Files.copy(Path.of(stormTool()), hostile, StandardCopyOption.COPY_ATTRIBUTES);
         Files.setPosixFilePermissions(hostile, PosixFilePermissions.fromString("rwxr-xr-x"));
         String comm = "<img src=x oner";
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            browser.get(url() + "?netns=" + inode + "#events");
-            browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-xss");
-            ns.serveWith(hostile.toString(), "--port", "8301");
-            ns.exec(hostile.toString(), "connect", "--port", "8301", "--count", "3", "--close", "client");
+        long inode = ns.inode();
+        browser.get(url() + "?netns=" + inode + "#events");
+        browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-xss");
+        ns.serveWith(hostile.toString(), "--port", "8301");
+        ns.exec(hostile.toString(), "connect", "--port", "8301", "--count", "3", "--close", "client");
 
-            browser.await(WAIT, () -> browser.all("#events td[data-field='process']").stream()
-                            .anyMatch(td -> td.getText().startsWith(comm + " (")),
-                    () -> "no event by '" + comm + "' in the tail", "kernel-xss");
-            assertNoMarkup();
-            browser.screenshot("kernel-xss-events");
+        browser.await(WAIT, () -> browser.all("#events td[data-field='process']").stream()
+                        .anyMatch(td -> td.getText().startsWith(comm + " (")),
+                () -> "no event by '" + comm + "' in the tail", "kernel-xss");
+        assertNoMarkup();
+        browser.screenshot("kernel-xss-events");
 
-            // the listener's owner has the same name (when the agent reports listeners)
-            browser.get(url() + "?netns=" + inode + "#listeners");
-            browser.await(WAIT, () -> !browser.all("#listeners-table tr[data-port='8301']").isEmpty()
-                            || !browser.text("listeners-status").isEmpty(),
-                    () -> "listeners view empty", "kernel-xss");
-            if (!browser.all("#listeners-table tr[data-port='8301']").isEmpty()) {
-                String owner = browser.driver.findElement(By.cssSelector("tr[data-port='8301'] td[data-field='owner']")).getText();
-                assertTrue(owner.startsWith(comm), "owner shown as '" + owner + "'");
-            }
-            assertNoMarkup();
-            browser.screenshot("kernel-xss-listeners");
-        } finally {
-            Files.deleteIfExists(hostile);
-            Files.deleteIfExists(dir);
+        // the listener's owner has the same name (when the agent reports listeners)
+        browser.get(url() + "?netns=" + inode + "#listeners");
+        browser.await(WAIT, () -> !browser.all("#listeners-table tr[data-port='8301']").isEmpty()
+                        || !browser.text("listeners-status").isEmpty(),
+                () -> "listeners view empty", "kernel-xss");
+        if (!browser.all("#listeners-table tr[data-port='8301']").isEmpty()) {
+            String owner = browser.driver.findElement(By.cssSelector("tr[data-port='8301'] td[data-field='owner']")).getText();
+            assertTrue(owner.startsWith(comm), "owner shown as '" + owner + "'");
         }
+        assertNoMarkup();
+        browser.screenshot("kernel-xss-listeners");
     }
 
     private void assertNoMarkup() {
@@ -230,36 +213,34 @@ class DashboardKernelBrowserTest {
 
     @Test
     @Order(4)
-    void thePageKeepsWorkingAcrossAnAgentRestart() throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            String storm = stormTool();
-            ns.serve("--port", "8401");
-            ns.exec(storm, "connect", "--port", "8401", "--count", "20", "--close", "client");
+    void thePageKeepsWorkingAcrossAnAgentRestart(Netns ns) throws Exception {
+        long inode = ns.inode();
+        String storm = stormTool();
+        ns.serve("--port", "8401");
+        ns.exec(storm, "connect", "--port", "8401", "--count", "20", "--close", "client");
 
-            browser.get(url() + "?netns=" + inode);
-            browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-restart");
-            awaitCountsMatchApi(inode, ns.settledSs(WAIT, "LISTEN", "TIME_WAIT"), "kernel-restart");
-            String firstStart = (String) browser.js("return document.body.dataset.agentStarted");
+        browser.get(url() + "?netns=" + inode);
+        browser.await(WAIT, this::live, () -> "the stream never opened", "kernel-restart");
+        awaitCountsMatchApi(inode, ns.settledSs(WAIT, "LISTEN", "TIME_WAIT"), "kernel-restart");
+        String firstStart = (String) browser.js("return document.body.dataset.agentStarted");
 
-            int port = agent.port();
-            agent.close();
-            agent = null;
-            browser.await(WAIT, () -> !live(), () -> "the page did not notice the agent going away", "kernel-restart");
-            browser.screenshot("kernel-restart-down");
+        int port = agent.port();
+        agent.close();
+        agent = null;
+        browser.await(WAIT, () -> !live(), () -> "the page did not notice the agent going away", "kernel-restart");
+        browser.screenshot("kernel-restart-down");
 
-            agent = startAgent(port);
-            ns.exec(storm, "connect", "--port", "8401", "--count", "10", "--close", "client");
-            browser.await(Duration.ofSeconds(60), () -> live()
-                            && !firstStart.equals(browser.js("return document.body.dataset.agentStarted")),
-                    () -> "the page did not reconnect to the new agent: " + browser.text("conn"), "kernel-restart");
-            awaitCountsMatchApi(inode, ns.settledSs(WAIT, "LISTEN", "TIME_WAIT"), "kernel-restart");
-            // the charts start again from the new agent's history
-            browser.await(WAIT, () -> "".equals(browser.text("history-status"))
-                            && browser.all("#chart-states .uplot").size() == 1,
-                    () -> "history after the restart: " + browser.text("history-status"), "kernel-restart");
-            assertTrue(browser.text("events").contains("agent restarted"), "no restart mark in the event tail");
-            browser.screenshot("kernel-restart-up");
-        }
+        agent = agents.start("--listen", "127.0.0.1:" + port, OPTIONS[0], OPTIONS[1]);
+        ns.exec(storm, "connect", "--port", "8401", "--count", "10", "--close", "client");
+        browser.await(Duration.ofSeconds(60), () -> live()
+                        && !firstStart.equals(browser.js("return document.body.dataset.agentStarted")),
+                () -> "the page did not reconnect to the new agent: " + browser.text("conn"), "kernel-restart");
+        awaitCountsMatchApi(inode, ns.settledSs(WAIT, "LISTEN", "TIME_WAIT"), "kernel-restart");
+        // the charts start again from the new agent's history
+        browser.await(WAIT, () -> "".equals(browser.text("history-status"))
+                        && browser.all("#chart-states .uplot").size() == 1,
+                () -> "history after the restart: " + browser.text("history-status"), "kernel-restart");
+        assertTrue(browser.text("events").contains("agent restarted"), "no restart mark in the event tail");
+        browser.screenshot("kernel-restart-up");
     }
 }

@@ -5,7 +5,6 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.NoAlertPresentException;
@@ -23,14 +22,18 @@ import static org.junit.jupiter.api.Assertions.*;
  * process names stay text everywhere. No kernel needed; the kernel side is in
  * DashboardKernelBrowserTest.
  */
+@BrowserTest
 class DashboardViewsBrowserTest {
     private static final Duration WAIT = Duration.ofSeconds(15);
     private static FakeAgent agent;
-    private Browser browser;
+    private final Browser browser;
+
+    DashboardViewsBrowserTest(Browser browser) {
+        this.browser = browser;
+    }
 
     @BeforeAll
     static void startAgent() throws Exception {
-        Browser.require();
         agent = new FakeAgent();
     }
 
@@ -39,21 +42,11 @@ class DashboardViewsBrowserTest {
         if (agent != null) agent.close();
     }
 
-    @BeforeEach
-    void openBrowser() throws Exception {
-        browser = Browser.open(1400, 1000);
-    }
-
     /** The page logged no error: no CSP violation, no failed module, no exception in a view. */
     @AfterEach
-    void closeBrowser() {
-        if (browser == null) return;
-        try {
-            List<String> errors = browser.console().stream().filter(m -> m.startsWith("SEVERE")).collect(Collectors.toList());
-            assertEquals(List.of(), errors, "errors in the browser console");
-        } finally {
-            browser.close();
-        }
+    void noConsoleErrors() {
+        List<String> errors = browser.console().stream().filter(m -> m.startsWith("SEVERE")).collect(Collectors.toList());
+        assertEquals(List.of(), errors, "errors in the browser console");
     }
 
     private void open(String hash) {

@@ -1,8 +1,10 @@
 package io.tcpulse.agent.host;
 
+import io.tcpulse.agent.testing.Wait;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -49,11 +51,9 @@ class NetnsDiscoveryTest {
         Process sleeper = new ProcessBuilder("unshare", "-n", "sleep", "30").start();
         try {
             Path link = Path.of("/proc/" + sleeper.pid() + "/ns/net");
-            Long inode = null;
-            for (int i = 0; i < 100 && (inode == null || inode == own); i++) {
-                Thread.sleep(20); // until unshare has switched namespaces
-                inode = NetnsDiscovery.linkInode(link);
-            }
+            // until unshare has switched namespaces
+            Long inode = Wait.until(Duration.ofSeconds(2), Duration.ofMillis(20), () -> NetnsDiscovery.linkInode(link),
+                    i -> i != null && i != own, i -> "unshare's namespace: " + i + ", ours " + own);
             assertNotNull(inode);
             assertNotEquals(own, inode.longValue());
 

@@ -2,6 +2,7 @@ package io.tcpulse.agent.host;
 
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.testing.Wait;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
@@ -132,7 +133,8 @@ class ProcNetTcpTest {
             Socket accepted = server.accept();
             int clientPort = waiting.getLocalPort();
             waiting.close();
-            Thread.sleep(50);
+            // its FIN taken in (FIN_WAIT2) before the other side closes: no simultaneous close
+            find(netns, r -> r.localPort() == clientPort && r.state() == TcpState.FIN_WAIT2);
             accepted.close();
             SocketRecord tw = find(netns, r -> r.localPort() == clientPort && r.timewait());
             assertEquals(TcpState.TIME_WAIT, tw.state());
@@ -143,16 +145,15 @@ class ProcNetTcpTest {
 
     /** Java sockets are dual-stack: IPv4 ones may show in tcp6. */
     static SocketRecord find(long netns, Predicate<SocketRecord> match) throws Exception {
-        for (int attempt = 0; attempt < 50; attempt++) {
+        return Wait.until(java.time.Duration.ofSeconds(2), java.time.Duration.ofMillis(20), () -> {
             for (String file : new String[] {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
                 ProcNetTcp.Parsed p = ProcNetTcp.read(netns, Path.of(file));
                 assertEquals(0, p.malformed(), file);
                 Optional<SocketRecord> r = p.sockets().stream().filter(match).findFirst();
-                if (r.isPresent()) return r.get();
+                if (r.isPresent()) return r;
             }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("socket not found in /proc/self/net/tcp{,6}");
+            return Optional.<SocketRecord>empty();
+        }, Optional::isPresent, r -> "socket not found in /proc/self/net/tcp{,6}").orElseThrow();
     }
 
     private static SocketRecord only(String text) {

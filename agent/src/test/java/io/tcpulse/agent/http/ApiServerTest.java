@@ -2,6 +2,7 @@ package io.tcpulse.agent.http;
 
 import io.tcpulse.agent.model.Event;
 import io.tcpulse.agent.model.TcpState;
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -389,10 +390,6 @@ class ApiServerTest {
     }
 
     private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) fail("timed out waiting until " + what);
-            Thread.sleep(20);
-        }
+        Wait.until(java.time.Duration.ofSeconds(5), java.time.Duration.ofMillis(20), condition, () -> "timed out waiting until " + what);
     }
 }

@@ -1,11 +1,13 @@
 package io.tcpulse.agent.http;
 
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -92,12 +94,8 @@ class ConnectionGuardTest {
     }
 
     private void awaitConnections(Socket via, int n) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        int open;
-        while ((open = health(via).getJsonObject("http").getInteger("connections")) != n) {
-            if (System.nanoTime() > deadline) fail(open + " connections open, expected " + n);
-            Thread.sleep(50);
-        }
+        Wait.until(Duration.ofSeconds(10), Duration.ofMillis(50), () -> health(via).getJsonObject("http").getInteger("connections"),
+                open -> open == n, open -> open + " connections open, expected " + n);
     }
 
     private static JsonObject health(Socket s) throws IOException {

@@ -2,6 +2,7 @@ package io.tcpulse.agent.kernel;
 
 import com.sun.net.httpserver.HttpServer;
 import io.tcpulse.agent.Main;
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * interval; a real HTTP receiver gets one signed Alertmanager payload naming the port and
  * the owner, then a resolved one when the clients stop.
  */
+@KernelTest
 class AlertWebhookKernelTest {
     private static final String SECRET = "e2e-secret";
     private static final Duration FOR = Duration.ofSeconds(5);
@@ -41,8 +43,8 @@ class AlertWebhookKernelTest {
     }
 
     @Test
-    void anOverflowingListenerIsAnnouncedSignedWithItsOwnerThenResolved(@TempDir Path dir) throws Exception {
-        requireRootAndBpf();
+    void anOverflowingListenerIsAnnouncedSignedWithItsOwnerThenResolved(Netns ns, Agents agents, @TempDir Path dir)
+            throws Exception {
         List<Received> received = Collections.synchronizedList(new ArrayList<>());
         HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         receiver.createContext("/", ex -> {
@@ -67,8 +69,8 @@ class AlertWebhookKernelTest {
                 """.formatted(dir.resolve("state"), EVALUATION.toSeconds(), FOR.toSeconds(),
                 receiver.getAddress().getPort(), SECRET));
         Path stop = dir.resolve("stop-clients");
-        try (Netns ns = Netns.create();
-             Main.Agent agent = startAgent("--config", config.toString(), "--walk-interval-ms", "300")) {
+        try {
+            Main.Agent agent = agents.start("--config", config.toString(), "--walk-interval-ms", "300");
             long inode = ns.inode();
             Process server = ns.serve("--port", "8301", "--backlog", "4", "--no-accept");
             // clients that keep coming: the accept queue stays full and overflows again and again
@@ -76,10 +78,9 @@ class AlertWebhookKernelTest {
             Process clients = ns.spawn("sh", "-c", "while [ ! -e " + stop + " ]; do " + stormTool()
                     + " connect --port 8301 --count 50 --parallel 50 --close rst >/dev/null 2>&1; sleep 0.2; done");
 
-            await(Duration.ofSeconds(30), () -> !mine(received, inode, "firing").isEmpty(),
-                    () -> "no firing payload for the listener; received " + received + "; alerts "
-                            + alerts(agent) + "; listeners " + listeners(agent, inode));
-            Received firing = mine(received, inode, "firing").get(0);
+            Received firing = Wait.until(Duration.ofSeconds(30), () -> mine(received, inode, "firing"), l -> !l.isEmpty(),
+                    l -> "no firing payload for the listener; received " + received + "; alerts "
+                            + alerts(agent) + "; listeners " + listeners(agent, inode)).get(0);
             Duration took = Duration.between(clientsStarted, firing.at());
             // first overflow seen at the next walk (300 ms) and snapshot (200 ms), then for: + one evaluation
             assertTrue(took.compareTo(FOR.plus(EVALUATION).plusSeconds(2)) <= 0, "announced after " + took);
@@ -104,16 +105,16 @@ class AlertWebhookKernelTest {
             assertTrue(firing.alert().getJsonObject("annotations").getString("description").contains("127.0.0.1:8301"));
             assertEquals("0001-01-01T00:00:00Z", firing.alert().getString("endsAt"));
 
-            // it keeps overflowing for a while: still one announcement
-            Thread.sleep(4000);
+            // it keeps overflowing for four more evaluations: still one announcement (a check that
+            // nothing happens spans the evaluations it is about; there is no state to wait for)
+            Thread.sleep(EVALUATION.multipliedBy(4).toMillis());
             assertEquals(1, mine(received, inode, "firing").size(), "one notification per rule and culprit");
 
             // the clients stop: no more overflows, the alert resolves
             Files.createFile(stop);
             assertTrue(clients.waitFor(15, java.util.concurrent.TimeUnit.SECONDS), "client loop did not stop");
-            await(Duration.ofSeconds(30), () -> !mine(received, inode, "resolved").isEmpty(),
-                    () -> "no resolved payload; received " + received + "; alerts " + alerts(agent));
-            Received resolved = mine(received, inode, "resolved").get(0);
+            Received resolved = Wait.until(Duration.ofSeconds(30), () -> mine(received, inode, "resolved"), l -> !l.isEmpty(),
+                    l -> "no resolved payload; received " + received + "; alerts " + alerts(agent)).get(0);
             assertEquals(hmac(resolved.body()), resolved.signature());
             assertEquals(firing.alert().getString("fingerprint"), resolved.alert().getString("fingerprint"));
             assertEquals(firing.alert().getString("startsAt"), resolved.alert().getString("startsAt"));

@@ -2,8 +2,6 @@ package io.tcpulse.agent.kernel;
 
 import io.tcpulse.agent.Main;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -17,19 +15,14 @@ import static org.junit.jupiter.api.Assertions.*;
  * bpf_get_socket_cookie in tracing programs before 5.12) and per-socket entries in the
  * hash (no compare-and-swap before 5.12). Still exact.
  */
+@KernelTest
+@AgentOptions({"--walk-interval-ms", "500", "--max-events-per-sec", "0",
+        "--disable-feature", "socketCookies", "--disable-feature", "socketSlots"})
 class CompatVariantKernelTest {
-    static Main.Agent agent;
+    private final Main.Agent agent;
 
-    @BeforeAll
-    static void start() throws Exception {
-        requireRootAndBpf();
-        agent = startAgent("--walk-interval-ms", "500", "--max-events-per-sec", "0",
-                "--disable-feature", "socketCookies", "--disable-feature", "socketSlots");
-    }
-
-    @AfterAll
-    static void stop() {
-        if (agent != null) agent.close();
+    CompatVariantKernelTest(Main.Agent agent) {
+        this.agent = agent;
     }
 
     @Test
@@ -54,18 +47,15 @@ class CompatVariantKernelTest {
     }
 
     @Test
-    void transitionMatrixIsExactAndStatesMatchSs() throws Exception {
-        StateMachineKernelTest.assertExactMatrixAndStates(agent.port());
+    void transitionMatrixIsExactAndStatesMatchSs(Netns ns) throws Exception {
+        StateMachineKernelTest.assertExactMatrixAndStates(agent.port(), ns);
     }
 
     @Test
-    void socketsCreatedBeforeTheAgentAreExactAtStartup() throws Exception {
-        try (Netns ns = Netns.create()) {
-            Map<String, Long> expected = StartupKernelTest.prepare(ns);
-            try (Main.Agent fresh = startAgent("--walk-interval-ms", "600000",
-                    "--disable-feature", "socketCookies", "--disable-feature", "socketSlots")) {
-                assertEquals(expected, asSs(apiStates(fresh.port(), ns.inode())));
-            }
-        }
+    void socketsCreatedBeforeTheAgentAreExactAtStartup(Netns ns, Agents agents) throws Exception {
+        Map<String, Long> expected = StartupKernelTest.prepare(ns);
+        Main.Agent fresh = agents.start("--walk-interval-ms", "600000",
+                "--disable-feature", "socketCookies", "--disable-feature", "socketSlots");
+        assertEquals(expected, asSs(apiStates(fresh.port(), ns.inode())));
     }
 }

@@ -1,9 +1,8 @@
 package io.tcpulse.agent.kernel;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -40,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * exact counts throughout; only an outage longer than probe.maxOutage ends the process,
  * with status 75.
  */
+@KernelTest
 class FdFloodKernelTest {
     private static final int FD_LIMIT = 512;
     private static final int FLOOD = 600;
@@ -47,27 +47,14 @@ class FdFloodKernelTest {
     private static final byte[] HALF_A_REQUEST = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] EVENT_STREAM = "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
-    private static Path dir;
-
-    @BeforeAll
-    static void setUp() throws IOException {
-        requireRootAndBpf();
-        dir = Files.createTempDirectory("tcpulse-fdflood-");
-    }
-
-    @AfterAll
-    static void tearDown() throws IOException {
-        if (dir == null) return;
-        try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        }
-    }
+    /** The child agents' temporary files. */
+    @TempDir
+    static Path dir;
 
     @Test
-    void halfOpenClientsHeldTenSecondsLeaveTheProbeItsDescriptors() throws Exception {
+    void halfOpenClientsHeldTenSecondsLeaveTheProbeItsDescriptors(Netns ns) throws Exception {
         try (Child agent = Child.start("--walk-interval-ms", "500");
-             Monitor monitor = new Monitor(agent.port);
-             Netns ns = Netns.create()) {
+             Monitor monitor = new Monitor(agent.port)) {
             JsonObject http = monitor.json("/api/v1/health").getJsonObject("http");
             assertEquals(FD_LIMIT, http.getLong("fdLimit"), http.encode());
             int cap = http.getInteger("maxConnections");
@@ -103,7 +90,8 @@ class FdFloodKernelTest {
             Map<String, Long> more = clientCloseRound(ns, 8202, 300);
             Map<String, Long> total = sum(expected, more);
             await(WAIT, () -> total.equals(monitor.transitions(inode)),
-                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode));
+                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode)
+                            + ", ss " + ns.ssCounts() + ", health " + monitor.json("/api/v1/health") + "\n" + agent.log());
             await(WAIT, () -> ns.ssCounts().equals(monitor.states(inode)),
                     () -> "states: ss " + ns.ssCounts() + ", agent " + monitor.states(inode));
             JsonObject h = monitor.json("/api/v1/health");
@@ -120,10 +108,9 @@ class FdFloodKernelTest {
     }
 
     @Test
-    void withoutTheCapTheWalkRunsOutOfDescriptorsAndComesBack() throws Exception {
+    void withoutTheCapTheWalkRunsOutOfDescriptorsAndComesBack(Netns ns) throws Exception {
         try (Child agent = Child.start("--walk-interval-ms", "500", "--max-connections", "100000");
-             Monitor monitor = new Monitor(agent.port);
-             Netns ns = Netns.create()) {
+             Monitor monitor = new Monitor(agent.port)) {
             long inode = ns.inode();
             Map<String, Long> expected;
             try (Flood flood = Flood.open(agent.port, FLOOD, EVENT_STREAM)) {
@@ -157,7 +144,8 @@ class FdFloodKernelTest {
             Map<String, Long> more = clientCloseRound(ns, 8212, 300);
             Map<String, Long> total = sum(expected, more);
             await(WAIT, () -> total.equals(monitor.transitions(inode)),
-                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode));
+                    () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode)
+                            + ", ss " + ns.ssCounts() + ", health " + monitor.json("/api/v1/health") + "\n" + agent.log());
             await(WAIT, () -> ns.ssCounts().equals(monitor.states(inode)),
                     () -> "states: ss " + ns.ssCounts() + ", agent " + monitor.states(inode));
         }

@@ -5,6 +5,7 @@ import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.probe.Probe;
 import io.vertx.core.json.JsonObject;
+import io.tcpulse.agent.testing.Wait;
 import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
@@ -32,12 +33,22 @@ public final class KernelTestSupport {
 
     /** Fails the test when it cannot run here; -Dtcpulse.allowSkip=true turns that into a skip. */
     public static void requireRootAndBpf() {
-        String problem = null;
-        if (!isRoot()) problem = "kernel tests need root (they load BPF programs and create network namespaces)";
-        else if (!Probe.isAvailable()) problem = "BPF probe unavailable: " + Probe.unavailabilityCause();
+        String problem = requirementProblem();
         if (problem == null) return;
         if (Boolean.getBoolean("tcpulse.allowSkip")) Assumptions.abort(problem);
         fail(problem + " — run as root, or pass -Dtcpulse.allowSkip=true to skip knowingly");
+    }
+
+    private static String requirement;
+
+    /** Why kernel tests cannot run here, or null; asked once per JVM. */
+    private static synchronized String requirementProblem() {
+        if (requirement == null) {
+            if (!isRoot()) requirement = "kernel tests need root (they load BPF programs and create network namespaces)";
+            else if (!Probe.isAvailable()) requirement = "BPF probe unavailable: " + Probe.unavailabilityCause();
+            else requirement = "";
+        }
+        return requirement.isEmpty() ? null : requirement;
     }
 
     public static boolean isRoot() {
@@ -163,13 +174,8 @@ public final class KernelTestSupport {
         }
     }
 
-    /** Waits until supplier returns true, or fails with the message after the timeout. */
+    /** Waits until supplier returns true, or fails with the message after the timeout (see {@link Wait}). */
     public static void await(Duration timeout, Supplier<Boolean> done, Supplier<String> message) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.get()) return;
-            Thread.sleep(100);
-        }
-        if (!done.get()) fail(message.get());
+        Wait.until(timeout, done::get, message);
     }
 }

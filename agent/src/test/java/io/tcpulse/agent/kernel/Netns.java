@@ -1,6 +1,7 @@
 package io.tcpulse.agent.kernel;
 
 import io.tcpulse.agent.host.NetnsInfoReader;
+import io.tcpulse.agent.testing.Wait;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,19 +19,32 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A network namespace of the test's own (ip netns), loopback up; its processes are
- * stopped and it is removed on close. Shared by the kernel and dashboard tests.
+ * stopped and it is removed on close, with its peers. Shared by the kernel and dashboard
+ * tests; a {@link KernelTest} gets one as a parameter and JUnit closes it.
  */
 public final class Netns implements AutoCloseable {
     final String name;
     private final List<Process> processes = new ArrayList<>();
+    private final List<Netns> peers = new ArrayList<>();
+    private boolean closed;
 
     private Netns(String name) { this.name = name; }
 
     public static Netns create() throws IOException, InterruptedException {
         Netns ns = new Netns("tcpulse-t-" + UUID.randomUUID().toString().substring(0, 8));
         run("ip", "netns", "add", ns.name);
-        run("ip", "-n", ns.name, "link", "set", "lo", "up");
+        try {
+            run("ip", "-n", ns.name, "link", "set", "lo", "up");
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            ns.close(); // made but not ready: never left behind
+            throw e;
+        }
         return ns;
+    }
+
+    /** Its path, /run/netns/NAME (for setns, SO_NETNS_COOKIE). */
+    public String path() {
+        return "/run/netns/" + name;
     }
 
     /** Namespace inode, as stat -L -c %i /proc/PID/ns/net prints it. */
@@ -122,12 +136,6 @@ public final class Netns implements AutoCloseable {
     }
 
     /**
-     * The ground truth once traffic stops: ss when it shows exactly these states and two
-     * reads 300 ms apart agree. Tests take counts from here, not from the number of
-     * connections made: a connect may take over the port of a TIME_WAIT socket older
-     * than a second (tcp_tw_reuse is on for loopback by default; TcpExtTWRecycled).
-     */
-    /**
      * Full sockets ss shows: timewait mini-sockets left out, TIME_WAIT and the FIN_WAIT2
      * substate alike (ss names both by state; only their timer tells them apart).
      */
@@ -135,17 +143,16 @@ public final class Netns implements AutoCloseable {
         return read("ss", "-tanoH").lines().filter(l -> !l.isBlank() && !l.contains("timer:(timewait")).count();
     }
 
+    /**
+     * The ground truth once traffic stops: ss when it shows exactly these states and two
+     * reads 300 ms apart agree. Tests take counts from here, not from the number of
+     * connections made: a connect may take over the port of a TIME_WAIT socket older
+     * than a second (tcp_tw_reuse is on for loopback by default; TcpExtTWRecycled).
+     */
     public Map<String, Long> settledSs(Duration timeout, String... states) throws InterruptedException {
         Set<String> want = Set.of(states);
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Map<String, Long> last = Map.of();
-        while (System.nanoTime() < deadline) {
-            Map<String, Long> now = ssCounts();
-            if (now.keySet().equals(want) && now.equals(last)) return now;
-            last = now;
-            Thread.sleep(300);
-        }
-        throw new AssertionError("ss in the namespace never settled on " + want + ": " + last);
+        return Wait.settled(timeout, Duration.ofMillis(300), this::ssCounts, now -> now.keySet().equals(want),
+                last -> "ss in the namespace never settled on " + want + ": " + last);
     }
 
     /**
@@ -155,6 +162,7 @@ public final class Netns implements AutoCloseable {
     public Netns blackholePeer() throws IOException, InterruptedException {
         Netns peer = new Netns(name + "-p");
         run("ip", "netns", "add", peer.name);
+        peers.add(peer); // removed with this one
         String v0 = "v" + name.substring(name.length() - 8), v1 = v0 + "p";
         run("ip", "-n", name, "link", "add", v0, "type", "veth", "peer", "name", v1, "netns", peer.name);
         run("ip", "-n", name, "addr", "add", "10.98.0.1/24", "dev", v0);
@@ -193,12 +201,25 @@ public final class Netns implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Stops its processes and removes it and its peers; each step is tried even when an
+     * earlier one failed. A second close does nothing.
+     */
     @Override
     public void close() throws IOException, InterruptedException {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        if (closed) return;
+        closed = true;
+        try {
+            for (Process p : processes) {
+                p.destroy();
+                if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        } finally {
+            try {
+                for (Netns peer : peers) peer.close();
+            } finally {
+                run("ip", "netns", "del", name);
+            }
         }
-        run("ip", "netns", "del", name);
     }
 }

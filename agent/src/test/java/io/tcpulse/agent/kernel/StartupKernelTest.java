@@ -1,6 +1,7 @@
 package io.tcpulse.agent.kernel;
 
 import io.tcpulse.agent.Main;
+import io.tcpulse.agent.testing.Wait;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -11,6 +12,7 @@ import static io.tcpulse.agent.kernel.KernelTestSupport.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Sockets that existed before the agent started, and the agent without BPF. */
+@KernelTest
 class StartupKernelTest {
 
     /** LISTEN, ESTABLISHED, CLOSE_WAIT, FIN_WAIT2 and TIME_WAIT sockets made before the agent starts. */
@@ -29,33 +31,26 @@ class StartupKernelTest {
     }
 
     @Test
-    void socketsCreatedBeforeTheAgentAreExactAtStartup() throws Exception {
-        requireRootAndBpf();
-        try (Netns ns = Netns.create()) {
-            Map<String, Long> expected = prepare(ns);
-            // a long walk interval: the first answer must come from the start-up walk alone
-            try (Main.Agent agent = startAgent("--walk-interval-ms", "600000")) {
-                assertEquals(expected, asSs(apiStates(agent.port(), ns.inode())));
-                assertEquals(expected, ns.ssCounts());
-            }
-        }
+    void socketsCreatedBeforeTheAgentAreExactAtStartup(Netns ns, Agents agents) throws Exception {
+        Map<String, Long> expected = prepare(ns);
+        // a long walk interval: the first answer must come from the start-up walk alone
+        Main.Agent agent = agents.start("--walk-interval-ms", "600000");
+        assertEquals(expected, asSs(apiStates(agent.port(), ns.inode())));
+        assertEquals(expected, ns.ssCounts());
     }
 
+    /** Root for the namespace (so a kernel test); the probe itself is turned off. */
     @Test
-    void withoutBpfTheAgentIsDegradedAndReadsProc() throws Exception {
-        requireRootAndBpf(); // root for the namespace; the probe itself is turned off
-        try (Netns ns = Netns.create()) {
-            Map<String, Long> expected = prepare(ns);
-            try (Main.Agent agent = startAgent("--no-probe", "--walk-interval-ms", "500")) {
-                JsonObject health = getJson(agent.port(), "/api/v1/health");
-                assertEquals("degraded", health.getString("status"));
-                assertFalse(health.getJsonObject("probe").getBoolean("available"));
-                assertTrue(health.getJsonObject("probe").getString("cause").contains("--no-probe"), health.encode());
-                assertEquals("procfs", health.getJsonObject("probe").getString("mode"));
-                await(Duration.ofSeconds(5), () -> expected.equals(statesOf(agent, ns)),
-                        () -> "procfs states " + statesOf(agent, ns) + " expected " + expected);
-            }
-        }
+    void withoutBpfTheAgentIsDegradedAndReadsProc(Netns ns, Agents agents) throws Exception {
+        Map<String, Long> expected = prepare(ns);
+        Main.Agent agent = agents.start("--no-probe", "--walk-interval-ms", "500");
+        JsonObject health = getJson(agent.port(), "/api/v1/health");
+        assertEquals("degraded", health.getString("status"));
+        assertFalse(health.getJsonObject("probe").getBoolean("available"));
+        assertTrue(health.getJsonObject("probe").getString("cause").contains("--no-probe"), health.encode());
+        assertEquals("procfs", health.getJsonObject("probe").getString("mode"));
+        Wait.until(Duration.ofSeconds(5), () -> statesOf(agent, ns), expected::equals,
+                last -> "procfs states " + last + " expected " + expected);
     }
 
     static Map<String, Long> statesOf(Main.Agent agent, Netns ns) {

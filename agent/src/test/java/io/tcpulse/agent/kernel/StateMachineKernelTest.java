@@ -4,8 +4,6 @@ import io.tcpulse.agent.Main;
 import io.tcpulse.agent.model.TcpState;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -19,89 +17,80 @@ import static org.junit.jupiter.api.Assertions.*;
  * The core pipeline against the real kernel, in a namespace of the test's own:
  * exact transition counts and state counts equal to ss.
  */
+// every event streamed: the storm below would otherwise sample the next test's events
+@KernelTest
+@AgentOptions({"--walk-interval-ms", "500", "--max-events-per-sec", "0"})
 class StateMachineKernelTest {
     static final int N = 500;
-    static Main.Agent agent;
+    private final Main.Agent agent;
 
-    @BeforeAll
-    static void start() throws Exception {
-        requireRootAndBpf();
-        // every event streamed: the storm below would otherwise sample the next test's events
-        agent = startAgent("--walk-interval-ms", "500", "--max-events-per-sec", "0");
-    }
-
-    @AfterAll
-    static void stop() {
-        if (agent != null) agent.close();
+    StateMachineKernelTest(Main.Agent agent) {
+        this.agent = agent;
     }
 
     @Test
-    void transitionMatrixIsExactAndStatesMatchSs() throws Exception {
-        assertExactMatrixAndStates(agent.port());
+    void transitionMatrixIsExactAndStatesMatchSs(Netns ns) throws Exception {
+        assertExactMatrixAndStates(agent.port(), ns);
     }
 
-    /** Both close orders in a namespace of its own: every transition counted once, states equal to ss. */
-    static void assertExactMatrixAndStates(int port) throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            // round 1: the client closes first
-            ns.serve("--port", "8001", "--backlog", "4096"); // no accept-queue overflow under CPU contention
-            ns.exec(stormTool(), "connect", "--port", "8001", "--count", String.valueOf(N), "--close", "client");
-            // round 2: the server closes first
-            ns.serve("--port", "8002", "--close-first", "--backlog", "4096");
-            ns.exec(stormTool(), "connect", "--port", "8002", "--count", String.valueOf(N), "--close", "server");
+    /** Both close orders in a fresh namespace: every transition counted once, states equal to ss. */
+    static void assertExactMatrixAndStates(int port, Netns ns) throws Exception {
+        long inode = ns.inode();
+        // round 1: the client closes first
+        ns.serve("--port", "8001", "--backlog", "4096"); // no accept-queue overflow under CPU contention
+        ns.exec(stormTool(), "connect", "--port", "8001", "--count", String.valueOf(N), "--close", "client");
+        // round 2: the server closes first
+        ns.serve("--port", "8002", "--close-first", "--backlog", "4096");
+        ns.exec(stormTool(), "connect", "--port", "8002", "--count", String.valueOf(N), "--close", "server");
 
-            Map<String, Long> expected = new TreeMap<>();
-            expected.put("CLOSE>LISTEN", 2L);
-            expected.put("CLOSE>SYN_SENT", 2L * N);
-            expected.put("SYN_SENT>ESTABLISHED", 2L * N);
-            expected.put("LISTEN>SYN_RECV", 2L * N);
-            expected.put("SYN_RECV>ESTABLISHED", 2L * N);
-            // the closing side (client in round 1, server in round 2)
-            expected.put("ESTABLISHED>FIN_WAIT1", 2L * N);
-            expected.put("FIN_WAIT1>FIN_WAIT2", 2L * N);
-            expected.put("FIN_WAIT2>CLOSE", 2L * N);
-            // the other side
-            expected.put("ESTABLISHED>CLOSE_WAIT", 2L * N);
-            expected.put("CLOSE_WAIT>LAST_ACK", 2L * N);
-            expected.put("LAST_ACK>CLOSE", 2L * N);
+        Map<String, Long> expected = new TreeMap<>();
+        expected.put("CLOSE>LISTEN", 2L);
+        expected.put("CLOSE>SYN_SENT", 2L * N);
+        expected.put("SYN_SENT>ESTABLISHED", 2L * N);
+        expected.put("LISTEN>SYN_RECV", 2L * N);
+        expected.put("SYN_RECV>ESTABLISHED", 2L * N);
+        // the closing side (client in round 1, server in round 2)
+        expected.put("ESTABLISHED>FIN_WAIT1", 2L * N);
+        expected.put("FIN_WAIT1>FIN_WAIT2", 2L * N);
+        expected.put("FIN_WAIT2>CLOSE", 2L * N);
+        // the other side
+        expected.put("ESTABLISHED>CLOSE_WAIT", 2L * N);
+        expected.put("CLOSE_WAIT>LAST_ACK", 2L * N);
+        expected.put("LAST_ACK>CLOSE", 2L * N);
 
-            await(Duration.ofSeconds(5), () -> expected.equals(kernelTransitions(port, inode)),
-                    () -> "transitions for netns " + inode + ": expected " + expected + " got " + kernelTransitions(port, inode));
+        await(Duration.ofSeconds(5), () -> expected.equals(kernelTransitions(port, inode)),
+                () -> "transitions for netns " + inode + ": expected " + expected + " got " + kernelTransitions(port, inode));
 
-            // every FIN_WAIT2->CLOSE handed over to a timewait sock (substate TIME_WAIT or FIN_WAIT2)
-            JsonArray all = getJson(port, "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
-            long twEntries = all.stream().map(JsonObject.class::cast)
-                    .filter(t -> t.getBoolean("derived")).mapToLong(t -> t.getLong("count")).sum();
-            assertEquals(2L * N, twEntries, "timewait entries: " + all);
+        // every FIN_WAIT2->CLOSE handed over to a timewait sock (substate TIME_WAIT or FIN_WAIT2)
+        JsonArray all = getJson(port, "/api/v1/transitions?netns=" + inode).getJsonArray("transitions");
+        long twEntries = all.stream().map(JsonObject.class::cast)
+                .filter(t -> t.getBoolean("derived")).mapToLong(t -> t.getLong("count")).sum();
+        assertEquals(2L * N, twEntries, "timewait entries: " + all);
 
-            // once traffic stops, the states equal ss inside the namespace, state by state
-            await(Duration.ofSeconds(10), () -> ns.ssCounts().equals(safeStates(port, inode)),
-                    () -> "states for netns " + inode + ": ss " + ns.ssCounts() + ", agent " + safeStates(port, inode));
-        }
+        // once traffic stops, the states equal ss inside the namespace, state by state
+        await(Duration.ofSeconds(10), () -> ns.ssCounts().equals(safeStates(port, inode)),
+                () -> "states for netns " + inode + ": ss " + ns.ssCounts() + ", agent " + safeStates(port, inode));
     }
 
     @Test
-    void ipv6ConnectionsCarryTheirAddresses() throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            ns.serve("--addr", "::1", "--port", "8006");
-            ns.exec(stormTool(), "connect", "--addr", "::1", "--port", "8006", "--count", "3", "--close", "client");
-            await(Duration.ofSeconds(5), () -> events(inode, "port=8006&state=SYN_SENT").size() >= 1,
-                    () -> "no IPv6 events seen");
-            JsonObject established = events(inode, "port=8006&state=ESTABLISHED").stream()
-                    .map(JsonObject.class::cast)
-                    .filter(e -> "SYN_SENT".equals(e.getString("from"))).findFirst().orElseThrow();
-            assertEquals(6, established.getInteger("family"));
-            assertEquals("::1", established.getString("local").replace("0:0:0:0:0:0:0:1", "::1"));
-            assertEquals("::1", established.getString("remote").replace("0:0:0:0:0:0:0:1", "::1"));
-            assertEquals(8006, established.getInteger("remotePort"));
-            assertTrue(established.getInteger("localPort") > 1024, established.encode());
-            assertEquals("tcpulse-storm", established.getString("comm"));
-        }
+    void ipv6ConnectionsCarryTheirAddresses(Netns ns) throws Exception {
+        long inode = ns.inode();
+        ns.serve("--addr", "::1", "--port", "8006");
+        ns.exec(stormTool(), "connect", "--addr", "::1", "--port", "8006", "--count", "3", "--close", "client");
+        await(Duration.ofSeconds(5), () -> events(inode, "port=8006&state=SYN_SENT").size() >= 1,
+                () -> "no IPv6 events seen");
+        JsonObject established = events(inode, "port=8006&state=ESTABLISHED").stream()
+                .map(JsonObject.class::cast)
+                .filter(e -> "SYN_SENT".equals(e.getString("from"))).findFirst().orElseThrow();
+        assertEquals(6, established.getInteger("family"));
+        assertEquals("::1", established.getString("local").replace("0:0:0:0:0:0:0:1", "::1"));
+        assertEquals("::1", established.getString("remote").replace("0:0:0:0:0:0:0:1", "::1"));
+        assertEquals(8006, established.getInteger("remotePort"));
+        assertTrue(established.getInteger("localPort") > 1024, established.encode());
+        assertEquals("tcpulse-storm", established.getString("comm"));
     }
 
-    static JsonArray events(long inode, String query) {
+    JsonArray events(long inode, String query) {
         try {
             return getJson(agent.port(), "/api/v1/events?netns=" + inode + "&limit=10000&" + query).getJsonArray("events");
         } catch (Exception e) {
@@ -115,34 +104,32 @@ class StateMachineKernelTest {
      * the twin program takes it). Every connection is counted, none twice.
      */
     @Test
-    void aStormIsCountedExactly() throws Exception {
-        try (Netns ns = Netns.create()) {
-            String out = ns.exec(stormTool(), "storm", "--seconds", "2", "--close", "rst", "--port", "8020");
-            long n = new JsonObject(out.lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow()).getLong("connections");
-            assertTrue(n > 10_000, "the storm ran: " + out);
-            // how each side closes varies (the client's RST may meet the server's FIN); the
-            // opening does not, and each of the 2n sockets ends in one ->CLOSE unless ss
-            // still shows it as a full socket (a FIN_WAIT1 orphan whose peer's RST crossed its
-            // FIN; a timewait sock in FIN_WAIT2 has had its ->CLOSE). One more exception, rare:
-            // a socket whose end the kernel never reports (it leaves the hash with no ->CLOSE:
-            // seen in about 1 storm of 10, one or two sockets, mostly accepted ones in
-            // CLOSE_WAIT; neither ss nor the tracepoint shows its end). Those are the sockets the
-            // counters leave alive beyond what ss shows: at most 3, and every other ->CLOSE counted
-            Map<String, Long> expected = new TreeMap<>();
-            for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) {
-                expected.put(t, n);
-            }
-            long[] unreported = new long[1];
-            await(Duration.ofSeconds(5), () -> {
-                Map<String, Long> all = kernelTransitions(ns.inode());
-                long full = ns.fullSockets();
-                unreported[0] = aliveByCounters(all) - full;
-                expected.put("->CLOSE", 2 * n - full - unreported[0]);
-                return expected.equals(openingAndCloses(all));
-            }, () -> "storm of " + n + " connections: " + kernelTransitions(ns.inode()) + " vs " + expected
-                    + ", ss " + ns.ssCounts() + ", full sockets " + ns.fullSockets());
-            assertTrue(unreported[0] >= 0 && unreported[0] <= 3, "sockets whose end the kernel did not report: " + unreported[0]);
+    void aStormIsCountedExactly(Netns ns) throws Exception {
+        String out = ns.exec(stormTool(), "storm", "--seconds", "2", "--close", "rst", "--port", "8020");
+        long n = new JsonObject(out.lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow()).getLong("connections");
+        assertTrue(n > 10_000, "the storm ran: " + out);
+        // how each side closes varies (the client's RST may meet the server's FIN); the
+        // opening does not, and each of the 2n sockets ends in one ->CLOSE unless ss
+        // still shows it as a full socket (a FIN_WAIT1 orphan whose peer's RST crossed its
+        // FIN; a timewait sock in FIN_WAIT2 has had its ->CLOSE). One more exception, rare:
+        // a socket whose end the kernel never reports (it leaves the hash with no ->CLOSE:
+        // seen in about 1 storm of 10, one or two sockets, mostly accepted ones in
+        // CLOSE_WAIT; neither ss nor the tracepoint shows its end). Those are the sockets the
+        // counters leave alive beyond what ss shows: at most 3, and every other ->CLOSE counted
+        Map<String, Long> expected = new TreeMap<>();
+        for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) {
+            expected.put(t, n);
         }
+        long[] unreported = new long[1];
+        await(Duration.ofSeconds(5), () -> {
+            Map<String, Long> all = kernelTransitions(ns.inode());
+            long full = ns.fullSockets();
+            unreported[0] = aliveByCounters(all) - full;
+            expected.put("->CLOSE", 2 * n - full - unreported[0]);
+            return expected.equals(openingAndCloses(all));
+        }, () -> "storm of " + n + " connections: " + kernelTransitions(ns.inode()) + " vs " + expected
+                + ", ss " + ns.ssCounts() + ", full sockets " + ns.fullSockets());
+        assertTrue(unreported[0] >= 0 && unreported[0] <= 3, "sockets whose end the kernel did not report: " + unreported[0]);
     }
 
     /**
@@ -164,31 +151,25 @@ class StateMachineKernelTest {
      * (CPU 0 here) and in the slot elsewhere. Both stay exact and apart.
      */
     @Test
-    void namespacesSharingATransitionSlotAreCountedApart() throws Exception {
+    void namespacesSharingATransitionSlotAreCountedApart(Namespaces namespaces) throws Exception {
         // 33 namespaces cannot all pick different slots of 32 (cookies come in per-CPU
         // batches: which ones collide is not foreseeable)
-        java.util.List<Netns> made = new java.util.ArrayList<>();
-        try {
-            Map<Long, Netns> bySlot = new java.util.HashMap<>();
-            Netns a = null, b = null;
-            while (b == null) {
-                Netns n = Netns.create();
-                made.add(n);
-                a = bySlot.putIfAbsent(io.tcpulse.agent.probe.Probe.netnsCookie("/run/netns/" + n.name) % 32, n);
-                if (a != null) b = n;
-            }
-            Netns first = a, shared = b;
-            // the first takes the slot on CPU 0 (its server and client run there); the second,
-            // on every CPU, counts in the hash where the slot is taken and in it elsewhere
-            Map<String, Long> expectA = clientCloseRound(first, 0, 8011, 50);
-            Map<String, Long> expectB = clientCloseRound(shared, -1, 8012, 100);
-            await(Duration.ofSeconds(5), () -> expectA.equals(kernelTransitions(first.inode()))
-                            && expectB.equals(kernelTransitions(shared.inode())),
-                    () -> "a: " + kernelTransitions(first.inode()) + " vs " + expectA
-                            + "; b: " + kernelTransitions(shared.inode()) + " vs " + expectB + ", ss " + shared.ssCounts());
-        } finally {
-            for (Netns n : made) n.close();
+        Map<Long, Netns> bySlot = new java.util.HashMap<>();
+        Netns a = null, b = null;
+        while (b == null) {
+            Netns n = namespaces.create();
+            a = bySlot.putIfAbsent(io.tcpulse.agent.probe.Probe.netnsCookie(n.path()) % 32, n);
+            if (a != null) b = n;
         }
+        Netns first = a, shared = b;
+        // the first takes the slot on CPU 0 (its server and client run there); the second,
+        // on every CPU, counts in the hash where the slot is taken and in it elsewhere
+        Map<String, Long> expectA = clientCloseRound(first, 0, 8011, 50);
+        Map<String, Long> expectB = clientCloseRound(shared, -1, 8012, 100);
+        await(Duration.ofSeconds(5), () -> expectA.equals(kernelTransitions(first.inode()))
+                        && expectB.equals(kernelTransitions(shared.inode())),
+                () -> "a: " + kernelTransitions(first.inode()) + " vs " + expectA
+                        + "; b: " + kernelTransitions(shared.inode()) + " vs " + expectB + ", ss " + shared.ssCounts());
     }
 
     /** Sockets other than listeners the transition counts leave in a state short of CLOSE. */
@@ -214,7 +195,7 @@ class StateMachineKernelTest {
         return out;
     }
 
-    static Map<String, Long> kernelTransitions(long inode) {
+    Map<String, Long> kernelTransitions(long inode) {
         return kernelTransitions(agent.port(), inode);
     }
 
@@ -232,7 +213,7 @@ class StateMachineKernelTest {
         }
     }
 
-    static Map<String, Long> safeStates(long inode) {
+    Map<String, Long> safeStates(long inode) {
         return safeStates(agent.port(), inode);
     }
 

@@ -1,8 +1,9 @@
 package io.tcpulse.agent.kernel;
 
 import io.tcpulse.agent.Main;
-import org.junit.jupiter.api.BeforeAll;
+import io.tcpulse.agent.testing.Wait;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,6 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static io.tcpulse.agent.kernel.KernelTestSupport.*;
@@ -27,47 +31,42 @@ import static org.junit.jupiter.api.Assertions.*;
  * A use-after-free would crash the JVM running the tests (or the child, which would then
  * not exit 143); a leak would leave BPF descriptors behind.
  */
+@KernelTest
 class StopDuringStormKernelTest {
     private static final int CYCLES = 20;
-
-    @BeforeAll
-    static void requirements() {
-        requireRootAndBpf();
-    }
+    private static final Pattern LISTENING = Pattern.compile("tcpulse listening on http://127\\.0\\.0\\.1:(\\d+)/");
 
     @Test
-    void twentyStartStopCyclesDuringAStormLeaveNothingBehind() throws Exception {
-        try (Netns ns = Netns.create()) {
-            Process storm = ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8040");
-            await(Duration.ofSeconds(20), () -> !ns.ssCounts().isEmpty(), () -> "the storm did not start");
-            long bpfBefore = bpfDescriptors();
-            for (int i = 0; i < CYCLES; i++) {
-                Main.Agent agent = startAgent("--walk-interval-ms", "200");
-                switch (i % 4) {
-                    case 0 -> { } // at once: the loop may not have drained anything yet
-                    case 1 -> await(Duration.ofSeconds(20), () -> consumed(agent) > 0, () -> "no events drained");
-                    case 2 -> { // just after a walk began over again
-                        long walked = lastWalk(agent);
-                        await(Duration.ofSeconds(20), () -> lastWalk(agent) > walked, () -> "no walk");
-                    }
-                    default -> await(Duration.ofSeconds(20), () -> consumed(agent) > 100_000, () -> "storm events not drained");
+    void twentyStartStopCyclesDuringAStormLeaveNothingBehind(Netns ns, Netns fresh, Agents agents) throws Exception {
+        Process storm = ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8040");
+        await(Duration.ofSeconds(20), () -> !ns.ssCounts().isEmpty(), () -> "the storm did not start");
+        long bpfBefore = bpfDescriptors();
+        for (int i = 0; i < CYCLES; i++) {
+            Main.Agent agent = agents.start("--walk-interval-ms", "200"); // stopped by JUnit if a cycle fails
+            switch (i % 4) {
+                case 0 -> { } // at once: the loop may not have drained anything yet
+                case 1 -> await(Duration.ofSeconds(20), () -> consumed(agent) > 0, () -> "no events drained");
+                case 2 -> { // just after a walk began over again
+                    long walked = lastWalk(agent);
+                    await(Duration.ofSeconds(20), () -> lastWalk(agent) > walked, () -> "no walk");
                 }
-                long started = System.nanoTime();
-                agent.close();
-                long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-                assertTrue(tookMs < 15_000, "cycle " + i + ": close took " + tookMs + " ms");
-                assertFalse(probeThreadAlive(), "cycle " + i + ": the probe thread outlived close()");
-                assertTrue(storm.isAlive(), "cycle " + i + ": the storm stopped");
+                default -> await(Duration.ofSeconds(20), () -> consumed(agent) > 100_000, () -> "storm events not drained");
             }
-            assertEquals(bpfBefore, bpfDescriptors(), "BPF maps, programs or links left open by " + CYCLES + " agents");
+            long started = System.nanoTime();
+            agent.close();
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            assertTrue(tookMs < 15_000, "cycle " + i + ": close took " + tookMs + " ms");
+            assertFalse(probeThreadAlive(), "cycle " + i + ": the probe thread outlived close()");
+            assertTrue(storm.isAlive(), "cycle " + i + ": the storm stopped");
         }
+        assertEquals(bpfBefore, bpfDescriptors(), "BPF maps, programs or links left open by " + CYCLES + " agents");
+        ns.close(); // the storm ends here
         // and the next agent counts exactly
-        try (Main.Agent agent = startAgent("--walk-interval-ms", "500"); Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            Map<String, Long> expected = clientCloseRound(ns, 8041, 300);
-            await(Duration.ofSeconds(20), () -> expected.equals(transitionsOf(agent.port(), inode)),
-                    () -> "expected " + expected + " got " + transitionsOf(agent.port(), inode));
-        }
+        Main.Agent agent = agents.start("--walk-interval-ms", "500");
+        long inode = fresh.inode();
+        Map<String, Long> expected = clientCloseRound(fresh, 8041, 300);
+        Wait.until(Duration.ofSeconds(20), () -> transitionsOf(agent.port(), inode), expected::equals,
+                last -> "expected " + expected + " got " + last);
     }
 
     /**
@@ -76,54 +75,58 @@ class StopDuringStormKernelTest {
      * exits 143, the JVM's clean stop, and none leaves a crash report.
      */
     @Test
-    void sigtermWhereverItLandsIsACleanStop() throws Exception {
-        Path dir = Files.createTempDirectory("tcpulse-sigterm-");
-        try (Netns ns = Netns.create()) {
-            ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8042");
-            // after the JVM started: 0 = as soon as it says it listens, else ms into the start-up
-            long[] delays = {300, 700, 1200, 0, -1, -1};
-            for (long delay : delays) {
-                ProcessBuilder pb = new ProcessBuilder(javaAgent(dir, "--listen", "127.0.0.1:0",
-                        "--walk-interval-ms", "200")).directory(dir.toFile()).redirectErrorStream(true);
-                Process p = pb.start();
-                StringBuffer log = new StringBuffer();
-                CountDownLatch listening = new CountDownLatch(1);
-                Thread reader = new Thread(() -> {
-                    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                        for (String line; (line = r.readLine()) != null; ) {
-                            log.append(line).append('\n');
-                            if (line.contains("tcpulse listening on")) listening.countDown();
+    void sigtermWhereverItLandsIsACleanStop(Netns ns, @TempDir Path dir) throws Exception {
+        ns.spawn(stormTool(), "storm", "--seconds", "600", "--close", "rst", "--port", "8042");
+        // after the JVM started: 0 = as soon as it says it listens, else ms into the start-up
+        long[] delays = {300, 700, 1200, 0, -1, -1};
+        for (long delay : delays) {
+            ProcessBuilder pb = new ProcessBuilder(javaAgent(dir, "--listen", "127.0.0.1:0",
+                    "--walk-interval-ms", "200")).directory(dir.toFile()).redirectErrorStream(true);
+            Process p = pb.start();
+            StringBuffer log = new StringBuffer();
+            CountDownLatch listening = new CountDownLatch(1);
+            AtomicInteger port = new AtomicInteger();
+            Thread reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) {
+                        log.append(line).append('\n');
+                        Matcher m = LISTENING.matcher(line);
+                        if (m.find()) {
+                            port.set(Integer.parseInt(m.group(1)));
+                            listening.countDown();
                         }
-                    } catch (IOException ignored) {
-                        // the process ended
                     }
-                }, "sigterm-agent-output");
-                reader.setDaemon(true);
-                reader.start();
-                try {
-                    if (delay > 0) {
-                        Thread.sleep(delay); // the moment is the variable here, not a wait for a state
-                    } else {
-                        assertTrue(listening.await(60, TimeUnit.SECONDS), "never listened:\n" + log);
-                        if (delay < 0) Thread.sleep(1500); // draining the storm, walking
-                    }
-                    p.destroy(); // SIGTERM
-                    assertTrue(p.waitFor(30, TimeUnit.SECONDS), "no exit within 30 s of SIGTERM:\n" + log);
-                    reader.join(5000);
-                    assertEquals(143, p.exitValue(), "SIGTERM " + delay + " ms in:\n" + log);
-                    assertFalse(log.toString().contains("A fatal error has been detected"), log.toString());
-                } finally {
-                    p.destroyForcibly();
+                } catch (IOException ignored) {
+                    // the process ended
                 }
+            }, "sigterm-agent-output");
+            reader.setDaemon(true);
+            reader.start();
+            try {
+                if (delay > 0) {
+                    Thread.sleep(delay); // the moment is the variable here, not a wait for a state
+                } else {
+                    assertTrue(listening.await(60, TimeUnit.SECONDS), "never listened:\n" + log);
+                    long listened = System.currentTimeMillis();
+                    if (delay < 0) { // draining the storm, walking
+                        Wait.until(Duration.ofSeconds(30), () -> getJson(port.get(), "/api/v1/health"),
+                                h -> h.getJsonObject("events").getLong("consumed") > 0
+                                        && h.getJsonObject("walk").getLong("lastMillis") > listened,
+                                h -> "neither draining nor walking: " + h + "\n" + log);
+                    }
+                }
+                p.destroy(); // SIGTERM
+                assertTrue(p.waitFor(30, TimeUnit.SECONDS), "no exit within 30 s of SIGTERM:\n" + log);
+                reader.join(5000);
+                assertEquals(143, p.exitValue(), "SIGTERM " + delay + " ms in:\n" + log);
+                assertFalse(log.toString().contains("A fatal error has been detected"), log.toString());
+            } finally {
+                p.destroyForcibly();
             }
-            try (Stream<Path> files = Files.list(dir)) {
-                List<Path> crashes = files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList();
-                assertEquals(List.of(), crashes, "JVM crash reports");
-            }
-        } finally {
-            try (Stream<Path> all = Files.walk(dir)) {
-                all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> crashes = files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList();
+            assertEquals(List.of(), crashes, "JVM crash reports");
         }
     }
 

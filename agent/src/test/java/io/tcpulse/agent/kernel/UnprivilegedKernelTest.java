@@ -26,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * CAP_BPF and CAP_PERFMON and nothing else, started with setpriv. It must load and attach
  * its programs and report sockets; without those capabilities it must say which is missing.
  */
+@KernelTest
 class UnprivilegedKernelTest {
     private static final int NOBODY = 65534;
     private static final String CAPS = "+bpf,+perfmon";
@@ -34,7 +35,6 @@ class UnprivilegedKernelTest {
 
     @BeforeAll
     static void copyClasspath() throws IOException {
-        requireRootAndBpf();
         world = WorldReadableAgent.create();
     }
 

@@ -1,13 +1,13 @@
 package io.tcpulse.agent.probe;
 
 import io.tcpulse.agent.Main;
-import io.tcpulse.agent.config.Config;
+import io.tcpulse.agent.kernel.Agents;
+import io.tcpulse.agent.kernel.KernelTest;
 import io.tcpulse.agent.kernel.Netns;
 import io.tcpulse.agent.model.ProbeOutage;
 import io.tcpulse.agent.probe.Supervisor.Step;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * on, collection resumes, and the kernel's exact transition counts equal what the traffic
  * made. The outage handler (the agent's exit in production) is recorded here instead.
  */
+@KernelTest
 class ProbeLoopFaultKernelTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
     private static final int N = 200;
@@ -47,10 +48,9 @@ class ProbeLoopFaultKernelTest {
     private static int port;
 
     @BeforeAll
-    static void start() throws Exception {
-        requireRootAndBpf();
-        agent = Main.Agent.start(Config.parse(new String[] {"--listen", "127.0.0.1:0", "--walk-interval-ms", "500",
-                "--max-events-per-sec", "0", "--max-collection-outage", "3s"}), OUTAGES::add);
+    static void start(Agents agents) throws Exception {
+        agent = agents.start(OUTAGES::add, "--walk-interval-ms", "500", "--max-events-per-sec", "0",
+                "--max-collection-outage", "3s");
         port = agent.port();
         agent.probeLoop().beforeEachStep(step -> {
             AtomicInteger left = FAULTS.get(step);
@@ -76,72 +76,62 @@ class ProbeLoopFaultKernelTest {
         FAULTS.clear();
     }
 
-    @AfterAll
-    static void stop() {
-        FAULTS.clear();
-        if (agent != null) agent.close();
-    }
-
     @Test
-    void aWalkThatThrowsNeverStopsTheDrainAndCountsStayExact() throws Exception {
+    void aWalkThatThrowsNeverStopsTheDrainAndCountsStayExact(Netns ns) throws Exception {
         long before = errorCount("walk", "IllegalStateException");
         FAULTS.put(Step.WALK, new AtomicInteger(FOREVER));
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            Map<String, Long> expected = clientCloseRound(ns, 8101, N);
-            // drained and counted while every walk fails
-            await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
-                    () -> "transitions during the failing walk: expected " + expected + " got " + transitionsOf(port, inode));
-            // the counters and the event stream are separate steps: the events may come a tick later
-            await(WAIT, () -> !events(inode, 8101).isEmpty(), () -> "events are drained while the walk fails");
-            await(WAIT, () -> errorCount("walk", "IllegalStateException") >= before + 2, () -> "walk not retried: " + health());
-            JsonObject h = health();
-            assertEquals("degraded", h.getString("status"), h.encode());
-            JsonObject probe = h.getJsonObject("probe");
-            assertEquals("bpf", probe.getString("mode"), "the probe stays attached");
-            assertTrue(probe.getBoolean("available"));
-            assertEquals("walk", probe.getJsonObject("outage").getString("step"), h.encode());
-            assertTrue(probe.getString("cause").contains("step walk (IllegalStateException): injected walk failure"), h.encode());
-            JsonObject walk = error(h, "walk", "IllegalStateException").orElseThrow();
-            assertTrue(walk.getBoolean("failing"));
-            assertEquals("injected walk failure", walk.getString("message"));
-            assertTrue(metric("tcpulse_probe_errors_total{step=\"walk\",errno=\"IllegalStateException\"}") >= before + 2);
-            assertTrue(metric("tcpulse_probe_outage_seconds") > 0);
+        long inode = ns.inode();
+        Map<String, Long> expected = clientCloseRound(ns, 8101, N);
+        // drained and counted while every walk fails
+        await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
+                () -> "transitions during the failing walk: expected " + expected + " got " + transitionsOf(port, inode));
+        // the counters and the event stream are separate steps: the events may come a tick later
+        await(WAIT, () -> !events(inode, 8101).isEmpty(), () -> "events are drained while the walk fails");
+        await(WAIT, () -> errorCount("walk", "IllegalStateException") >= before + 2, () -> "walk not retried: " + health());
+        JsonObject h = health();
+        assertEquals("degraded", h.getString("status"), h.encode());
+        JsonObject probe = h.getJsonObject("probe");
+        assertEquals("bpf", probe.getString("mode"), "the probe stays attached");
+        assertTrue(probe.getBoolean("available"));
+        assertEquals("walk", probe.getJsonObject("outage").getString("step"), h.encode());
+        assertTrue(probe.getString("cause").contains("step walk (IllegalStateException): injected walk failure"), h.encode());
+        JsonObject walk = error(h, "walk", "IllegalStateException").orElseThrow();
+        assertTrue(walk.getBoolean("failing"));
+        assertEquals("injected walk failure", walk.getString("message"));
+        assertTrue(metric("tcpulse_probe_errors_total{step=\"walk\",errno=\"IllegalStateException\"}") >= before + 2);
+        assertTrue(metric("tcpulse_probe_outage_seconds") > 0);
 
-            // failing for longer than --max-collection-outage: the agent would exit now
-            ProbeOutage outage = nextOutage("walk");
-            assertNotNull(outage, "no outage reported after 3 s of failing walks: " + health());
-            assertEquals("IllegalStateException", outage.errno());
-            assertEquals(outage.sinceMillis() + 3000, outage.exitAtMillis());
+        // failing for longer than --max-collection-outage: the agent would exit now
+        ProbeOutage outage = nextOutage("walk");
+        assertNotNull(outage, "no outage reported after 3 s of failing walks: " + health());
+        assertEquals("IllegalStateException", outage.errno());
+        assertEquals(outage.sinceMillis() + 3000, outage.exitAtMillis());
 
-            FAULTS.remove(Step.WALK);
-            await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
-            JsonObject healed = health();
-            assertNull(healed.getJsonObject("probe").getValue("outage"));
-            assertFalse(error(healed, "walk", "IllegalStateException").orElseThrow().getBoolean("failing"));
-            assertEquals(0.0, metric("tcpulse_probe_outage_seconds"));
-            // the walk works again: states equal ss, and later traffic is exact too
-            await(WAIT, () -> ns.ssCounts().equals(statesAsSs(port, inode)),
-                    () -> "states: ss " + ns.ssCounts() + ", agent " + statesAsSs(port, inode));
-            Map<String, Long> more = clientCloseRound(ns, 8102, N);
-            Map<String, Long> total = sum(expected, more);
-            await(WAIT, () -> total.equals(transitionsOf(port, inode)),
-                    () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
-        }
+        FAULTS.remove(Step.WALK);
+        await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
+        JsonObject healed = health();
+        assertNull(healed.getJsonObject("probe").getValue("outage"));
+        assertFalse(error(healed, "walk", "IllegalStateException").orElseThrow().getBoolean("failing"));
+        assertEquals(0.0, metric("tcpulse_probe_outage_seconds"));
+        // the walk works again: states equal ss, and later traffic is exact too
+        await(WAIT, () -> ns.ssCounts().equals(statesAsSs(port, inode)),
+                () -> "states: ss " + ns.ssCounts() + ", agent " + statesAsSs(port, inode));
+        Map<String, Long> more = clientCloseRound(ns, 8102, N);
+        Map<String, Long> total = sum(expected, more);
+        await(WAIT, () -> total.equals(transitionsOf(port, inode)),
+                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
     }
 
     @Test
-    void aDrainThatThrowsOnceLosesNoCount() throws Exception {
+    void aDrainThatThrowsOnceLosesNoCount(Netns ns) throws Exception {
         long before = errorCount("drain", "ENOMEM");
         FAULTS.put(Step.DRAIN, new AtomicInteger(1));
         await(WAIT, () -> errorCount("drain", "ENOMEM") == before + 1, () -> "no drain error: " + health());
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            Map<String, Long> expected = clientCloseRound(ns, 8111, N);
-            await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
-                    () -> "transitions: expected " + expected + " got " + transitionsOf(port, inode));
-            await(WAIT, () -> !events(inode, 8111).isEmpty(), () -> "the drain did not resume");
-        }
+        long inode = ns.inode();
+        Map<String, Long> expected = clientCloseRound(ns, 8111, N);
+        await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
+                () -> "transitions: expected " + expected + " got " + transitionsOf(port, inode));
+        await(WAIT, () -> !events(inode, 8111).isEmpty(), () -> "the drain did not resume");
         JsonObject h = health();
         assertEquals("ok", h.getString("status"), h.encode());
         JsonObject drain = error(h, "drain", "ENOMEM").orElseThrow();
@@ -152,52 +142,48 @@ class ProbeLoopFaultKernelTest {
     }
 
     @Test
-    void failingCountersAndPublishingShowAndHeal() throws Exception {
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            FAULTS.put(Step.COUNTERS, new AtomicInteger(FOREVER));
-            await(WAIT, () -> error(health(), "counters", "EAGAIN").map(e -> e.getBoolean("failing")).orElse(false),
-                    () -> "no counters error: " + health());
-            assertEquals("degraded", health().getString("status"));
-            Map<String, Long> expected = clientCloseRound(ns, 8121, N);
-            FAULTS.remove(Step.COUNTERS);
+    void failingCountersAndPublishingShowAndHeal(Netns ns) throws Exception {
+        long inode = ns.inode();
+        FAULTS.put(Step.COUNTERS, new AtomicInteger(FOREVER));
+        await(WAIT, () -> error(health(), "counters", "EAGAIN").map(e -> e.getBoolean("failing")).orElse(false),
+                () -> "no counters error: " + health());
+        assertEquals("degraded", health().getString("status"));
+        Map<String, Long> expected = clientCloseRound(ns, 8121, N);
+        FAULTS.remove(Step.COUNTERS);
 
-            // a snapshot that cannot be built: the health alone is published, and says so
-            FAULTS.put(Step.PUBLISH, new AtomicInteger(FOREVER));
-            await(WAIT, () -> "publish".equals(Optional.ofNullable(health().getJsonObject("probe").getJsonObject("outage"))
-                    .map(o -> o.getString("step")).orElse(null)), () -> "no publish outage: " + health());
-            assertTrue(error(health(), "publish", "IllegalStateException").orElseThrow().getBoolean("failing"));
-            Map<String, Long> more = clientCloseRound(ns, 8122, N);
-            FAULTS.remove(Step.PUBLISH);
+        // a snapshot that cannot be built: the health alone is published, and says so
+        FAULTS.put(Step.PUBLISH, new AtomicInteger(FOREVER));
+        await(WAIT, () -> "publish".equals(Optional.ofNullable(health().getJsonObject("probe").getJsonObject("outage"))
+                .map(o -> o.getString("step")).orElse(null)), () -> "no publish outage: " + health());
+        assertTrue(error(health(), "publish", "IllegalStateException").orElseThrow().getBoolean("failing"));
+        Map<String, Long> more = clientCloseRound(ns, 8122, N);
+        FAULTS.remove(Step.PUBLISH);
 
-            Map<String, Long> total = sum(expected, more);
-            await(WAIT, () -> total.equals(transitionsOf(port, inode)),
-                    () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
-            await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
-            assertFalse(error(health(), "counters", "EAGAIN").orElseThrow().getBoolean("failing"));
-            assertTrue(metric("tcpulse_probe_errors_total{step=\"publish\",errno=\"IllegalStateException\"}") >= 1);
-        }
+        Map<String, Long> total = sum(expected, more);
+        await(WAIT, () -> total.equals(transitionsOf(port, inode)),
+                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
+        await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
+        assertFalse(error(health(), "counters", "EAGAIN").orElseThrow().getBoolean("failing"));
+        assertTrue(metric("tcpulse_probe_errors_total{step=\"publish\",errno=\"IllegalStateException\"}") >= 1);
     }
 
     @Test
-    void aFailingOwnerLookupLeavesCollectionOk() throws Exception {
+    void aFailingOwnerLookupLeavesCollectionOk(Netns ns) throws Exception {
         long before = errorCount("owners", "EMFILE");
         FAULTS.put(Step.OWNERS, new AtomicInteger(FOREVER));
-        try (Netns ns = Netns.create()) {
-            long inode = ns.inode();
-            // listeners with a cgroup make every walk look their owners up
-            Map<String, Long> expected = clientCloseRound(ns, 8131, N);
-            await(WAIT, () -> errorCount("owners", "EMFILE") > before, () -> "no owner lookup failed: " + health());
-            JsonObject h = health();
-            assertEquals("ok", h.getString("status"), "unnamed owners are no outage: " + h.encode());
-            assertNull(h.getJsonObject("probe").getValue("outage"));
-            assertTrue(error(h, "owners", "EMFILE").orElseThrow().getBoolean("failing"));
-            await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
-                    () -> "transitions: expected " + expected + " got " + transitionsOf(port, inode));
-            FAULTS.remove(Step.OWNERS);
-            await(WAIT, () -> !error(health(), "owners", "EMFILE").orElseThrow().getBoolean("failing"),
-                    () -> "owner lookups never recovered: " + health());
-        }
+        long inode = ns.inode();
+        // listeners with a cgroup make every walk look their owners up
+        Map<String, Long> expected = clientCloseRound(ns, 8131, N);
+        await(WAIT, () -> errorCount("owners", "EMFILE") > before, () -> "no owner lookup failed: " + health());
+        JsonObject h = health();
+        assertEquals("ok", h.getString("status"), "unnamed owners are no outage: " + h.encode());
+        assertNull(h.getJsonObject("probe").getValue("outage"));
+        assertTrue(error(h, "owners", "EMFILE").orElseThrow().getBoolean("failing"));
+        await(WAIT, () -> expected.equals(transitionsOf(port, inode)),
+                () -> "transitions: expected " + expected + " got " + transitionsOf(port, inode));
+        FAULTS.remove(Step.OWNERS);
+        await(WAIT, () -> !error(health(), "owners", "EMFILE").orElseThrow().getBoolean("failing"),
+                () -> "owner lookups never recovered: " + health());
     }
 
     // ---- helpers ----
