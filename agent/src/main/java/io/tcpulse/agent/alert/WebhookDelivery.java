@@ -61,14 +61,6 @@ public final class WebhookDelivery implements AutoCloseable {
                     WebhookDelivery previous) {
         this.settings = settings;
         this.outbox = outbox;
-        for (AlertsConfig.Receiver r : receivers) {
-            Worker w = new Worker(r);
-            Worker before = previous == null ? null : previous.workers.get(r.name());
-            if (before != null) {
-                for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
-            }
-            workers.put(r.name(), w);
-        }
         this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("tcpulse-webhooks"));
         scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // pending retries wait for the next run
         scheduler.setRemoveOnCancelPolicy(true);
@@ -79,6 +71,14 @@ public final class WebhookDelivery implements AutoCloseable {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .executor(httpThreads)
                 .build();
+        for (AlertsConfig.Receiver r : receivers) {
+            Worker w = new Worker(r);
+            Worker before = previous == null ? null : previous.workers.get(r.name());
+            if (before != null) {
+                for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
+            }
+            workers.put(r.name(), w);
+        }
     }
 
     /** Picks up what an earlier run left in the outbox and starts sending. */
@@ -172,6 +172,21 @@ public final class WebhookDelivery implements AutoCloseable {
         }
     }
 
+    /** A client like the shared one that trusts only the receiver's tlsCa (checked when the config was read). */
+    private HttpClient clientTrusting(AlertsConfig.Receiver r) {
+        try {
+            return HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(r.timeout() != null ? r.timeout() : settings.timeout())
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .executor(httpThreads)
+                    .sslContext(io.tcpulse.agent.config.TlsTrust.context(r.tlsCa()))
+                    .build();
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("receiver " + r.name() + ": its tlsCaFile cannot be used: " + e.getMessage(), e);
+        }
+    }
+
     private static java.util.concurrent.ThreadFactory daemon(String name) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
@@ -185,6 +200,7 @@ public final class WebhookDelivery implements AutoCloseable {
     private final class Worker {
         final AlertsConfig.Receiver receiver;
         final URI uri;
+        final HttpClient client; // the shared one, or one trusting the receiver's own CA
         final ArrayDeque<Outbox.Entry> queue = new ArrayDeque<>();
         final AtomicLong[] outcomes = new AtomicLong[OUTCOMES.size()];
         final AtomicInteger pending = new AtomicInteger();
@@ -195,6 +211,7 @@ public final class WebhookDelivery implements AutoCloseable {
         Worker(AlertsConfig.Receiver receiver) {
             this.receiver = receiver;
             this.uri = URI.create(receiver.url());
+            this.client = receiver.tlsCa() == null ? http : clientTrusting(receiver);
             for (int i = 0; i < outcomes.length; i++) outcomes[i] = new AtomicLong();
         }
 
@@ -203,7 +220,7 @@ public final class WebhookDelivery implements AutoCloseable {
             Outbox.Entry e = queue.peekFirst();
             inFlight = true;
             try {
-                http.sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
+                client.sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
                         .whenComplete((resp, err) -> run(() -> done(e, resp, err)));
             } catch (RuntimeException ex) { // e.g. the executor is shutting down
                 inFlight = false;
@@ -214,7 +231,7 @@ public final class WebhookDelivery implements AutoCloseable {
         private HttpRequest request(Outbox.Entry e) {
             byte[] body = e.body().getBytes(StandardCharsets.UTF_8);
             HttpRequest.Builder b = HttpRequest.newBuilder(uri)
-                    .timeout(settings.timeout())
+                    .timeout(receiver.timeout() != null ? receiver.timeout() : settings.timeout())
                     .header("Content-Type", "application/json")
                     .header("User-Agent", "tcpulse")
                     .header(IDEMPOTENCY_HEADER, e.id());

@@ -53,7 +53,10 @@ public record Config(
               --cors-origin ORIGIN      allow a browser origin (repeatable; default none)
               --max-connections N       concurrent HTTP connections (default 0: RLIMIT_NOFILE less the
                                         descriptors open at start and 64 kept for the probe)
-              --webhook URL             send alerts (built-in rules) to URL in Alertmanager format (repeatable)
+              --alertmanager URL        push alerts to this Alertmanager (http://am:9093; POST /api/v2/alerts), repeatable:
+                                        every Alertmanager of an HA pair gets every alert
+              --webhook URL             send alerts to URL as webhook notifications (Alertmanager's webhook JSON;
+                                        not an Alertmanager: use --alertmanager), repeatable
               --state-dir DIR           alert state and webhook outbox (default /var/lib/tcpulse, see docs/alerts.md)
               --help                    this text
             """;
@@ -141,6 +144,7 @@ public record Config(
                 case "--requests-per-second" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.requestsPerSecond = (int) Math.min(v, 1_000_000)); }
                 case "--cors-origin" -> { String v = value(args, i++); c = c.with(b -> b.corsOrigins = append(b.corsOrigins, v)); }
                 case "--webhook" -> { AlertsConfig v = c.alerts.withWebhook(value(args, i++)); c = c.with(b -> b.alerts = v); }
+                case "--alertmanager" -> { AlertsConfig v = c.alerts.withAlertmanager(value(args, i++)); c = c.with(b -> b.alerts = v); }
                 case "--state-dir" -> { String v = Path.of(value(args, i++)).toAbsolutePath().normalize().toString(); c = c.with(b -> b.stateDir = v); }
                 default -> throw new ConfigException("unknown option " + a + "\n" + USAGE);
             }
