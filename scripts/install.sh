@@ -12,7 +12,7 @@
 #   /usr/lib/tcpulse/tcpulse.jar                the agent
 #   /usr/bin/tcpulse                            the CLI: `tcpulse check`, `tcpulse --help`
 #   /etc/systemd/system/tcpulse.service         the hardened unit (DynamicUser, CAP_BPF+CAP_PERFMON)
-#   /etc/tcpulse/tcpulse.json                   example config, only if there is none yet
+#   /etc/tcpulse/tcpulse.yml                    example config, only if there is none yet
 #   /usr/share/doc/tcpulse/operations.md        what all of it means
 # The jar is agent/target/tcpulse.jar (or $TCPULSE_JAR). When it is missing, it is built
 # by the user who ran sudo ($SUDO_USER), never by root from a checkout: build it yourself
@@ -102,11 +102,15 @@ EOF
 put "$wrapper" /usr/bin/tcpulse 0755
 
 install -d -m 0755 "$dest/etc/tcpulse"
-if [[ -e $dest/etc/tcpulse/tcpulse.json ]]; then
-    say "kept       /etc/tcpulse/tcpulse.json (yours; the example is examples/tcpulse.json)"
+if [[ -e $dest/etc/tcpulse/tcpulse.yml ]]; then
+    say "kept       /etc/tcpulse/tcpulse.yml (yours; the example is examples/tcpulse.yml)"
 else
-    install -m 0644 "$repo/examples/tcpulse.json" "$dest/etc/tcpulse/tcpulse.json"
-    say "installed  /etc/tcpulse/tcpulse.json (example: listens on 127.0.0.1:9470)"
+    install -m 0644 "$repo/examples/tcpulse.yml" "$dest/etc/tcpulse/tcpulse.yml"
+    say "installed  /etc/tcpulse/tcpulse.yml (example: listens on 127.0.0.1:9470)"
+    if [[ -e $dest/etc/tcpulse/tcpulse.json ]]; then
+        say "WARNING    /etc/tcpulse/tcpulse.json (an earlier install's) is no longer read: the unit reads"
+        say "           tcpulse.yml; move your settings there (the same keys in YAML), then remove the .json"
+    fi
 fi
 
 if [[ -n $dest ]]; then
@@ -117,7 +121,7 @@ fi
 if [[ ! -d /run/systemd/system ]]; then
     say "systemd is not running here (PID 1 is $(ps -o comm= -p 1 2>/dev/null || echo unknown)):"
     say "  skipped daemon-reload and enable; the unit takes effect on a systemd host."
-    say "  run it by hand: java -jar /usr/lib/tcpulse/tcpulse.jar --config /etc/tcpulse/tcpulse.json"
+    say "  run it by hand: java -jar /usr/lib/tcpulse/tcpulse.jar --config /etc/tcpulse/tcpulse.yml"
     exit 0
 fi
 systemctl daemon-reload

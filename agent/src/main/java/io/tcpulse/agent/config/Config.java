@@ -231,6 +231,24 @@ public record Config(
         return c;
     }
 
+    /** The same for a YAML file's text: the same keys, rules and messages. */
+    public static Config fromYaml(String yaml) throws ConfigException {
+        Config c = defaults().withTree(YamlTree.parse(yaml));
+        c.validate();
+        return c;
+    }
+
+    /**
+     * Whether file is read as YAML: by its extension (.yml, .yaml: YAML; .json: JSON);
+     * any other name is JSON when its text starts with '{', YAML otherwise.
+     */
+    static boolean isYaml(Path file, String text) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".yml") || name.endsWith(".yaml")) return true;
+        if (name.endsWith(".json")) return false;
+        return !text.stripLeading().startsWith("{");
+    }
+
     Config withFile(Path file) throws ConfigException {
         String text;
         try {
@@ -239,7 +257,7 @@ public record Config(
             throw new ConfigException("cannot read config file " + file + ": " + e);
         }
         try {
-            return withJson(text);
+            return withTree(isYaml(file, text) ? YamlTree.parse(text) : JsonTree.parse(text));
         } catch (ConfigException e) {
             throw e.in("config file " + file);
         }
@@ -247,7 +265,11 @@ public record Config(
 
     /** This config overlaid with the JSON text; every key, type and bound checked. */
     Config withJson(String text) throws ConfigException {
-        Obj root = JsonTree.parse(text);
+        return withTree(JsonTree.parse(text));
+    }
+
+    /** This config overlaid with a parsed file (JSON or YAML); every key, type and bound checked. */
+    Config withTree(Obj root) throws ConfigException {
         Problems p = new Problems();
         JsonTree.object(root, TOP_KEYS, p);
         Builder b = new Builder(this);
