@@ -30,7 +30,7 @@ test=(
     iproute2
     # operations tests: systemd-analyze verify/security on the unit, setpriv for the
     # unprivileged run, openssl for a TLS pair, lintian for the .deb
-    systemd util-linux openssl lintian
+    systemd util-linux openssl lintian unzip
     # the real Prometheus and Alertmanager the ecosystem tests run (services kept off, see above)
     prometheus prometheus-alertmanager
     # dashboard tests: headless Chromium driven by Selenium through chromedriver
