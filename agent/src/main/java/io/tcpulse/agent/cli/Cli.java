@@ -164,10 +164,4 @@ public final class Cli {
             return 0;
         }
     }
-
-    /** For Config users that want the run options' help text (e.g. in an error). */
-    public static String runUsage() {
-        return commandLine().getSubcommands().get("run").getUsageMessage(CommandLine.Help.Ansi.OFF);
-    }
-
 }

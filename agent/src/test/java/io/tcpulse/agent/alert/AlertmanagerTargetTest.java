@@ -140,6 +140,20 @@ class AlertmanagerTargetTest {
                 && s.delivery().pending().values().stream().allMatch(p -> p == 0), () -> s.delivery().counts().toString());
     }
 
+    @Test
+    void theRulesApiShowsAlertmanagersWithoutTheirCredentials(@TempDir Path dir) throws Exception {
+        Path token = java.nio.file.Files.writeString(dir.resolve("token"), "very-secret-token");
+        AlertsConfig c = config("{\"name\": \"am-1\", \"url\": \"https://am-1:9093\", \"bearerTokenFile\": \"" + token + "\"}");
+        JsonObject json = AlertsApi.rulesJson(c);
+        JsonObject am = json.getJsonArray("receivers").getJsonObject(0);
+        assertEquals("am-1", am.getString("name"));
+        assertTrue(am.getBoolean("alertmanager"));
+        assertEquals("alertmanager-api", am.getString("format"));
+        assertEquals("https://am-1:9093/…", am.getString("url"));
+        assertEquals("10s", json.getString("resendInterval"));
+        assertFalse(json.encode().contains("very-secret-token"), json.encode());
+    }
+
     private static String lastEndsAt(TestReceiver r) {
         List<TestReceiver.Request> d = r.delivered();
         return d.isEmpty() ? "" : alert(d.get(d.size() - 1)).getString("endsAt");
