@@ -60,6 +60,12 @@ if [[ -n $deb ]]; then
     exit 0
 fi
 
+if [[ -z $dest ]] && dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q "ok installed"; then
+    echo "install.sh: tcpulse is installed as a Debian package: upgrade it with --deb FILE (or apt-get)," \
+        "or apt-get remove it before installing the artifacts" >&2
+    exit 1
+fi
+
 if [[ ! -f $jar ]]; then
     if ((build)) && [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]] && command -v mvn >/dev/null; then
         say "building as $SUDO_USER (mvn -DskipTests package), never as root"

@@ -24,6 +24,12 @@ fi
 
 say() { printf 'tcpulse: %s\n' "$*"; }
 
+if [[ -z $dest ]] && dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q "ok installed"; then
+    echo "uninstall.sh: tcpulse is installed as a Debian package: apt-get remove tcpulse (apt-get purge tcpulse" \
+        "also removes /etc/tcpulse and the state)" >&2
+    exit 1
+fi
+
 if [[ -z $dest && -d /run/systemd/system ]]; then
     if systemctl is-active --quiet tcpulse.service; then
         systemctl stop tcpulse.service
