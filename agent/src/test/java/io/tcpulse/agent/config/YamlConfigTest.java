@@ -126,6 +126,27 @@ class YamlConfigTest {
     }
 
     @Test
+    void aYamlFileReloadsAndItsAlertmanagersWithIt() throws Exception {
+        Path file = Files.writeString(dir.resolve("tcpulse.yml"), "alerts:\n  alertmanagers:\n    - url: http://am-1:9093\n");
+        Config running = Config.parse(new String[]{"--config=" + file, "--listen=127.0.0.1:9470"});
+        assertEquals(file.toString(), running.configFile());
+        Files.writeString(file, """
+                alerts:
+                  resendInterval: 30s
+                  alertmanagers:
+                    - url: http://am-1:9093
+                    - url: http://am-2:9093
+                """);
+        Config.Reload r = running.reload(running.reread(), true);
+        assertEquals(List.of("alerts.receivers.alertmanager-2", "alerts.resendInterval"), r.changed());
+        assertEquals(2, r.applied().alerts().alertmanagers().size());
+        Files.writeString(file, "alerts:\n  alertmanagers:\n    - url: am-2:9093\n");
+        Config.ConfigException e = assertThrows(Config.ConfigException.class, running::reread);
+        assertEquals("config file " + file + ": line 3: alerts.alertmanagers[0].url must be an http:// or https:// URL,"
+                + " got \"am-2:9093\"", e.getMessage());
+    }
+
+    @Test
     void aFileWithoutAKnownExtensionIsReadByItsFirstCharacter() throws Exception {
         assertEquals(9472, Config.load(Files.writeString(dir.resolve("conf"), "listen: 127.0.0.1:9472\n")).port());
         assertEquals(9473, Config.load(Files.writeString(dir.resolve("conf2"), "{\"listen\": \"127.0.0.1:9473\"}")).port());
