@@ -61,6 +61,14 @@ public final class WebhookDelivery implements AutoCloseable {
                     WebhookDelivery previous) {
         this.settings = settings;
         this.outbox = outbox;
+        for (AlertsConfig.Receiver r : receivers) {
+            Worker w = new Worker(r);
+            Worker before = previous == null ? null : previous.workers.get(r.name());
+            if (before != null) {
+                for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
+            }
+            workers.put(r.name(), w);
+        }
         this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("tcpulse-webhooks"));
         scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // pending retries wait for the next run
         scheduler.setRemoveOnCancelPolicy(true);
@@ -71,14 +79,6 @@ public final class WebhookDelivery implements AutoCloseable {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .executor(httpThreads)
                 .build();
-        for (AlertsConfig.Receiver r : receivers) {
-            Worker w = new Worker(r);
-            Worker before = previous == null ? null : previous.workers.get(r.name());
-            if (before != null) {
-                for (int i = 0; i < w.outcomes.length; i++) w.outcomes[i].set(before.outcomes[i].get());
-            }
-            workers.put(r.name(), w);
-        }
     }
 
     /** Picks up what an earlier run left in the outbox and starts sending. */
@@ -200,7 +200,6 @@ public final class WebhookDelivery implements AutoCloseable {
     private final class Worker {
         final AlertsConfig.Receiver receiver;
         final URI uri;
-        final HttpClient client; // the shared one, or one trusting the receiver's own CA
         final ArrayDeque<Outbox.Entry> queue = new ArrayDeque<>();
         final AtomicLong[] outcomes = new AtomicLong[OUTCOMES.size()];
         final AtomicInteger pending = new AtomicInteger();
@@ -211,7 +210,6 @@ public final class WebhookDelivery implements AutoCloseable {
         Worker(AlertsConfig.Receiver receiver) {
             this.receiver = receiver;
             this.uri = URI.create(receiver.url());
-            this.client = receiver.tlsCa() == null ? http : clientTrusting(receiver);
             for (int i = 0; i < outcomes.length; i++) outcomes[i] = new AtomicLong();
         }
 
@@ -220,7 +218,7 @@ public final class WebhookDelivery implements AutoCloseable {
             Outbox.Entry e = queue.peekFirst();
             inFlight = true;
             try {
-                client.sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
+                client().sendAsync(request(e), HttpResponse.BodyHandlers.ofString())
                         .whenComplete((resp, err) -> run(() -> done(e, resp, err)));
             } catch (RuntimeException ex) { // e.g. the executor is shutting down
                 inFlight = false;
@@ -323,5 +321,14 @@ public final class WebhookDelivery implements AutoCloseable {
             }
             return Duration.ofMillis(Math.max(1, jittered));
         }
+
+        /** The shared client, or (made at first use) one that trusts only the receiver's tlsCa. */
+        private HttpClient client() {
+            if (receiver.tlsCa() == null) return http;
+            if (trusting == null) trusting = clientTrusting(receiver);
+            return trusting;
+        }
+
+        private HttpClient trusting;
     }
 }
