@@ -154,6 +154,53 @@ class AlertmanagerTargetTest {
         assertFalse(json.encode().contains("very-secret-token"), json.encode());
     }
 
+    /** An Alertmanager behind HTTPS with its own CA (tlsCaFile) and basic auth gets the alert; the JVM's trust store is not used. */
+    @Test
+    void anAlertmanagerBehindTlsWithItsOwnCaAndBasicAuth(@TempDir Path dir) throws Exception {
+        Path cert = dir.resolve("cert.pem"), key = dir.resolve("key.pem"), p12 = dir.resolve("server.p12");
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.toString(), "-out", cert.toString());
+        run("openssl", "pkcs12", "-export", "-in", cert.toString(), "-inkey", key.toString(), "-out", p12.toString(),
+                "-passout", "pass:changeit");
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        try (var in = java.nio.file.Files.newInputStream(p12)) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "changeit".toCharArray());
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        List<String> got = java.util.Collections.synchronizedList(new ArrayList<>());
+        com.sun.net.httpserver.HttpsServer server = com.sun.net.httpserver.HttpsServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        server.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(ctx));
+        server.createContext("/", ex -> {
+            got.add(ex.getRequestMethod() + " " + ex.getRequestURI().getPath() + " "
+                    + ex.getRequestHeaders().getFirst("Authorization") + " "
+                    + new String(ex.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        server.start();
+        closing.add(() -> server.stop(0));
+        Path pw = java.nio.file.Files.writeString(dir.resolve("pw"), "pa55\n");
+        AlertService s = service(config("{\"name\": \"tls\", \"url\": \"https://127.0.0.1:" + server.getAddress().getPort()
+                + "\", \"tlsCaFile\": \"" + cert + "\", \"basicAuth\": {\"username\": \"tcpulse\", \"passwordFile\": \""
+                + pw + "\"}}"));
+        evaluate(s, 0);
+        evaluate(s, 10);
+        await(() -> !got.isEmpty(), () -> s.delivery().counts().toString());
+        String r = got.get(0);
+        assertTrue(r.startsWith("POST /api/v2/alerts Basic " + java.util.Base64.getEncoder().encodeToString("tcpulse:pa55".getBytes())
+                + " [{\"labels\""), r);
+    }
+
+    private static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+    }
+
     private static String lastEndsAt(TestReceiver r) {
         List<TestReceiver.Request> d = r.delivered();
         return d.isEmpty() ? "" : alert(d.get(d.size() - 1)).getString("endsAt");
