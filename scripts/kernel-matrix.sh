@@ -311,7 +311,7 @@ trap 'exit 130' INT TERM
 read -ra suites <<<"$KERNELS"
 
 if ((${#suites[@]})); then
-    scripts/install-deps.sh  # qemu, initramfs-tools and the rest: apt only when something is missing
+    scripts/install-deps.sh test  # qemu, initramfs-tools and the rest: apt only when something is missing
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
     flock 9  # one fetch at a time: kernels, initrds and /lib/modules are shared

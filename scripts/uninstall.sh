@@ -24,6 +24,12 @@ fi
 
 say() { printf 'tcpulse: %s\n' "$*"; }
 
+if [[ -z $dest ]] && dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q "ok installed"; then
+    echo "uninstall.sh: tcpulse is installed as a Debian package: apt-get remove tcpulse (apt-get purge tcpulse" \
+        "also removes /etc/tcpulse and the state)" >&2
+    exit 1
+fi
+
 if [[ -z $dest && -d /run/systemd/system ]]; then
     if systemctl is-active --quiet tcpulse.service; then
         systemctl stop tcpulse.service
@@ -50,14 +56,14 @@ remove /usr/bin/tcpulse
 remove /usr/lib/tcpulse
 remove /usr/share/doc/tcpulse
 
-config=$dest/etc/tcpulse/tcpulse.json
+config=$dest/etc/tcpulse/tcpulse.yml
 if ((purge)); then
     remove /etc/tcpulse
     # DynamicUser keeps the real directory under /var/lib/private
     remove /var/lib/tcpulse
     remove /var/lib/private/tcpulse
-elif [[ -f $config ]] && cmp -s "$config" "$repo/examples/tcpulse.json"; then
-    remove /etc/tcpulse/tcpulse.json
+elif [[ -f $config ]] && cmp -s "$config" "$repo/examples/tcpulse.yml"; then
+    remove /etc/tcpulse/tcpulse.yml
     rmdir "$dest/etc/tcpulse" 2>/dev/null && say "removed    /etc/tcpulse" || true
 else
     [[ -d $dest/etc/tcpulse ]] && say "kept       /etc/tcpulse (changed by you; --purge removes it)"

@@ -14,7 +14,6 @@ import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -36,41 +35,42 @@ public final class Main {
      */
     public static final int EXIT_COLLECTION_OUTAGE = 75;
 
-    public static void main(String[] args) throws Exception {
-        if (args.length > 0 && args[0].equals("bench-pipeline")) {
-            io.tcpulse.agent.bench.PipelineBench.main(Arrays.copyOfRange(args, 1, args.length));
-            return;
-        }
-        if (args.length > 0 && args[0].equals("check")) {
-            System.exit(io.tcpulse.agent.check.HostCheck.run(Arrays.copyOfRange(args, 1, args.length), System.out));
-            return;
-        }
-        if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
-            System.out.print(Config.USAGE);
-            return;
-        }
+    /** tcpulse [run|check|bench-pipeline|version|help] [options]: see {@link io.tcpulse.agent.cli.Cli}. */
+    public static void main(String[] args) {
+        int code = io.tcpulse.agent.cli.Cli.execute(args);
+        if (code >= 0) System.exit(code);
+        // the agent runs on in its own threads; the shutdown hook stops it
+    }
+
+    /**
+     * tcpulse run: parses the (canonical) options, starts the agent, installs the shutdown
+     * hook and SIGHUP handler. Returns null once it runs, else the exit code: 2 for a
+     * configuration error, 1 when it could not start.
+     */
+    public static Integer startAgent(String[] args) {
         Config config;
         try {
             config = Config.parse(args);
         } catch (Config.ConfigException e) {
             System.err.println("tcpulse: " + e.getMessage());
-            System.exit(2);
-            return;
+            return 2;
         }
         Agent agent;
         try {
             agent = Agent.start(config);
         } catch (Config.ConfigException e) { // e.g. a non-loopback address without a token
             System.err.println("tcpulse: " + e.getMessage());
-            System.exit(2);
-            return;
+            return 2;
         } catch (IllegalStateException | java.io.IOException e) { // the port is taken, the outbox unreadable
             System.err.println("tcpulse: " + e.getMessage());
-            System.exit(1);
-            return;
+            return 1;
+        } catch (Exception e) {
+            System.err.println("tcpulse: cannot start: " + e);
+            return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "tcpulse-shutdown"));
         onSighup(agent::reloadOnSignal);
+        return null;
     }
 
     /**

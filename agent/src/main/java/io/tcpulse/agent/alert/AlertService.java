@@ -41,6 +41,9 @@ public final class AlertService implements AutoCloseable {
     private volatile String externalUrl = ownUrl;
     private boolean started, deliveryStarted;
     private ScheduledFuture<?> schedule;
+    private final InstantSource clock;
+    // evaluation thread only: when each firing alert (by fingerprint) last went to the Alertmanagers
+    private final Map<String, java.time.Instant> sentToAlertmanagers = new java.util.HashMap<>();
 
     private AlertService(AlertsConfig config, SnapshotSource source, boolean probeExpected, Path stateDir,
                          InstantSource clock, Map<String, String> externalLabels) throws IOException {
@@ -48,6 +51,7 @@ public final class AlertService implements AutoCloseable {
         this.source = source;
         this.probeExpected = probeExpected;
         this.stateDir = stateDir;
+        this.clock = clock;
         AlertStore store = null;
         if (stateDir != null) {
             Files.createDirectories(stateDir);
@@ -193,6 +197,7 @@ public final class AlertService implements AutoCloseable {
             WebhookDelivery after = next.receivers().isEmpty() ? null
                     : new WebhookDelivery(next.receivers(), next.delivery(), box, before);
             delivery = after;
+            sentToAlertmanagers.clear(); // a new or changed Alertmanager hears of what fires at the next evaluation
             if (after != null && deliveryStarted) {
                 try {
                     after.start("before the reload");
@@ -232,6 +237,7 @@ public final class AlertService implements AutoCloseable {
     void evaluateOnce() {
         try {
             engine.evaluate(source.current());
+            resendToAlertmanagers();
         } catch (Throwable t) { // the schedule must survive anything
             LOG.log(System.Logger.Level.ERROR, "alert evaluation failed", t);
         }
@@ -241,10 +247,57 @@ public final class AlertService implements AutoCloseable {
         WebhookDelivery d = delivery;
         if (d == null) return;
         for (AlertsConfig.Receiver r : config.receivers()) {
-            Outbox.Entry e = outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl),
+            Outbox.Entry e = outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl, validFor(config)),
                     Notification.RESOLVED.equals(n.status()));
             d.offer(e);
         }
+    }
+
+    /** A firing alert's endsAt at an Alertmanager: four resends ahead, as Prometheus does. */
+    private static java.time.Duration validFor(AlertsConfig c) {
+        java.time.Duration step = c.resendInterval().compareTo(c.evaluationInterval()) >= 0
+                ? c.resendInterval() : c.evaluationInterval();
+        return step.multipliedBy(4);
+    }
+
+    /**
+     * Every resendInterval, each firing alert goes to every Alertmanager again with an endsAt
+     * ahead of it (Alertmanager resolves an alert nobody re-sends), as Prometheus does. An
+     * Alertmanager that has notifications waiting is skipped: what it has queued goes first,
+     * and the next evaluation tries again.
+     */
+    private void resendToAlertmanagers() throws IOException {
+        AlertsConfig c = config;
+        WebhookDelivery d = delivery;
+        List<AlertsConfig.Receiver> ams = c.alertmanagers();
+        if (d == null || ams.isEmpty()) {
+            sentToAlertmanagers.clear();
+            return;
+        }
+        java.time.Instant now = clock.instant();
+        Map<String, Integer> pending = d.pending();
+        Set<String> firing = new HashSet<>();
+        for (AlertEngine.AlertView a : engine.view().firing()) {
+            firing.add(a.fingerprint());
+            java.time.Instant last = sentToAlertmanagers.get(a.fingerprint());
+            if (last == null && now.equals(a.lastNotified())) { // announced by this very evaluation
+                sentToAlertmanagers.put(a.fingerprint(), now);
+                continue;
+            }
+            if (last != null && now.isBefore(last.plus(c.resendInterval()))) continue;
+            Notification n = new Notification(java.util.UUID.randomUUID().toString(), Notification.FIRING, a.rule(),
+                    a.labels(), a.annotations(), a.labels(), a.since(), null, a.fingerprint(), a.value(), true, now);
+            boolean all = true;
+            for (AlertsConfig.Receiver r : ams) {
+                if (pending.getOrDefault(r.name(), 0) > 0) {
+                    all = false;
+                    continue;
+                }
+                d.offer(outbox.add(r.name(), n.id(), Payloads.render(n, r, externalUrl, validFor(c))));
+            }
+            if (all) sentToAlertmanagers.put(a.fingerprint(), now);
+        }
+        sentToAlertmanagers.keySet().retainAll(firing);
     }
 
     public AlertsApi api() { return api; }

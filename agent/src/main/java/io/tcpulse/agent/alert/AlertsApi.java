@@ -89,11 +89,13 @@ public final class AlertsApi {
                     .put("format", r.format())
                     .put("url", r.redactedUrl())
                     .put("signed", r.secret() != null)
+                    .put("alertmanager", r.alertmanagerApi())
                     .put("headers", new JsonArray(List.copyOf(r.headers().keySet()))));
         }
         AlertsConfig.Delivery d = c.delivery();
         return new JsonObject()
                 .put("evaluationInterval", Durations.format(c.evaluationInterval()))
+                .put("resendInterval", Durations.format(c.resendInterval()))
                 .put("rules", rules)
                 .put("receivers", receivers)
                 .put("delivery", new JsonObject()

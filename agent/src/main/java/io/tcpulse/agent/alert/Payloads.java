@@ -19,8 +19,17 @@ final class Payloads {
 
     private Payloads() {}
 
+    /** How long a firing alert sent to an Alertmanager stays active there without being sent again. */
+    static final java.time.Duration DEFAULT_VALID_FOR = AlertsConfig.DEFAULT_RESEND.multipliedBy(4);
+
     static String render(Notification n, AlertsConfig.Receiver r, String externalUrl) {
+        return render(n, r, externalUrl, DEFAULT_VALID_FOR);
+    }
+
+    /** validFor: a firing alert's endsAt in an Alertmanager's API body is its time plus this. */
+    static String render(Notification n, AlertsConfig.Receiver r, String externalUrl, java.time.Duration validFor) {
         return switch (r.format()) {
+            case AlertsConfig.Receiver.ALERTMANAGER_API -> alertmanagerApi(n, externalUrl, validFor).encode();
             case "json" -> json(n, r, externalUrl).encode();
             case "slack" -> slack(n).encode();
             default -> alertmanager(n, r, externalUrl).encode();
@@ -48,6 +57,21 @@ final class Payloads {
                 .put("externalURL", externalUrl)
                 .put("alerts", new JsonArray().add(alert))
                 .put("idempotencyKey", n.id());
+    }
+
+    /**
+     * Alertmanager's POST /api/v2/alerts body, as Prometheus sends it: one alert whose endsAt
+     * is in the near future while it fires (sent again before then) and when it cleared once
+     * resolved; the same labels and annotations as the webhook payloads.
+     */
+    static JsonArray alertmanagerApi(Notification n, String externalUrl, java.time.Duration validFor) {
+        Instant ends = n.endsAt() != null ? n.endsAt() : n.createdAt().plus(validFor);
+        return new JsonArray().add(new JsonObject()
+                .put("labels", object(n.labels()))
+                .put("annotations", object(n.annotations()))
+                .put("startsAt", time(n.startsAt()))
+                .put("endsAt", time(ends))
+                .put("generatorURL", externalUrl + "api/v1/alerts"));
     }
 
     static JsonObject json(Notification n, AlertsConfig.Receiver r, String externalUrl) {

@@ -205,6 +205,21 @@ public final class WebhookDelivery implements AutoCloseable {
         }
     }
 
+    /** A client like the shared one that trusts only the receiver's tlsCa (checked when the config was read). */
+    private HttpClient clientTrusting(AlertsConfig.Receiver r) {
+        try {
+            return HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(r.timeout() != null ? r.timeout() : settings.timeout())
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .executor(httpThreads)
+                    .sslContext(io.tcpulse.agent.config.TlsTrust.context(r.tlsCa()))
+                    .build();
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("receiver " + r.name() + ": its tlsCaFile cannot be used: " + e.getMessage(), e);
+        }
+    }
+
     private static java.util.concurrent.ThreadFactory daemon(String name) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
@@ -361,7 +376,7 @@ public final class WebhookDelivery implements AutoCloseable {
             inFlight = queued;
             LimitedBody body = new LimitedBody(settings.maxResponseBytes());
             try {
-                http.sendAsync(request(e), info -> body)
+                client().sendAsync(request(e), info -> body)
                         .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS) // the whole exchange, on JDK 17 too
                         .whenComplete((resp, err) -> {
                             if (err != null) body.cancel();
@@ -376,7 +391,7 @@ public final class WebhookDelivery implements AutoCloseable {
         private HttpRequest request(Outbox.Entry e) {
             byte[] body = e.body().getBytes(StandardCharsets.UTF_8);
             HttpRequest.Builder b = HttpRequest.newBuilder(uri)
-                    .timeout(settings.timeout())
+                    .timeout(receiver.timeout() != null ? receiver.timeout() : settings.timeout())
                     .header("Content-Type", "application/json")
                     .header("User-Agent", "tcpulse")
                     .header(IDEMPOTENCY_HEADER, e.id());
@@ -480,6 +495,15 @@ public final class WebhookDelivery implements AutoCloseable {
             }
             return Duration.ofMillis(Math.max(1, jittered));
         }
+
+        /** The shared client, or (made at first use) one that trusts only the receiver's tlsCa. */
+        private HttpClient client() {
+            if (receiver.tlsCa() == null) return http;
+            if (trusting == null) trusting = clientTrusting(receiver);
+            return trusting;
+        }
+
+        private HttpClient trusting;
     }
 
     /**

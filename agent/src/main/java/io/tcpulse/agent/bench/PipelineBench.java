@@ -14,25 +14,13 @@ import java.util.concurrent.TimeUnit;
  * counters and per-CPU rings as the real probe) at a paced rate, and the agent's probe
  * thread drains, decodes and aggregates them. Prints one JSON line.
  *
- * usage: java -jar tcpulse.jar bench-pipeline [--events N] [--rate EVENTS_PER_SEC] [--ring-bytes B]
+ * usage: tcpulse bench-pipeline [--events N] [--rate EVENTS_PER_SEC] [--ring-bytes B]
  */
 public final class PipelineBench {
     private PipelineBench() {}
 
-    public static void main(String[] args) throws Exception {
-        long events = 30_000_000L, rate = 6_000_000L;
-        int ringBytes = 64 << 20;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--events" -> events = Long.parseLong(args[++i]);
-                case "--rate" -> rate = Long.parseLong(args[++i]);
-                case "--ring-bytes" -> ringBytes = Integer.parseInt(args[++i]);
-                default -> {
-                    System.err.println("usage: bench-pipeline [--events N] [--rate EVENTS_PER_SEC] [--ring-bytes B]");
-                    System.exit(2);
-                }
-            }
-        }
+    /** Runs the benchmark and prints its JSON line (tcpulse bench-pipeline parses the options). */
+    public static void run(long events, long rate, int ringBytes) throws Exception {
         Aggregator aggregator = new Aggregator(10_000, System::currentTimeMillis);
         try (Probe probe = Probe.open(new Probe.Options(ringBytes, 0, 0, true))) {
             aggregator.setProbe(true, null);

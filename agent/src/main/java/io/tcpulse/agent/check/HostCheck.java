@@ -219,8 +219,13 @@ public final class HostCheck {
     }
 
     private static String configSource(String[] args) {
-        for (int i = 0; i + 1 < args.length; i++) if (args[i].equals("--config")) return " (" + args[i + 1] + ")";
-        return " (defaults, no --config)";
+        String file = null;
+        try {
+            file = io.tcpulse.agent.config.RunOptions.parse(args).configFile();
+        } catch (Config.ConfigException e) {
+            // reported by the config line
+        }
+        return file != null ? " (" + file + ")" : " (defaults, no --config)";
     }
 
     private void add(Level level, String topic, String text) {

@@ -28,20 +28,28 @@ import java.util.regex.Pattern;
  * each rule, its settings and their defaults; docs/alerts.md mirrors it.
  */
 public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<String, Rule> rules,
-                           List<Receiver> receivers, Delivery delivery, int maxFiringPerRule) {
+                           List<Receiver> receivers, Delivery delivery, int maxFiringPerRule, Duration resendInterval) {
 
     /** Alerts a rule keeps at most (pending or firing); past it one aggregate alert counts the other culprits. */
     public static final int DEFAULT_MAX_FIRING_PER_RULE = 100;
+    /** How often firing alerts are sent again to Alertmanagers by default (Prometheus' --rules.alert.resend-delay). */
+    public static final Duration DEFAULT_RESEND = Duration.ofMinutes(1);
 
     public AlertsConfig {
         rules = Collections.unmodifiableMap(new LinkedHashMap<>(rules));
         receivers = List.copyOf(receivers);
         if (maxFiringPerRule < 1) throw new IllegalArgumentException("alerts.maxFiringPerRule must be at least 1, got " + maxFiringPerRule);
+        if (resendInterval == null) resendInterval = DEFAULT_RESEND;
     }
 
     public AlertsConfig(Duration evaluationInterval, String externalUrl, Map<String, Rule> rules,
                         List<Receiver> receivers, Delivery delivery) {
-        this(evaluationInterval, externalUrl, rules, receivers, delivery, DEFAULT_MAX_FIRING_PER_RULE);
+        this(evaluationInterval, externalUrl, rules, receivers, delivery, DEFAULT_MAX_FIRING_PER_RULE, DEFAULT_RESEND);
+    }
+
+    /** The receivers that are Alertmanagers (alerts.alertmanagers, --alertmanager). */
+    public List<Receiver> alertmanagers() {
+        return receivers.stream().filter(Receiver::alertmanagerApi).toList();
     }
 
     // ---- effective settings ----
@@ -65,13 +73,27 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         public Spec spec() { return AlertsConfig.spec(name); }
     }
 
-    /** Where notifications go. secret: HMAC-SHA256 key, null when payloads are not signed. */
-    public record Receiver(String name, String url, String format, Map<String, String> headers, String secret) {
+    /**
+     * Where notifications go. secret: HMAC-SHA256 key, null when payloads are not signed.
+     * An Alertmanager (format {@link #ALERTMANAGER_API}) gets alerts on its url (…/api/v2/alerts);
+     * tlsCa: PEM certificates its TLS certificate must chain to (null: the JVM's);
+     * timeout: its own request timeout (null: alerts.delivery.timeout).
+     */
+    public record Receiver(String name, String url, String format, Map<String, String> headers, String secret,
+                           String tlsCa, Duration timeout) {
         public static final List<String> FORMATS = List.of("alertmanager", "json", "slack");
+        /** Alertmanager's own API, POST /api/v2/alerts: how Prometheus sends alerts. */
+        public static final String ALERTMANAGER_API = "alertmanager-api";
 
         public Receiver {
             headers = Collections.unmodifiableMap(new LinkedHashMap<>(headers));
         }
+
+        public Receiver(String name, String url, String format, Map<String, String> headers, String secret) {
+            this(name, url, format, headers, secret, null, null);
+        }
+
+        public boolean alertmanagerApi() { return ALERTMANAGER_API.equals(format); }
 
         @Override
         public String toString() { // neither the secret nor header values (tokens) end up in logs
@@ -214,7 +236,31 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         for (int i = 2; names.contains(name); i++) name = "webhook-" + i;
         List<Receiver> rs = new ArrayList<>(receivers);
         rs.add(new Receiver(name, url, "alertmanager", Map.of(), null));
-        return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery, maxFiringPerRule);
+        return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery, maxFiringPerRule, resendInterval);
+    }
+
+    /** These plus one Alertmanager (--alertmanager URL): alerts go to URL/api/v2/alerts. */
+    public AlertsConfig withAlertmanager(String url) throws Config.ConfigException {
+        String problem = urlProblem(url);
+        if (problem != null) throw new Config.ConfigException("--alertmanager " + problem + ", got " + JsonTree.quote(url));
+        List<Receiver> rs = new ArrayList<>(receivers);
+        rs.add(new Receiver(freeName(receivers, "alertmanager"), alertmanagerEndpoint(url), Receiver.ALERTMANAGER_API,
+                Map.of(), null, null, null));
+        return new AlertsConfig(evaluationInterval, externalUrl, rules, rs, delivery, maxFiringPerRule, resendInterval);
+    }
+
+    private static String freeName(List<Receiver> taken, String base) {
+        Set<String> names = new LinkedHashSet<>();
+        taken.forEach(r -> names.add(r.name()));
+        String name = base;
+        for (int i = 2; names.contains(name); i++) name = base + "-" + i;
+        return name;
+    }
+
+    /** Alertmanager's base URL (http://am:9093, or with a route prefix) to its alerts endpoint. */
+    static String alertmanagerEndpoint(String base) {
+        String b = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
+        return b.endsWith("/api/v2/alerts") ? b : b + "/api/v2/alerts";
     }
 
     /**
@@ -239,13 +285,17 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         }
         if (!delivery.equals(next.delivery)) out.add("alerts.delivery");
         if (maxFiringPerRule != next.maxFiringPerRule) out.add("alerts.maxFiringPerRule");
+        if (!resendInterval.equals(next.resendInterval)) out.add("alerts.resendInterval");
         return out;
     }
 
     // ---- reading the section ----
 
-    private static final List<String> KEYS = List.of("evaluationInterval", "externalUrl", "rules", "receivers", "delivery",
-            "maxFiringPerRule");
+    private static final List<String> KEYS = List.of("evaluationInterval", "externalUrl", "rules", "receivers",
+            "alertmanagers", "resendInterval", "delivery", "maxFiringPerRule");
+    private static final List<String> ALERTMANAGER_KEYS = List.of("name", "url", "basicAuth", "bearerTokenFile",
+            "tlsCaFile", "timeout");
+    private static final List<String> BASIC_AUTH_KEYS = List.of("username", "password", "passwordFile");
     private static final List<String> RECEIVER_KEYS = List.of("name", "url", "format", "headers", "secret", "secretFile");
     private static final List<String> DELIVERY_KEYS = List.of("initialBackoff", "maxBackoff", "timeout", "clientErrorAttempts",
             "maxPending", "maxPendingBytes", "maxAge", "maxResponseBytes");
@@ -311,6 +361,25 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
                 }
             }
         }
+        if (o.has("alertmanagers")) {
+            Arr a = JsonTree.array(o.get("alertmanagers"), p);
+            if (a != null) {
+                for (int i = 0; i < a.items().size(); i++) {
+                    Node item = a.items().get(i);
+                    Receiver am = alertmanager(item, i, receivers, p);
+                    if (am != null) receivers.add(am);
+                }
+            }
+        }
+        Duration resend = d.resendInterval;
+        if (o.has("resendInterval")) {
+            Duration v = JsonTree.duration(o.get("resendInterval"), true, p);
+            if (v != null && v.compareTo(Duration.ofSeconds(1)) < 0) {
+                p.at(o.get("resendInterval"), "alerts.resendInterval must be at least 1s, got " + JsonTree.shown(o.get("resendInterval")));
+            } else if (v != null) {
+                resend = v;
+            }
+        }
         Delivery delivery = d.delivery;
         if (o.has("delivery")) delivery = delivery(o.get("delivery"), p);
         int maxFiring = d.maxFiringPerRule;
@@ -318,7 +387,7 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
             Long v = JsonTree.whole(o.get("maxFiringPerRule"), 1, 100_000, p);
             if (v != null) maxFiring = v.intValue();
         }
-        return new AlertsConfig(interval, externalUrl, rules, receivers, delivery, maxFiring);
+        return new AlertsConfig(interval, externalUrl, rules, receivers, delivery, maxFiring, resend);
     }
 
     private static Rule rule(Spec spec, Node node, Problems p) {
@@ -465,6 +534,101 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         }
         if (p.list.size() != before || url == null) return null;
         return new Receiver(name, url, format, headers, secret);
+    }
+
+    /** alerts.alertmanagers[i]: url, optional basicAuth or bearerTokenFile, tlsCaFile, timeout. */
+    private static Receiver alertmanager(Node node, int index, List<Receiver> taken, Problems p) {
+        Obj o = JsonTree.object(node, ALERTMANAGER_KEYS, p);
+        if (o == null) return null;
+        int before = p.list.size();
+        String name = null;
+        if (o.has("name")) {
+            Node n = o.get("name");
+            String v = JsonTree.string(n, p);
+            if (v != null && !RECEIVER_NAME.matcher(v).matches()) {
+                p.at(n, n.path() + " must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "
+                        + JsonTree.shown(n));
+            } else if (v != null && taken.stream().anyMatch(r -> r.name().equals(v))) {
+                p.at(n, n.path() + " " + JsonTree.quote(v) + " is already used by another receiver or Alertmanager");
+            } else {
+                name = v;
+            }
+        }
+        if (name == null) name = freeName(taken, "alertmanager");
+        String url = null;
+        if (!o.has("url")) {
+            p.at(o, o.path() + " needs a url (Alertmanager's, e.g. http://alertmanager:9093)");
+        } else {
+            Node n = o.get("url");
+            String v = JsonTree.string(n, p);
+            if (v != null && urlProblem(v) != null) p.at(n, n.path() + " " + urlProblem(v) + ", got " + JsonTree.shown(n));
+            else if (v != null) url = alertmanagerEndpoint(v);
+        }
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (o.has("basicAuth") && o.has("bearerTokenFile")) {
+            p.at(o.get("bearerTokenFile"), o.path() + " has both basicAuth and bearerTokenFile: keep one");
+        } else if (o.has("basicAuth")) {
+            Obj b = JsonTree.object(o.get("basicAuth"), BASIC_AUTH_KEYS, p);
+            if (b != null) {
+                String user = null, password = null;
+                if (!b.has("username")) p.at(b, b.path() + " needs a username");
+                else user = JsonTree.string(b.get("username"), p);
+                if (b.has("password") == b.has("passwordFile")) {
+                    p.at(b, b.path() + " needs one of password and passwordFile");
+                } else if (b.has("password")) {
+                    password = JsonTree.string(b.get("password"), p);
+                } else {
+                    password = readSecret(b.get("passwordFile"), p);
+                }
+                if (user != null && user.contains(":")) p.at(b.get("username"), b.path() + ".username must not contain ':'");
+                else if (user != null && password != null) {
+                    headers.put("Authorization", "Basic " + java.util.Base64.getEncoder()
+                            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8)));
+                }
+            }
+        } else if (o.has("bearerTokenFile")) {
+            String token = readSecret(o.get("bearerTokenFile"), p);
+            if (token != null) headers.put("Authorization", "Bearer " + token);
+        }
+        String ca = null;
+        if (o.has("tlsCaFile")) {
+            Node n = o.get("tlsCaFile");
+            String file = JsonTree.string(n, p);
+            if (file != null) {
+                try {
+                    ca = Files.readString(Path.of(file), StandardCharsets.UTF_8);
+                    TlsTrust.context(ca); // refused here, not at the first alert
+                } catch (IOException | RuntimeException | java.security.GeneralSecurityException e) {
+                    p.at(n, n.path() + " " + JsonTree.quote(file) + " is not a readable PEM certificate file: " + e.getMessage());
+                    ca = null;
+                }
+            }
+        }
+        Duration timeout = null;
+        if (o.has("timeout")) timeout = JsonTree.duration(o.get("timeout"), true, p);
+        if (p.list.size() != before || url == null) return null;
+        return new Receiver(name, url, Receiver.ALERTMANAGER_API, headers, null, ca, timeout);
+    }
+
+    /** A file's content, stripped; null (the problem noted) when it cannot be read or is empty. */
+    private static String readSecret(Node n, Problems p) {
+        String file = JsonTree.string(n, p);
+        if (file == null) return null;
+        try {
+            String v = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+            if (v.isEmpty()) {
+                p.at(n, n.path() + " " + JsonTree.quote(file) + " is empty");
+                return null;
+            }
+            if (v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0) {
+                p.at(n, n.path() + " " + JsonTree.quote(file) + " must hold one line");
+                return null;
+            }
+            return v;
+        } catch (IOException | RuntimeException e) {
+            p.at(n, n.path() + " " + JsonTree.quote(file) + " cannot be read: " + e);
+            return null;
+        }
     }
 
     private static Delivery delivery(Node node, Problems p) {

@@ -34,32 +34,6 @@ public record Config(
         /* the command line this came from: a reload reads the same files under the same flags */
         java.util.List<String> args) {
 
-    public static final String USAGE = """
-            usage: java -jar tcpulse.jar [--listen HOST:PORT] [--config FILE] [options]
-              --listen HOST:PORT        HTTP API and dashboard (default 127.0.0.1:9470)
-              --config FILE             JSON settings file (see README); read again on SIGHUP and POST /api/v1/reload
-              --no-probe                do not load BPF programs: read /proc only (degraded)
-              --max-events-per-sec N    sample the per-event stream above N events/s; counters stay exact
-                                        (0 = never; default 50,000 per online CPU)
-              --disable-feature NAME    do not use this probe feature (repeatable; see `tcpulse check`)
-              --ring-bytes N            per-CPU ring buffer size, a power of two (default: 16 MiB, at most 256 MiB in all)
-              --max-collection-outage D exit (status 75, for systemd to restart) when collection has failed
-                                        for this long, e.g. 5m (default), 90s; 0s = never
-              --walk-interval-ms N      reconciliation walk period (default 2000)
-              --recent-events N         events kept for /api/v1/events (default 10000)
-              --token-file FILE         bearer token required on every request (needed off loopback)
-              --tls-cert FILE           serve HTTPS with this PEM certificate (with --tls-key)
-              --tls-key FILE            the PEM private key of --tls-cert
-              --max-request-bytes N     largest request body accepted (default 65536)
-              --requests-per-second N   per client address; 0 = no limit (default 100)
-              --cors-origin ORIGIN      allow a browser origin (repeatable; default none)
-              --max-connections N       concurrent HTTP connections (default 0: RLIMIT_NOFILE less the
-                                        descriptors open at start and 64 kept for the probe)
-              --webhook URL             send alerts (built-in rules) to URL in Alertmanager format (repeatable)
-              --state-dir DIR           alert state and webhook outbox (default /var/lib/tcpulse, see docs/alerts.md)
-              --help                    this text
-            """;
-
     /**
      * Events per second and CPU streamed in full by default. Above it the kernel samples
      * the per-event stream (counters stay exact): at a storm's 200,000 events/s per CPU,
@@ -118,36 +92,33 @@ public record Config(
         }
     }
 
+    /**
+     * Defaults, then the --config file(s), then the other options (picocli reads the
+     * command line: {@link RunOptions}), checked.
+     */
     public static Config parse(String[] args) throws ConfigException {
+        RunOptions o = RunOptions.parse(args);
         Config c = defaults();
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--config")) c = c.withFile(Path.of(value(args, i++)));
-        }
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            switch (a) {
-                case "--config" -> i++;
-                case "--listen" -> c = c.withListen("--listen", value(args, i++));
-                case "--no-probe" -> c = c.with(b -> b.probeEnabled = false);
-                case "--max-events-per-sec" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.maxEventsPerSec = v); }
-                case "--disable-feature" -> { String v = value(args, i++); c = c.with(b -> b.disabledFeatures = append(b.disabledFeatures, v)); }
-                case "--ring-bytes" -> { long v = number(a, value(args, i++), 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
-                case "--max-collection-outage" -> { long v = outage(a, value(args, i++)); c = c.with(b -> b.maxOutageMillis = v); }
-                case "--max-connections" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.maxConnections = (int) Math.min(v, 1_000_000)); }
-                case "--walk-interval-ms" -> { long v = number(a, value(args, i++), 100); c = c.with(b -> b.walkIntervalMs = v); }
-                case "--recent-events" -> { long v = number(a, value(args, i++), 1); c = c.with(b -> b.recentEvents = (int) Math.min(v, 1_000_000)); }
-                case "--token-file" -> { String v = value(args, i++); c = c.with(b -> b.tokenFile = v); }
-                case "--tls-cert" -> { String v = value(args, i++); c = c.with(b -> b.tlsCert = v); }
-                case "--tls-key" -> { String v = value(args, i++); c = c.with(b -> b.tlsKey = v); }
-                case "--max-request-bytes" -> { long v = number(a, value(args, i++), 1024); c = c.with(b -> b.maxRequestBytes = v); }
-                case "--requests-per-second" -> { long v = number(a, value(args, i++), 0); c = c.with(b -> b.requestsPerSecond = (int) Math.min(v, 1_000_000)); }
-                case "--cors-origin" -> { String v = value(args, i++); c = c.with(b -> b.corsOrigins = append(b.corsOrigins, v)); }
-                case "--webhook" -> { AlertsConfig v = c.alerts.withWebhook(value(args, i++)); c = c.with(b -> b.alerts = v); }
-                case "--state-dir" -> { String v = Path.of(value(args, i++)).toAbsolutePath().normalize().toString(); c = c.with(b -> b.stateDir = v); }
-                default -> throw new ConfigException("unknown option " + a + "\n" + USAGE);
-            }
-        }
-        List<String> line = List.of(args);
+        for (String file : o.config) c = c.withFile(Path.of(file));
+        if (o.listen != null) c = c.withListen("--listen", o.listen);
+        if (o.noProbe) c = c.with(b -> b.probeEnabled = false);
+        if (o.maxEventsPerSec != null) { long v = number("--max-events-per-sec", o.maxEventsPerSec, 0); c = c.with(b -> b.maxEventsPerSec = v); }
+        for (String f : o.disableFeature) c = c.with(b -> b.disabledFeatures = append(b.disabledFeatures, f));
+        if (o.ringBytes != null) { long v = number("--ring-bytes", o.ringBytes, 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
+        if (o.maxCollectionOutage != null) { long v = outage("--max-collection-outage", o.maxCollectionOutage); c = c.with(b -> b.maxOutageMillis = v); }
+        if (o.maxConnections != null) { long v = number("--max-connections", o.maxConnections, 0); c = c.with(b -> b.maxConnections = (int) Math.min(v, 1_000_000)); }
+        if (o.walkIntervalMs != null) { long v = number("--walk-interval-ms", o.walkIntervalMs, 100); c = c.with(b -> b.walkIntervalMs = v); }
+        if (o.recentEvents != null) { long v = number("--recent-events", o.recentEvents, 1); c = c.with(b -> b.recentEvents = (int) Math.min(v, 1_000_000)); }
+        if (o.tokenFile != null) c = c.with(b -> b.tokenFile = o.tokenFile);
+        if (o.tlsCert != null) c = c.with(b -> b.tlsCert = o.tlsCert);
+        if (o.tlsKey != null) c = c.with(b -> b.tlsKey = o.tlsKey);
+        if (o.maxRequestBytes != null) { long v = number("--max-request-bytes", o.maxRequestBytes, 1024); c = c.with(b -> b.maxRequestBytes = v); }
+        if (o.requestsPerSecond != null) { long v = number("--requests-per-second", o.requestsPerSecond, 0); c = c.with(b -> b.requestsPerSecond = (int) Math.min(v, 1_000_000)); }
+        for (String origin : o.corsOrigin) c = c.with(b -> b.corsOrigins = append(b.corsOrigins, origin));
+        for (String url : o.webhook) { AlertsConfig v = c.alerts.withWebhook(url); c = c.with(b -> b.alerts = v); }
+        for (String url : o.alertmanager) { AlertsConfig v = c.alerts.withAlertmanager(url); c = c.with(b -> b.alerts = v); }
+        if (o.stateDir != null) { String v = Path.of(o.stateDir).toAbsolutePath().normalize().toString(); c = c.with(b -> b.stateDir = v); }
+        List<String> line = o.toArgs();
         c = c.with(b -> b.args = line);
         c.validate();
         return c;
@@ -155,9 +126,11 @@ public record Config(
 
     /** The --config file this was read from (the last one when there are several), or null. */
     public String configFile() {
-        String file = null;
-        for (int i = 0; i + 1 < args.size(); i++) if (args.get(i).equals("--config")) file = args.get(i + 1);
-        return file;
+        try {
+            return RunOptions.parse(args.toArray(String[]::new)).configFile();
+        } catch (ConfigException e) {
+            return null; // args were parsed once already: cannot happen
+        }
     }
 
     /** Defaults, the config file(s) and the flags read again, as at start-up: flags still win over the file. */
@@ -261,6 +234,24 @@ public record Config(
         return c;
     }
 
+    /** The same for a YAML file's text: the same keys, rules and messages. */
+    public static Config fromYaml(String yaml) throws ConfigException {
+        Config c = defaults().withTree(YamlTree.parse(yaml));
+        c.validate();
+        return c;
+    }
+
+    /**
+     * Whether file is read as YAML: by its extension (.yml, .yaml: YAML; .json: JSON);
+     * any other name is JSON when its text starts with '{', YAML otherwise.
+     */
+    static boolean isYaml(Path file, String text) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".yml") || name.endsWith(".yaml")) return true;
+        if (name.endsWith(".json")) return false;
+        return !text.stripLeading().startsWith("{");
+    }
+
     Config withFile(Path file) throws ConfigException {
         String text;
         try {
@@ -269,7 +260,7 @@ public record Config(
             throw new ConfigException("cannot read config file " + file + ": " + e);
         }
         try {
-            return withJson(text);
+            return withTree(isYaml(file, text) ? YamlTree.parse(text) : JsonTree.parse(text));
         } catch (ConfigException e) {
             throw e.in("config file " + file);
         }
@@ -277,7 +268,11 @@ public record Config(
 
     /** This config overlaid with the JSON text; every key, type and bound checked. */
     Config withJson(String text) throws ConfigException {
-        Obj root = JsonTree.parse(text);
+        return withTree(JsonTree.parse(text));
+    }
+
+    /** This config overlaid with a parsed file (JSON or YAML); every key, type and bound checked. */
+    Config withTree(Obj root) throws ConfigException {
         Problems p = new Problems();
         JsonTree.object(root, TOP_KEYS, p);
         Builder b = new Builder(this);
@@ -381,11 +376,6 @@ public record Config(
             throw new ConfigException(name + " must be 0s (never) or at least " + Durations.format(MIN_OUTAGE) + ", got " + text);
         }
         return d.toMillis();
-    }
-
-    private static String value(String[] args, int i) throws ConfigException {
-        if (i + 1 >= args.length) throw new ConfigException(args[i] + " needs a value\n" + USAGE);
-        return args[i + 1];
     }
 
     private static long number(String name, String s, long min) throws ConfigException {

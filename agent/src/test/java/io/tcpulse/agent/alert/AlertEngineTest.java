@@ -58,7 +58,7 @@ class AlertEngineTest {
     void twentyThousandCulpritsMakeAtMostTheCapAndOneAggregateAlert() {
         Scripted r = new Scripted(rule("overflow", Duration.ZERO, 1.0, 1.0, Duration.ofHours(4)));
         AlertEngine e = new AlertEngine(new AlertsConfig(Duration.ofSeconds(5), null, Map.of(), List.of(),
-                AlertsConfig.Delivery.defaults(), 100), List.of(r), clock, Map.of("host", "web-1"), sent::add, null);
+                AlertsConfig.Delivery.defaults(), 100, AlertsConfig.DEFAULT_RESEND), List.of(r), clock, Map.of("host", "web-1"), sent::add, null);
         for (int port = 1; port <= 20_000; port++) r.values.put(Integer.toString(port), 5.0);
         e.evaluate(empty());
         assertEquals(101, e.view().firing().size(), "100 culprits and the aggregate");

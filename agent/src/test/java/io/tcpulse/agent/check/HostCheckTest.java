@@ -147,6 +147,17 @@ class HostCheckTest {
     }
 
     @Test
+    void aYamlConfigIsCheckedLikeAJsonOne() throws Exception {
+        HostCheck c = host("6.8.0", btf(ALL_TRACEPOINTS, List.of()), BPF_PERFMON, LOADED);
+        Path yml = Files.writeString(dir.resolve("tcpulse.yml"), "listen: 127.0.0.1:9471\n");
+        String r = report(c, "--config=" + yml);
+        assertTrue(r.contains("PASS  config        valid (" + yml + "): listen 127.0.0.1:9471"), r);
+        Path bad = Files.writeString(dir.resolve("bad.yml"), "listen: 127.0.0.1:9471\nwalk:\n  intervalMs: soon\n");
+        r = report(c, "-c", bad.toString());
+        assertTrue(r.contains("FAIL  config        config file " + bad + ": line 3: walk.intervalMs must be a whole number, got \"soon\""), r);
+    }
+
+    @Test
     void versionsParse() {
         assertArrayEquals(new int[] {6, 18}, HostCheck.version("6.18.44-fc-v595"));
         assertArrayEquals(new int[] {5, 9}, HostCheck.version("5.9"));

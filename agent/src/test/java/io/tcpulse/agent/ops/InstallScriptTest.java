@@ -50,7 +50,7 @@ class InstallScriptTest {
 
         String first = script("install.sh", root, jar);
         for (String path : List.of("/usr/lib/tcpulse/tcpulse.jar", "/etc/systemd/system/tcpulse.service",
-                "/usr/share/doc/tcpulse/operations.md", "/usr/bin/tcpulse", "/etc/tcpulse/tcpulse.json")) {
+                "/usr/share/doc/tcpulse/operations.md", "/usr/bin/tcpulse", "/etc/tcpulse/tcpulse.yml")) {
             assertTrue(first.contains("installed  " + path), path + " not reported:\n" + first);
             assertTrue(Files.isRegularFile(root.resolve(path.substring(1))), path);
         }
@@ -64,13 +64,13 @@ class InstallScriptTest {
         String second = script("install.sh", root, jar);
         assertFalse(second.contains("installed  /usr") || second.contains("updated"), second);
         assertTrue(second.contains("unchanged  /usr/lib/tcpulse/tcpulse.jar"), second);
-        assertTrue(second.contains("kept       /etc/tcpulse/tcpulse.json"), second);
+        assertTrue(second.contains("kept       /etc/tcpulse/tcpulse.yml"), second);
 
         Files.writeString(jar, "a newer build");
         assertTrue(script("install.sh", root, jar).contains("updated  /usr/lib/tcpulse/tcpulse.jar"));
 
         // the user's config and the service's state outlive an uninstall
-        Path config = root.resolve("etc/tcpulse/tcpulse.json");
+        Path config = root.resolve("etc/tcpulse/tcpulse.yml");
         Files.writeString(config, "{\"listen\": \"127.0.0.1:9999\"}");
         Path state = Files.createDirectories(root.resolve("var/lib/private/tcpulse"));
         Files.writeString(state.resolve("outbox.json"), "[]");
@@ -96,7 +96,7 @@ class InstallScriptTest {
         Path jar = Files.writeString(dir.resolve("tcpulse.jar"), "jar");
         script("install.sh", root, jar);
         String out = script("uninstall.sh", root, null);
-        assertTrue(out.contains("removed    /etc/tcpulse/tcpulse.json"), out);
+        assertTrue(out.contains("removed    /etc/tcpulse/tcpulse.yml"), out);
         assertFalse(Files.exists(root.resolve("etc/tcpulse")), out);
     }
 

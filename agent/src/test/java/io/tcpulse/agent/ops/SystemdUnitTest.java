@@ -68,7 +68,7 @@ class SystemdUnitTest {
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("ExecReload=") && l.contains("-HUP")));
         assertTrue(lines.contains("Restart=on-failure"));
         assertTrue(lines.contains("StateDirectory=tcpulse"));
-        assertTrue(lines.stream().anyMatch(l -> l.startsWith("ExecStart=") && l.contains("--config /etc/tcpulse/tcpulse.json")));
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("ExecStart=") && l.contains("--config /etc/tcpulse/tcpulse.yml")));
     }
 
     @Test
