@@ -91,12 +91,12 @@ class YamlConfigTest {
         List<String> j = assertThrows(Config.ConfigException.class, () -> Config.fromJson(json)).problems();
         List<String> y = assertThrows(Config.ConfigException.class, () -> Config.fromYaml(yaml)).problems();
         assertEquals(List.of(
-                "line 3: unknown key lsiten (allowed: alerts, events, http, listen, probe, stateDir, walk)",
+                "line 3: unknown key lsiten (allowed: alerts, events, http, limits, listen, probe, stateDir, walk)",
                 "line 2: probe.enabled must be true or false, got \"yes\"",
                 "line 5: alerts.rules.closeWaitLeak.minAge must be a positive duration like 5m, got \"-5s\"",
                 "line 6: alerts.alertmanagers[0].url must be an http:// or https:// URL, got \"am:9093\""), j);
         assertEquals(List.of(
-                "line 2: unknown key lsiten (allowed: alerts, events, http, listen, probe, stateDir, walk)",
+                "line 2: unknown key lsiten (allowed: alerts, events, http, limits, listen, probe, stateDir, walk)",
                 "line 1: probe.enabled must be true or false, got \"yes\"",
                 "line 6: alerts.rules.closeWaitLeak.minAge must be a positive duration like 5m, got \"-5s\"",
                 "line 8: alerts.alertmanagers[0].url must be an http:// or https:// URL, got \"am:9093\""), y);
