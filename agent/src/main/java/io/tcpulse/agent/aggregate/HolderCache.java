@@ -77,7 +77,7 @@ public final class HolderCache {
     }
 
     /** A fresh walk for a socket the current one does not list, unless one was taken within MIN_INTERVAL_NS. */
-    HolderDecoder.Walk newerThan(long monoNs) {
+    public HolderDecoder.Walk newerThan(long monoNs) {
         if (unavailable || last == null || atNs - monoNs > 0) return last;
         // a /proc scan (incomplete) costs more and misses sockets anyway: no sooner than its age allows
         long interval = last.complete() ? Math.max(MIN_INTERVAL_NS, lastWalkNs * 50) : MAX_AGE_NS; // at most 2% of a core
