@@ -275,7 +275,7 @@ public final class Aggregator implements SnapshotSource {
         return new Health(probeAvailable, why, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage);
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats());
     }
 
     /**

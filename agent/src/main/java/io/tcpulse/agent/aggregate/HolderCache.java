@@ -32,6 +32,8 @@ public final class HolderCache {
     private boolean unavailable;
     private long walks;
     private long lastWalkNs;
+    private long lastWalkWallMs;
+    private boolean lastComplete;
 
     public HolderCache(LongSupplier nanoTime) {
         this.nanoTime = nanoTime;
@@ -96,6 +98,12 @@ public final class HolderCache {
 
     public long lastWalkNs() { return lastWalkNs; }
 
+    /** For /api/v1/health: where holders came from and what the walks cost. */
+    public Health.Holders stats() {
+        String source = walks == 0 ? (unavailable ? "none" : "not yet") : lastComplete ? "kernel" : "proc";
+        return new Health.Holders(source, walks, lastWalkNs / 1000, lastWalkWallMs);
+    }
+
     private void refresh() {
         long start = nanoTime.getAsLong();
         // empty: the kernel offers no holders walk; null: this one failed (counted by the guard)
@@ -111,5 +119,7 @@ public final class HolderCache {
         atNs = start; // what the walk shows was true at least from its start
         walks++;
         lastWalkNs = nanoTime.getAsLong() - start;
+        lastWalkWallMs = System.currentTimeMillis();
+        lastComplete = last.complete();
     }
 }

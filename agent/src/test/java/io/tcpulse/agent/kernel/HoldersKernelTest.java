@@ -69,6 +69,9 @@ class HoldersKernelTest {
                 assertEquals(h.getLong("pid") == parent, h.getBoolean("creator"), h.encode());
             }
             assertSameAsSs(ns, inode);
+            JsonObject holders = api("/api/v1/health").getJsonObject("holders");
+            assertEquals("kernel", holders.getString("source"), holders.encode());
+            assertTrue(holders.getLong("walks") >= 1 && holders.getLong("micros") > 0, holders.encode());
         }
     }
 
