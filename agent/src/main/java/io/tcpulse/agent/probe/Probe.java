@@ -224,15 +224,14 @@ public final class Probe implements AutoCloseable {
     }
 
     /**
-     * Per inode, the cookie whose counters count: the live namespace's, else (a namespace
-     * gone within the minute before its counters are deleted) the largest seen.
+     * Per inode, the cookie whose counters count: the largest. Cookies only grow, and an
+     * inode is reused only once its namespace is gone, so the largest is the namespace
+     * holding the inode now (or the last that did). Not the cookie the last walk saw: a
+     * namespace born since (or while walks fail) would show its predecessor's counters.
      */
-    private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
-        Map<Long, Long> current = new HashMap<>(liveCookies);
-        for (int at = 0; at < b.limit(); at += size) {
-            long netns = inodeAt(b, at);
-            if (!liveCookies.containsKey(netns)) current.merge(netns, b.getLong(at), Math::max);
-        }
+    private static Map<Long, Long> currentCookies(ByteBuffer b, int size) {
+        Map<Long, Long> current = new HashMap<>();
+        for (int at = 0; at < b.limit(); at += size) current.merge(inodeAt(b, at), b.getLong(at), Math::max);
         return current;
     }
 

@@ -30,9 +30,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.logging.Logger;
 
 /**
- * The one thread that talks to the kernel: drains the rings on a short tick, reads
- * the exact counters, walks every namespace's sockets periodically, and feeds the
- * aggregator (its single writer). Without a probe it walks /proc instead.
+ * The one thread that talks to the kernel: drains the rings (asleep in poll() until a
+ * step is due or a ring fills), reads the exact counters, walks every namespace's
+ * sockets periodically, and feeds the aggregator (its single writer). Without a probe
+ * it walks /proc instead.
  *
  * Each step runs under a {@link Supervisor}: a failure is counted, logged once per cause
  * and retried with backoff while the other steps go on (a failing walk never stops the
@@ -139,18 +140,29 @@ public final class ProbeLoop implements AutoCloseable {
         }
     }
 
-    /** One pass: drain the rings, walk when due, publish when due, then wait for the next tick. */
+    /*
+     * Idle means asleep: the kernel wakes the consumer only when a ring is past
+     * cfg_wakeup_bytes, so the drain blocks in poll() until the next step is due (at most
+     * MAX_POLL_MS) instead of waking on a fixed tick; a storm still wakes it at once.
+     * (Snapshots stay every publishIntervalMs: the ages they carry are computed then.)
+     */
+    static final long MAX_POLL_MS = 500;
+
+    /** One pass: drain the rings until the next step is due, walk when due, publish when due. */
     private void pass(Memory buf) {
-        heartbeatNanos = System.nanoTime();
-        long pause = TimeUnit.MILLISECONDS.toNanos(probe == null ? Math.min(settings.publishIntervalMs(), 100) : settings.tickMs());
-        if (probe != null && supervisor.due(Step.DRAIN, heartbeatNanos)) {
+        long now = heartbeatNanos = System.nanoTime();
+        long pause = 0;
+        if (probe != null && supervisor.due(Step.DRAIN, now)) {
             inStep = Step.DRAIN;
-            int n = supervisor.attempt(Step.DRAIN, () -> drain(buf), -1);
-            // the rings are drained: let events gather for a tick instead of spinning on a trickle
-            // (the kernel wakes poll() early only when a ring fills up); none: poll() waited already
-            if (n == 0 || n == settings.batchEvents()) pause = 0;
+            int timeoutMs = pollTimeoutMs(now);
+            int n = supervisor.attempt(Step.DRAIN, () -> drain(buf, timeoutMs), -1);
+            // a partial batch: let events gather for a tick instead of spinning on a trickle
+            if (n > 0 && n < settings.batchEvents()) pause = TimeUnit.MILLISECONDS.toNanos(settings.tickMs());
+            else if (n < 0) pause = untilDueNanos(now); // failed: its backoff runs
+        } else {
+            pause = untilDueNanos(now);
         }
-        long now = System.nanoTime();
+        now = System.nanoTime();
         if (now - nextWalk >= 0 && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
             // failed: due again once its backoff is over, sooner than the next period
@@ -167,9 +179,21 @@ public final class ProbeLoop implements AutoCloseable {
         if (pause > 0 && running) LockSupport.parkNanos(this, pause);
     }
 
-    /** One poll of the rings into the aggregator; the events it handed over. */
-    private int drain(Memory buf) throws ProbeException {
-        int n = probe.poll(buf, settings.tickMs());
+    /** Until the walk or a publish is due: at most MAX_POLL_MS, and a quarter of maxOutage (the watchdog watches the beat). */
+    private long untilDueNanos(long now) {
+        long until = Math.min(nextWalk - now, nextPublish - now);
+        long cap = TimeUnit.MILLISECONDS.toNanos(settings.maxOutageMillis() > 0
+                ? Math.min(MAX_POLL_MS, Math.max(1, settings.maxOutageMillis() / 4)) : MAX_POLL_MS);
+        return Math.max(0, Math.min(until, cap));
+    }
+
+    private int pollTimeoutMs(long now) {
+        return (int) TimeUnit.NANOSECONDS.toMillis(untilDueNanos(now) + 999_999);
+    }
+
+    /** One poll of the rings (blocking up to timeoutMs when they are empty) into the aggregator; the events it handed over. */
+    private int drain(Memory buf, int timeoutMs) throws ProbeException {
+        int n = probe.poll(buf, timeoutMs);
         if (n > 0) {
             ByteBuffer batch = buf.getByteBuffer(0, (long) n * EventDecoder.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
             aggregator.onEvents(batch, n, monoToWallNs());
