@@ -61,7 +61,7 @@ public final class HolderCache {
         this.guard = guard;
     }
 
-    /** Whether holders come from the kernel; false: fall back to /proc. */
+    /** Whether a holders walk is to be had at all (the kernel's or /proc's); false: the probe's owners alone. */
     public boolean available() {
         return !unavailable;
     }
