@@ -93,7 +93,10 @@ public final class Aggregator implements SnapshotSource {
         if (recentCapacity <= 0) throw new IllegalArgumentException("recentCapacity must be positive, got " + recentCapacity);
         this.owners = new OwnerResolver(hostOwners, holders);
         // until the probe offers the kernel's walk: /proc, where this agent may look
-        holders.source(() -> new io.tcpulse.agent.probe.HolderDecoder.Walk(hostOwners.scanHolders(), Map.of(), 0, false));
+        holders.source(() -> {
+            Map<Long, List<io.tcpulse.agent.model.Holder>> held = hostOwners.scanHolders();
+            return new io.tcpulse.agent.probe.HolderDecoder.Walk(held, Map.of(), held.size(), false);
+        });
         this.closing = new ClosingTracker(closeWaitMinAgeMs);
         this.recentCapacity = recentCapacity;
         this.wallMillis = wallMillis;
@@ -275,7 +278,7 @@ public final class Aggregator implements SnapshotSource {
         return new Health(probeAvailable, why, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage);
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats());
     }
 
     /**

@@ -28,11 +28,30 @@ public record Health(
         long startedMillis,
         List<ProbeFeature> features, // empty without a probe
         List<ProbeError> errors,     // failures of the probe loop's steps, by step and cause
-        ProbeOutage outage) {        // collection failing now, or null
+        ProbeOutage outage,          // collection failing now, or null
+        Holders holders) {           // the holders walks behind owners
+
+    /**
+     * Where owners come from: source "kernel" (iter/task_file), "proc" (/proc/PID/fd) or
+     * "none"; walks taken so far, the last one's duration and when it was taken (0: never).
+     */
+    public record Holders(String source, long walks, long lastMicros, long lastMillis) {
+        public static final Holders NONE = new Holders("none", 0, 0, 0);
+    }
 
     public Health {
         features = List.copyOf(features);
         errors = List.copyOf(errors);
+        if (holders == null) holders = Holders.NONE;
+    }
+
+    public Health(boolean probeAvailable, String cause, String mode, long seen, long consumed, long lost,
+                  long sampledOut, long mapFull, long decodeErrors, int samplingRatio, long lastWalkMillis,
+                  long lastWalkMicros, long walkedSockets, long rememberedSockets, long startedMillis,
+                  List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
+        this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
+                lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
+                Holders.NONE);
     }
 
     /** Without errors or an outage. */

@@ -43,7 +43,7 @@ final class OwnerResolver implements Function<SocketRecord, OwnerInfo> {
         List<Holder> hs = null;
         if (w != null && r.inode() != 0) {
             hs = w.byInode().get(r.inode());
-            if (hs == null && w.complete()) { // held since the walk? look once more (at most every second)
+            if (hs == null) { // held since the walk? look once more (every second, a /proc scan every 10 s)
                 w = holders.newerThan(r.stateSinceNs());
                 if (w != null) hs = w.byInode().get(r.inode());
             }

@@ -20,9 +20,9 @@ import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
 /**
- * Names the owners of sockets the probe did not see being made: the cgroup (systemd unit
- * or container) behind a cgroup id, and the process behind a socket inode. Blocking file
- * I/O: call it off the event loop.
+ * The cgroup (systemd unit or container) behind a cgroup id, and the processes holding a
+ * socket inode from /proc (the fallback where the kernel's holders walk is not available).
+ * Blocking file I/O: call it off the event loop.
  */
 public final class Owners {
     /** A cgroup id not found is looked for again at most this often (cgroups come and go). */

@@ -49,6 +49,11 @@ final class ApiJson {
                         .put("lastMillis", h.lastWalkMillis())
                         .put("micros", h.lastWalkMicros())
                         .put("sockets", h.walkedSockets()))
+                .put("holders", new JsonObject()
+                        .put("source", h.holders().source())
+                        .put("walks", h.holders().walks())
+                        .put("lastMillis", h.holders().lastMillis())
+                        .put("micros", h.holders().lastMicros()))
                 .put("startedMillis", h.startedMillis());
     }
 

@@ -70,7 +70,8 @@ public final class Probe implements AutoCloseable {
                 || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE
                 || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE) {
             return "libtcpulse record sizes (event " + TcpulseNative.tcpulse__sizeof_event()
-                    + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ") do not match the agent's decoder";
+                    + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ", holder " + TcpulseNative.tcpulse__sizeof_holder()
+                    + ") do not match the agent's decoder";
         }
         return null;
     }

@@ -2,6 +2,7 @@ package io.tcpulse.agent.probe;
 
 import com.sun.jna.Memory;
 import io.tcpulse.agent.aggregate.Aggregator;
+import io.tcpulse.agent.aggregate.HolderCache;
 import io.tcpulse.agent.aggregate.WalkAccumulator;
 import io.tcpulse.agent.host.Exhaustion;
 import io.tcpulse.agent.host.NetnsDiscovery;
@@ -331,14 +332,28 @@ public final class ProbeLoop implements AutoCloseable {
         Set<Long> unexplained = probe.seenNamespaceInodes();
         unexplained.removeAll(alive);
         unexplained.remove(0L);
+        unexplainedSince.keySet().retainAll(unexplained);
         if (unexplained.isEmpty()) return;
-        io.tcpulse.agent.probe.HolderDecoder.Walk w = aggregator.holders().current();
+        long now = System.nanoTime();
+        for (long ns : unexplained) unexplainedSince.putIfAbsent(ns, now);
+        HolderCache holders = aggregator.holders();
+        HolderDecoder.Walk w = holders.current();
         if (w == null || !w.complete()) return;
+        // a walk older than the question says nothing of a namespace born since: ask again (rate-limited)
+        long newest = Long.MIN_VALUE;
+        for (long ns : unexplained) {
+            if (!w.namespaces().containsKey(ns)) newest = Math.max(newest, unexplainedSince.get(ns));
+        }
+        if (newest != Long.MIN_VALUE && newest - holders.takenAtNs() >= 0) w = holders.newerThan(newest);
+        if (w == null) return;
         alive.addAll(w.namespaces().keySet());
         w.namespaces().forEach((ns, cookie) -> {
             if (cookie != 0) cookies.putIfAbsent(ns, cookie);
         });
     }
+
+    /* when each namespace /proc does not show was first met: walks older than that cannot vouch for it */
+    private final Map<Long, Long> unexplainedSince = new HashMap<>();
 
     /*
      * Walking a namespace scans the whole (host-wide) established hash, about 1.5 ms

@@ -22,13 +22,15 @@ class OwnerResolverTest {
     final AtomicInteger walks = new AtomicInteger();
     Map<Long, List<Holder>> held = new HashMap<>();
     boolean complete = true;
+    int records = -1; // -1: as many as held
+
     final HolderCache cache = new HolderCache(() -> now);
     final OwnerResolver resolver = new OwnerResolver(new Owners(Path.of("/nonexistent"), Path.of("/nonexistent"), () -> now), cache);
 
     OwnerResolverTest() {
         cache.source(() -> {
             walks.incrementAndGet();
-            return new HolderDecoder.Walk(Map.copyOf(held), Map.of(), held.size(), complete);
+            return new HolderDecoder.Walk(Map.copyOf(held), Map.of(), records < 0 ? held.size() : records, complete);
         });
     }
 
@@ -86,6 +88,22 @@ class OwnerResolverTest {
         now += 2_000_000_000L;
         resolver.apply(closeWait(10, 0, 1));
         assertEquals(2, walks.get());
+    }
+
+    @Test void bigWalksAreReusedLongerUpToThirtySeconds() {
+        held.put(10L, List.of(h(300, "worker")));
+        records = 100_000; // 2.5 us a record: 0.25 s, reused for 100 times that
+        resolver.apply(closeWait(10, 0, 1));
+        now += 24_000_000_000L;
+        resolver.apply(closeWait(10, 0, 1));
+        assertEquals(1, walks.get());
+        now += 2_000_000_000L;
+        resolver.apply(closeWait(10, 0, 1));
+        assertEquals(2, walks.get());
+        records = 10_000_000; // capped: 30 s
+        now += 31_000_000_000L;
+        resolver.apply(closeWait(10, 0, 1));
+        assertEquals(3, walks.get());
     }
 
     @Test void anIncompleteWalkNeverSaysUnheldTheProbesOwnerStands() {

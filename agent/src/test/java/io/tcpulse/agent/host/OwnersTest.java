@@ -48,6 +48,17 @@ class OwnersTest {
     }
 
     @Test
+    void scanHoldersListsEveryProcessHoldingASocketInPidOrder(@TempDir Path proc) throws Exception {
+        fakeProcess(proc, 300, "worker", "socket:[77]", "socket:[88]");
+        fakeProcess(proc, 200, "master", "pipe:[1]", "socket:[77]", "socket:[77]"); // dup()ed: one entry, lowest fd
+        Map<Long, java.util.List<io.tcpulse.agent.model.Holder>> holders = new Owners(proc, proc, System::nanoTime).scanHolders();
+        assertEquals(java.util.List.of(new io.tcpulse.agent.model.Holder(200, "master", 4, 0),
+                new io.tcpulse.agent.model.Holder(300, "worker", 3, 0)), holders.get(77L));
+        assertEquals(1, holders.get(88L).size());
+        assertEquals(200, new Owners(proc, proc, System::nanoTime).scanSockets().get(77L).pid(), "lowest pid stands");
+    }
+
+    @Test
     void socketInodeOfLinks(@TempDir Path dir) throws Exception {
         assertEquals(123, Owners.socketInode(Files.createSymbolicLink(dir.resolve("a"), Path.of("socket:[123]"))));
         assertEquals(0, Owners.socketInode(Files.createSymbolicLink(dir.resolve("b"), Path.of("pipe:[123]"))));
