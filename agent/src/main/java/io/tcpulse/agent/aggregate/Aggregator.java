@@ -55,6 +55,8 @@ public final class Aggregator implements SnapshotSource {
 
     private final Map<Long, Latency> latency = new HashMap<>();
     private final RecentEvents recent;
+    /* per-namespace state outlives its namespace by a grace period, then goes (issue 11) */
+    private final NetnsEviction eviction;
 
     /* health */
     private boolean probeAvailable;
@@ -96,6 +98,7 @@ public final class Aggregator implements SnapshotSource {
         this.wallMillis = wallMillis;
         this.startedMillis = wallMillis.getAsLong();
         this.recent = new RecentEvents(recentCapacity);
+        this.eviction = new NetnsEviction(NetnsEviction.DEFAULT_GRACE_MILLIS, wallMillis);
         this.mode = "starting";
         publish();
     }
@@ -135,6 +138,7 @@ public final class Aggregator implements SnapshotSource {
             consumed++;
             int kind = EventDecoder.kind(batch, at);
             if (kind == EventDecoder.KIND_RESET_SENT || kind == EventDecoder.KIND_RESET_RECV) {
+                eviction.touch(EventDecoder.netns(batch, at));
                 resetPeers.add(batch, at);
                 continue;
             }
@@ -147,6 +151,7 @@ public final class Aggregator implements SnapshotSource {
             long netns = EventDecoder.netns(batch, at);
             if (netns != cachedNetns) {
                 cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
+                eviction.touch(netns);
                 cachedNetns = netns;
             }
             int ratio = EventDecoder.sampleRatio(batch, at);
@@ -231,9 +236,21 @@ public final class Aggregator implements SnapshotSource {
         Map<Long, Snapshot.Resets> withPeers = new HashMap<>();
         rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r[0], r[1], resetPeers.top(n))));
         this.resets = Map.copyOf(withPeers);
+        java.util.Set<Long> alive = new java.util.HashSet<>(info.keySet());
+        alive.addAll(walk.stateCounts.keySet());
+        for (Long gone : eviction.walked(alive)) {
+            latency.remove(gone);
+            resetPeers.evict(gone);
+        }
+        resetPeers.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
         this.walkedSockets = walk.sockets;
+    }
+
+    /** Namespaces with latency histograms, with RST peers, and tracked for eviction (tests). */
+    int[] perNamespaceState() {
+        return new int[] {latency.size(), resetPeers.namespaces(), eviction.tracked()};
     }
 
     /** Builds and publishes a new immutable snapshot. */

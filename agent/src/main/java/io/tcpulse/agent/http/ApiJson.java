@@ -79,6 +79,8 @@ final class ApiJson {
                 .put("maxConnections", g.maxConnections())
                 .put("refused", g.refused())
                 .put("headerTimeouts", g.headerTimeouts())
+                .put("perClientRefused", g.perClientRefused())
+                .put("streamsRefused", g.streamsRefused())
                 .put("fdLimit", g.budget().fdLimit() == Long.MAX_VALUE ? null : g.budget().fdLimit())
                 .put("fdReserve", ConnectionGuard.FD_RESERVE);
     }

@@ -148,6 +148,13 @@ public final class PrometheusWriter {
                 "HTTP connections the agent closed to keep descriptors for the probe: over the cap, or no request head in time.");
         w.sample("tcpulse_http_connections_closed_total", g.refused(), "reason", "limit");
         w.sample("tcpulse_http_connections_closed_total", g.headerTimeouts(), "reason", "header_timeout");
+        w.family("tcpulse_http_rejected_total", "counter",
+                "HTTP clients turned away by a bound: limit (http.maxConnections), per_client (limits.perClientConnections),"
+                        + " header_timeout (no request head in 10 s), streams (limits.maxStreams; answered 503).");
+        w.sample("tcpulse_http_rejected_total", g.refused(), "reason", "limit");
+        w.sample("tcpulse_http_rejected_total", g.perClientRefused(), "reason", "per_client");
+        w.sample("tcpulse_http_rejected_total", g.headerTimeouts(), "reason", "header_timeout");
+        w.sample("tcpulse_http_rejected_total", g.streamsRefused(), "reason", "streams");
         into.append(w.out);
     }
 
