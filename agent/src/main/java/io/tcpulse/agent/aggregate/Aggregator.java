@@ -65,7 +65,7 @@ public final class Aggregator implements SnapshotSource {
     private List<ProbeError> probeErrors = List.of();
     private ProbeOutage outage;
     private String mode;
-    private final long[] kernelStats = new long[8];
+    private final long[] kernelStats = new long[Probe.STAT_MAX];
     private long consumed, decodeErrors;
     private int samplingRatio = 1;
     private long lastWalkMillis, lastWalkMicros, walkedSockets;
@@ -284,7 +284,15 @@ public final class Aggregator implements SnapshotSource {
         return new Health(probeAvailable, why, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage);
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, mapFullByMap());
+    }
+
+    /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */
+    private java.util.Map<String, Long> mapFullByMap() {
+        if (!probeAvailable) return java.util.Map.of();
+        java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < Probe.MAP_FULL_MAPS.size(); i++) out.put(Probe.MAP_FULL_MAPS.get(i), kernelStats[Probe.STAT_MAP_FULL_FIRST + i]);
+        return out;
     }
 
     /**

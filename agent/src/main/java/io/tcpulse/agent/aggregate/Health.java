@@ -28,11 +28,23 @@ public record Health(
         long startedMillis,
         List<ProbeFeature> features, // empty without a probe
         List<ProbeError> errors,     // failures of the probe loop's steps, by step and cause
-        ProbeOutage outage) {        // collection failing now, or null
+        ProbeOutage outage,          // collection failing now, or null
+        java.util.Map<String, Long> mapFullByMap) { // mapFull split by the map that refused (issue 11)
 
     public Health {
         features = List.copyOf(features);
         errors = List.copyOf(errors);
+        mapFullByMap = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(mapFullByMap));
+    }
+
+    /** Without the split of mapFull by map. */
+    public Health(boolean probeAvailable, String cause, String mode, long seen, long consumed, long lost,
+                  long sampledOut, long mapFull, long decodeErrors, int samplingRatio, long lastWalkMillis,
+                  long lastWalkMicros, long walkedSockets, long rememberedSockets, long startedMillis,
+                  List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
+        this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
+                lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
+                java.util.Map.of());
     }
 
     /** Without errors or an outage. */

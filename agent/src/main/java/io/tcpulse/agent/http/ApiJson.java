@@ -42,7 +42,7 @@ final class ApiJson {
                         .put("consumed", h.consumed())
                         .put("lost", h.lost())
                         .put("sampledOut", h.sampledOut())
-                        .put("mapFull", h.mapFull())
+                        .put("mapFull", h.mapFull()).put("mapFullByMap", new JsonObject(new java.util.LinkedHashMap<String, Object>(h.mapFullByMap())))
                         .put("decodeErrors", h.decodeErrors())
                         .put("samplingRatio", h.samplingRatio()))
                 .put("walk", new JsonObject()

@@ -119,6 +119,9 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_events_lost_total", "Events lost because a ring buffer was full.", h.lost());
         counter("tcpulse_probe_events_sampled_out_total", "Events dropped by sampling.", h.sampledOut());
         counter("tcpulse_probe_map_full_total", "Updates refused because a BPF map was full.", h.mapFull());
+        family("tcpulse_probe_map_full_by_map_total", "counter",
+                "Updates refused because a BPF map was full, by map (transitions, port_counters, listen_owners, sk_infos).");
+        h.mapFullByMap().forEach((map, n) -> sample("tcpulse_probe_map_full_by_map_total", n, "map", map));
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());

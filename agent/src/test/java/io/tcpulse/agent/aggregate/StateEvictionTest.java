@@ -85,4 +85,21 @@ class StateEvictionTest {
         assertTrue(p.top(7).stream().anyMatch(r -> r.peer().equals("10.0.0.9")), p.top(7).toString());
         assertEquals(ports + 1, p.total(7));
     }
+
+    @Test
+    void aCloseWaitOwnerHistoryIsDownsampled() {
+        java.util.ArrayDeque<long[]> h = new java.util.ArrayDeque<>();
+        long t0 = 1_700_000_000_000L;
+        for (int i = 0; i <= 6000; i++) ClosingTracker.record(h, t0 + i * 100L, i); // 10 minutes of 100 ms walks
+        // the last minute at about one a second (the newest moves for a second), the nine before at one per 20 s
+        assertTrue(h.size() <= 67 + 28, h.size() + " samples");
+        assertTrue(h.size() >= 80, h.size() + " samples");
+        assertEquals(6000, h.peekLast()[1], "the newest is the last walk's");
+        long prev = -1;
+        for (long[] s : h) {
+            assertTrue(s[1] > prev, "in order, rising");
+            prev = s[1];
+        }
+        assertTrue(t0 + 6000 * 100L - h.peekFirst()[0] <= 10 * 60_000L, "ten minutes at most");
+    }
 }
