@@ -231,8 +231,8 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 		st->v[idx] += n;
 }
 
-/* adds one to a per-CPU hash counter, creating it at zero first; a full map is counted */
-static __always_inline void bump(void *map, const void *key)
+/* adds one to a per-CPU hash counter, creating it at zero first; a full map is counted, by map */
+static __always_inline void bump(void *map, const void *key, __u32 full_stat)
 {
 	__u64 zero = 0, *v;
 
@@ -242,6 +242,7 @@ static __always_inline void bump(void *map, const void *key)
 		v = bpf_map_lookup_elem(map, key);
 		if (!v) {
 			stat_add(TCPULSE_STAT_MAP_FULL, 1);
+			stat_add(full_stat, 1);
 			return;
 		}
 	}
@@ -299,7 +300,7 @@ static __always_inline void count_transition(__u64 cookie, __u32 netns, int from
 		.netns_cookie = cookie, .netns = netns, .from = from, .to = to, .derived = derived,
 	};
 
-	bump(&transitions, &key);
+	bump(&transitions, &key, TCPULSE_STAT_MAP_FULL_TRANSITIONS);
 }
 
 static __always_inline void count_port(const struct sock_common *skc, __u32 netns, __u16 port, __u8 what)
@@ -308,7 +309,7 @@ static __always_inline void count_port(const struct sock_common *skc, __u32 netn
 		.netns_cookie = netns_cookie_of(skc), .netns = netns, .port = port, .what = what,
 	};
 
-	bump(&port_counters, &key);
+	bump(&port_counters, &key, TCPULSE_STAT_MAP_FULL_PORT_COUNTERS);
 }
 
 /* 0: sample this event out; otherwise how many events it stands for */
@@ -531,6 +532,7 @@ static __always_inline struct sk_info *remember(struct sock *sk, __u64 sock_cook
 	}
 	if (bpf_map_update_elem(&sk_infos, &key, fresh, BPF_ANY)) {
 		stat_add(TCPULSE_STAT_MAP_FULL, 1);
+		stat_add(TCPULSE_STAT_MAP_FULL_SK_INFOS, 1);
 		return NULL;
 	}
 	return fresh;
@@ -596,7 +598,11 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 			struct listen_owner lo = { .pid = fresh.pid };
 
 			__builtin_memcpy(lo.comm, fresh.comm, sizeof(lo.comm));
-			bpf_map_update_elem(&listen_owners, &lk, &lo, BPF_ANY);
+			/* a full map loses the owner of this listener's children: counted, no longer silent */
+			if (bpf_map_update_elem(&listen_owners, &lk, &lo, BPF_ANY)) {
+				stat_add(TCPULSE_STAT_MAP_FULL, 1);
+				stat_add(TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS, 1);
+			}
 		}
 		si = remember(sk, sock_cookie, &fresh, now, false, cas);
 	} else if (oldstate == S_LISTEN && newstate == S_SYN_RECV) {
@@ -916,7 +922,7 @@ static __always_inline void reset_for_segment(const struct sk_buff *skb, bool an
 		};
 
 		key.netns_cookie = net_cookie_of(net);
-		bump(&port_counters, &key);
+		bump(&port_counters, &key, TCPULSE_STAT_MAP_FULL_PORT_COUNTERS);
 	}
 
 	stat_add(TCPULSE_STAT_SEEN, 1);

@@ -222,7 +222,12 @@ enum tcpulse_stat {
 	TCPULSE_STAT_MAP_FULL = 4,  /* a counter or socket-storage insert failed */
 	TCPULSE_STAT_WAKEUPS = 5,   /* consumer wake-ups forced by ring backlog */
 	TCPULSE_STAT_REMEMBERED = 6, /* a gauge: sockets with an entry (owner, times) */
-	TCPULSE_STAT_MAX = 8,
+	/* which map refused an insert: TCPULSE_STAT_MAP_FULL split by map */
+	TCPULSE_STAT_MAP_FULL_TRANSITIONS = 8,
+	TCPULSE_STAT_MAP_FULL_PORT_COUNTERS = 9,
+	TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS = 10,
+	TCPULSE_STAT_MAP_FULL_SK_INFOS = 11,
+	TCPULSE_STAT_MAX = 16,
 };
 
 

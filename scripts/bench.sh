@@ -4,6 +4,7 @@
 #   scripts/bench.sh pipeline   synthetic events through kernel rings -> Java, zero loss?
 #   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
+#   scripts/bench.sh bounded    20,000 idle listeners walked: agent heap and CPU, /metrics size and scrape time
 #   scripts/bench.sh all        everything above
 # SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 5) how many
 # without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
@@ -157,6 +158,50 @@ bench_listeners() {
     }'
 }
 
+# 20,000 listeners need two processes here (RLIMIT_NOFILE's hard limit is 20,000 a process)
+listen_many_py() {
+    ip netns exec "$ns" python3 -c '
+import resource, socket, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+held = []
+for port in range(int(sys.argv[1]), int(sys.argv[1]) + int(sys.argv[2])):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port)); s.listen(1 + port % 7); held.append(s)
+print("ready", flush=True)
+time.sleep(1e9)' "$1" "$2"
+}
+
+bench_bounded() {
+    echo "== bounded: 20,000 idle listeners in one namespace, walked every second, agent under -Xmx256m"
+    local hz a0 a1 h heap samples bytes t times=() i
+    hz=$(getconf CLK_TCK)
+    new_ns bnd
+    listen_many_py 20000 10000 | head -1 >/dev/null &
+    listen_many_py 30000 10000 | head -1 >/dev/null &
+    sleep 5
+    AGENT_ARGS="${AGENT_ARGS:-} --walk-interval-ms 1000" start_agent -Xmx256m
+    sleep 20 # past start-up and most JIT compilation
+    a0=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
+    sleep 30
+    a1=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
+    curl -sf "http://127.0.0.1:$port/metrics" >/dev/null # the first scrape compiles the writer
+    for i in 1 2 3 4 5; do
+        times+=("$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/metrics")")
+    done
+    samples=$(curl -sf "http://127.0.0.1:$port/metrics" | grep -vc '^#')
+    bytes=$(curl -sf "http://127.0.0.1:$port/metrics" | wc -c)
+    jcmd "$agent_pid" GC.run >/dev/null 2>&1 || true
+    heap=$(jcmd "$agent_pid" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -1)
+    t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+    stop_agent
+    echo "listeners                   : 20000 in one namespace"
+    awk -v a=$((a1 - a0)) -v hz="$hz" 'BEGIN { printf "whole agent CPU             : %.2f%% of one core (30 s)\n", 100 * a / hz / 30 }'
+    echo "agent heap used after GC    : $((heap / 1024)) MiB (-Xmx256m)"
+    echo "/metrics                    : $samples samples, $bytes bytes"
+    echo "scrape time                 : ${t}s (median of 5: ${times[*]})"
+}
+
 bench_timewait() {
     echo "== timewait: the largest TIME_WAIT population a ${secs}s client-close storm reaches"
     new_ns tw
@@ -188,6 +233,7 @@ case ${1:-all} in
     pipeline) bench_pipeline ;;
     listeners) bench_listeners ;;
     timewait) bench_timewait ;;
-    all) bench_storm; bench_pipeline; bench_listeners; bench_timewait ;;
+    bounded) bench_bounded ;;
+    all) bench_storm; bench_pipeline; bench_listeners; bench_timewait; bench_bounded ;;
     *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -14,7 +14,7 @@ export function mount({ table, totalEl, status }) {
   body = table.tBodies[0];
   total = totalEl;
   note = status;
-  poller = poll(() => `/api/v1/closewait${query({ netns: netnsParam() })}`, 2000, render, onError);
+  poller = poll(() => `/api/v1/closewait${query({ netns: netnsParam(), limit: PAGE })}`, 2000, render, onError);
   on('netns', () => poller.refresh());
   on('restart', () => poller.refresh());
 }
@@ -25,8 +25,13 @@ function onError(e) {
     : `CLOSE_WAIT owners unavailable: ${e.message}`;
 }
 
+// 50,000 owners would be a table nobody reads: the biggest, and a count of the rest
+const PAGE = 200;
+
 function render(cw) {
-  note.textContent = '';
+  const shown = (cw.byOwner ?? []).length;
+  const owners_ = cw.page?.total ?? shown;
+  note.textContent = owners_ > shown ? `Showing the ${formatInt(shown)} biggest of ${formatInt(owners_)} owners.` : '';
   total.textContent = formatInt(cw.total);
   const owners = (cw.byOwner ?? []).slice().sort((a, b) => (b.leaking - a.leaking) || (b.count - a.count));
   body.replaceChildren(...(owners.length ? owners.map((o) => el('tr', {

@@ -84,7 +84,7 @@ export function mount({ table, status, detailBox }) {
   detailRates = new TimeChart(rates, { yFormat: formatRate, unit: '/s' });
   detail.hidden = true;
 
-  poller = poll(() => `/api/v1/listeners${query({ netns: netnsParam() })}`, 2000, onData, onError);
+  poller = poll(() => `/api/v1/listeners${query({ netns: netnsParam(), limit: PAGE, order: 'activity' })}`, 2000, onData, onError);
   on('netns', () => {
     select(null);
     body.replaceChildren();
@@ -93,9 +93,15 @@ export function mount({ table, status, detailBox }) {
   on('restart', () => poller.refresh());
 }
 
+// the host may have 20,000 listeners: the table shows the most active, and says how many more there are
+const PAGE = 200;
+
 function onData(data) {
   rows = data.listeners ?? [];
-  note.textContent = '';
+  const total = data.page?.total ?? rows.length;
+  note.textContent = total > rows.length
+    ? `Showing the ${formatInt(rows.length)} most active of ${formatInt(total)} listeners (${formatInt(total - rows.length)} more not shown).`
+    : '';
   render();
 }
 

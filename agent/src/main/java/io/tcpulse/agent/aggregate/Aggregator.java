@@ -56,6 +56,8 @@ public final class Aggregator implements SnapshotSource {
 
     private final Map<Long, Latency> latency = new HashMap<>();
     private final RecentEvents recent;
+    /* per-namespace state outlives its namespace by a grace period, then goes (issue 11) */
+    private final NetnsEviction eviction;
 
     /* health */
     private boolean probeAvailable;
@@ -64,7 +66,7 @@ public final class Aggregator implements SnapshotSource {
     private List<ProbeError> probeErrors = List.of();
     private ProbeOutage outage;
     private String mode;
-    private final long[] kernelStats = new long[8];
+    private final long[] kernelStats = new long[Probe.STAT_MAX];
     private long consumed, decodeErrors;
     private int samplingRatio = 1;
     private long lastWalkMillis, lastWalkMicros, walkedSockets;
@@ -102,6 +104,7 @@ public final class Aggregator implements SnapshotSource {
         this.wallMillis = wallMillis;
         this.startedMillis = wallMillis.getAsLong();
         this.recent = new RecentEvents(recentCapacity);
+        this.eviction = new NetnsEviction(NetnsEviction.DEFAULT_GRACE_MILLIS, wallMillis);
         this.mode = "starting";
         publish();
     }
@@ -146,6 +149,7 @@ public final class Aggregator implements SnapshotSource {
             consumed++;
             int kind = EventDecoder.kind(batch, at);
             if (kind == EventDecoder.KIND_RESET_SENT || kind == EventDecoder.KIND_RESET_RECV) {
+                eviction.touch(EventDecoder.netns(batch, at));
                 resetPeers.add(batch, at);
                 continue;
             }
@@ -158,6 +162,7 @@ public final class Aggregator implements SnapshotSource {
             long netns = EventDecoder.netns(batch, at);
             if (netns != cachedNetns) {
                 cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
+                eviction.touch(netns);
                 cachedNetns = netns;
             }
             int ratio = EventDecoder.sampleRatio(batch, at);
@@ -242,9 +247,21 @@ public final class Aggregator implements SnapshotSource {
         Map<Long, Snapshot.Resets> withPeers = new HashMap<>();
         rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r[0], r[1], resetPeers.top(n))));
         this.resets = Map.copyOf(withPeers);
+        java.util.Set<Long> alive = new java.util.HashSet<>(info.keySet());
+        alive.addAll(walk.stateCounts.keySet());
+        for (Long gone : eviction.walked(alive)) {
+            latency.remove(gone);
+            resetPeers.evict(gone);
+        }
+        resetPeers.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
         this.walkedSockets = walk.sockets;
+    }
+
+    /** Namespaces with latency histograms, with RST peers, and tracked for eviction (tests). */
+    int[] perNamespaceState() {
+        return new int[] {latency.size(), resetPeers.namespaces(), eviction.tracked()};
     }
 
     /** Builds and publishes a new immutable snapshot. */
@@ -278,7 +295,15 @@ public final class Aggregator implements SnapshotSource {
         return new Health(probeAvailable, why, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats());
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap());
+    }
+
+    /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */
+    private java.util.Map<String, Long> mapFullByMap() {
+        if (!probeAvailable) return java.util.Map.of();
+        java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < Probe.MAP_FULL_MAPS.size(); i++) out.put(Probe.MAP_FULL_MAPS.get(i), kernelStats[Probe.STAT_MAP_FULL_FIRST + i]);
+        return out;
     }
 
     /**

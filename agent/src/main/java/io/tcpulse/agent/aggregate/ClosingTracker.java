@@ -116,8 +116,7 @@ final class ClosingTracker {
             OwnerKey k = e.getKey();
             long n = e.getValue();
             ArrayDeque<long[]> h = ownerHistory.computeIfAbsent(k, x -> new ArrayDeque<>());
-            h.addLast(new long[] {wallMs, n});
-            while (!h.isEmpty() && wallMs - h.peekFirst()[0] > HISTORY_MS) h.removeFirst();
+            record(h, wallMs, n);
             double growth = 0;
             long[] first = h.peekFirst();
             if (first != null && wallMs - first[0] >= 1000) growth = (n - first[1]) * 60_000.0 / (wallMs - first[0]);
@@ -168,6 +167,38 @@ final class ClosingTracker {
     }
 
     /** Three or more samples, each no lower than the one before, the last above the first. */
+    /** The last minute at about one sample a second; before that one per 20 s: at most ~95 samples an owner, not 300 (or 6,000 at 100 ms walks). */
+    static final long RECENT_MS = 60_000, RECENT_SPACING_MS = 1000, OLD_SPACING_MS = 20_000;
+
+    /**
+     * Appends (wall ms, count) to an owner's history, downsampled: 50,000 owners in
+     * CLOSE_WAIT would otherwise keep 300 samples each for 10 minutes.
+     */
+    static void record(ArrayDeque<long[]> h, long wallMs, long n) {
+        long[] last = h.peekLast();
+        if (last != null && h.size() >= 2) {
+            var it = h.descendingIterator();
+            it.next();
+            long[] before = it.next();
+            if (wallMs - before[0] < RECENT_SPACING_MS) { // the newest sample moves until a second has passed
+                last[0] = wallMs;
+                last[1] = n;
+            } else {
+                h.addLast(new long[] {wallMs, n});
+            }
+        } else {
+            h.addLast(new long[] {wallMs, n});
+        }
+        while (!h.isEmpty() && wallMs - h.peekFirst()[0] > HISTORY_MS) h.removeFirst();
+        long kept = Long.MIN_VALUE;
+        for (var it = h.iterator(); it.hasNext(); ) { // thin what is older than a minute, the oldest kept
+            long[] s = it.next();
+            if (wallMs - s[0] <= RECENT_MS) break;
+            if (kept != Long.MIN_VALUE && s[0] - kept < OLD_SPACING_MS) it.remove();
+            else kept = s[0];
+        }
+    }
+
     private static boolean risingSteadily(ArrayDeque<long[]> h) {
         if (h.size() < 3) return false;
         long prev = -1, first = h.peekFirst()[1], last = h.peekLast()[1];

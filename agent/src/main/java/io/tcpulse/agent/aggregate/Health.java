@@ -29,7 +29,8 @@ public record Health(
         List<ProbeFeature> features, // empty without a probe
         List<ProbeError> errors,     // failures of the probe loop's steps, by step and cause
         ProbeOutage outage,          // collection failing now, or null
-        Holders holders) {           // the holders walks behind owners
+        Holders holders,             // the holders walks behind owners
+        java.util.Map<String, Long> mapFullByMap) { // mapFull split by the map that refused (issue 11)
 
     /**
      * Where owners come from: source "kernel" (iter/task_file), "proc" (/proc/PID/fd) or
@@ -43,15 +44,17 @@ public record Health(
         features = List.copyOf(features);
         errors = List.copyOf(errors);
         if (holders == null) holders = Holders.NONE;
+        mapFullByMap = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(mapFullByMap));
     }
 
+    /** Without the split of mapFull by map, nor holders. */
     public Health(boolean probeAvailable, String cause, String mode, long seen, long consumed, long lost,
                   long sampledOut, long mapFull, long decodeErrors, int samplingRatio, long lastWalkMillis,
                   long lastWalkMicros, long walkedSockets, long rememberedSockets, long startedMillis,
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE);
+                Holders.NONE, java.util.Map.of());
     }
 
     /** Without errors or an outage. */

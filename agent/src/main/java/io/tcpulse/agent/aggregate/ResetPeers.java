@@ -50,6 +50,46 @@ final class ResetPeers {
         lastCount[0] += EventDecoder.sampleRatio(b, at);
     }
 
+    /** Forgets a namespace that is gone. */
+    void evict(long netns) {
+        byNetns.remove(netns);
+        if (lastNetns == netns) {
+            lastNetns = -1;
+            lastKey = null;
+        }
+    }
+
+    /**
+     * Decay instead of filling up for good: a namespace whose table is full keeps its
+     * busiest half and folds the rest into its "other" rows (sent and received), so its
+     * sums stay exact and new peers get a row again.
+     */
+    void decay() {
+        for (Map<Key, long[]> m : byNetns.values()) {
+            if (m.size() < MAX_KEYS_PER_NETNS) continue;
+            List<Map.Entry<Key, long[]>> entries = new ArrayList<>(m.entrySet());
+            entries.removeIf(e -> e.getKey().family() == 0);
+            entries.sort(Comparator.comparingLong((Map.Entry<Key, long[]> e) -> e.getValue()[0]));
+            for (Map.Entry<Key, long[]> e : entries.subList(0, entries.size() / 2)) {
+                Key k = e.getKey();
+                m.remove(k);
+                m.computeIfAbsent(new Key(0, 0, 0, 0, -1, k.sent()), x -> new long[1])[0] += e.getValue()[0];
+            }
+        }
+        lastNetns = -1; // the cached row may have been folded
+        lastKey = null;
+    }
+
+    /** Namespaces with RST rows, and rows in all (tests). */
+    int namespaces() { return byNetns.size(); }
+
+    int rows() { return byNetns.values().stream().mapToInt(Map::size).sum(); }
+
+    /** RSTs counted in a namespace, its rows summed (tests). */
+    long total(long netns) {
+        return byNetns.getOrDefault(netns, Map.of()).values().stream().mapToLong(n -> n[0]).sum();
+    }
+
     List<Snapshot.ResetPeer> top(long netns) {
         List<Map.Entry<Key, long[]>> entries = new ArrayList<>(byNetns.getOrDefault(netns, Map.of()).entrySet());
         entries.sort(Comparator.comparingLong((Map.Entry<Key, long[]> e) -> e.getValue()[0]).reversed());

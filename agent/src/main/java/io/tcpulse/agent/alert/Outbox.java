@@ -61,7 +61,7 @@ final class Outbox {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir.resolve(receiver), DurableFiles.TMP_PREFIX + "*")) {
                 for (Path p : ds) Files.deleteIfExists(p); // a write that never completed: never queued
             }
-            for (Path f : files(receiver)) max = Math.max(max, seqOf(f));
+            for (String f : names(receiver)) max = Math.max(max, seqOf(f));
         }
         seq = max;
     }
@@ -139,9 +139,39 @@ final class Outbox {
 
     /** What waits for receiver, oldest first, without bodies: names, sizes and modification times only. */
     List<Entry> pending(String receiver) throws IOException {
+        return pending(receiver, Integer.MAX_VALUE).kept();
+    }
+
+    /** What pending() keeps, and the files past the bound, for the caller to delete (it may take a while). */
+    record Loaded(List<Entry> kept, List<Path> dropped) {}
+
+    /**
+     * What waits for receiver, at most max entries: past it the oldest resolved files are
+     * given up first, then the oldest firing ones, by name alone (nothing read: a listing of
+     * 200,000 costs names only).
+     */
+    Loaded pending(String receiver, int max) throws IOException {
+        List<String> names = names(receiver);
+        int excess = names.size() - max;
+        boolean[] drop = new boolean[names.size()];
+        for (int pass = 0; pass < 2 && excess > 0; pass++) { // resolved first, then firing
+            for (int i = 0; i < names.size() && excess > 0; i++) {
+                if (drop[i]) continue;
+                if (pass == 0 && !names.get(i).endsWith(".r.json")) continue;
+                drop[i] = true;
+                excess--;
+            }
+        }
+        Path rdir = dir.resolve(receiver);
         List<Entry> out = new ArrayList<>();
-        for (Path f : files(receiver)) {
-            Matcher m = NAME.matcher(f.getFileName().toString());
+        List<Path> dropped = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            Path f = rdir.resolve(names.get(i));
+            if (drop[i]) {
+                dropped.add(f);
+                continue;
+            }
+            Matcher m = NAME.matcher(names.get(i));
             if (!m.matches()) continue;
             BasicFileAttributes a;
             try {
@@ -152,6 +182,21 @@ final class Outbox {
             out.add(new Entry(f, receiver, Long.parseLong(m.group(1)), m.group(2), 0, a.lastModifiedTime().toInstant(),
                     null, "r".equals(m.group(3)), a.size()));
         }
+        return new Loaded(out, dropped);
+    }
+
+    /** The outbox file names of receiver, oldest first. */
+    private List<String> names(String receiver) throws IOException {
+        Path rdir = dir.resolve(receiver);
+        List<String> out = new ArrayList<>();
+        if (!Files.isDirectory(rdir)) return out;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(rdir)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (NAME.matcher(n).matches()) out.add(n);
+            }
+        }
+        out.sort(null);
         return out;
     }
 
@@ -178,8 +223,8 @@ final class Outbox {
         return out;
     }
 
-    private static long seqOf(Path f) {
-        Matcher m = NAME.matcher(f.getFileName().toString());
+    private static long seqOf(String f) {
+        Matcher m = NAME.matcher(f);
         return m.matches() ? Long.parseLong(m.group(1)) : 0;
     }
 

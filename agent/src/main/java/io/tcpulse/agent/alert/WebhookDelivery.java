@@ -6,6 +6,8 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -106,10 +108,28 @@ public final class WebhookDelivery implements AutoCloseable {
             }
         }
         for (Worker w : workers.values()) {
-            List<Outbox.Entry> left = outbox.pending(w.receiver.name());
+            Outbox.Loaded loaded = outbox.pending(w.receiver.name(), settings.maxPending());
+            List<Outbox.Entry> left = loaded.kept();
             if (!left.isEmpty()) {
                 LOG.log(System.Logger.Level.INFO, "{0} notification(s) for receiver {1} left from {2}",
                         left.size(), w.receiver.name(), leftBy);
+            }
+            if (!loaded.dropped().isEmpty()) {
+                w.drops[0].addAndGet(loaded.dropped().size());
+                LOG.log(System.Logger.Level.WARNING, "receiver {0}: {1} notification(s) left from {2} dropped unsent, past"
+                        + " alerts.delivery.maxPending {3} (oldest resolved first)", w.receiver.name(), loaded.dropped().size(),
+                        leftBy, settings.maxPending());
+                // unlinking 190,000 files of one directory takes minutes on a busy disk: not on the way of delivery
+                httpThreads.execute(() -> {
+                    for (Path f : loaded.dropped()) {
+                        if (closed) return;
+                        try {
+                            Files.deleteIfExists(f);
+                        } catch (IOException io) {
+                            LOG.log(System.Logger.Level.ERROR, "cannot delete " + f, io);
+                        }
+                    }
+                });
             }
             w.pending.addAndGet(left.size());
             run(() -> {

@@ -42,7 +42,7 @@ final class ApiJson {
                         .put("consumed", h.consumed())
                         .put("lost", h.lost())
                         .put("sampledOut", h.sampledOut())
-                        .put("mapFull", h.mapFull())
+                        .put("mapFull", h.mapFull()).put("mapFullByMap", new JsonObject(new java.util.LinkedHashMap<String, Object>(h.mapFullByMap())))
                         .put("decodeErrors", h.decodeErrors())
                         .put("samplingRatio", h.samplingRatio()))
                 .put("walk", new JsonObject()
@@ -84,6 +84,8 @@ final class ApiJson {
                 .put("maxConnections", g.maxConnections())
                 .put("refused", g.refused())
                 .put("headerTimeouts", g.headerTimeouts())
+                .put("perClientRefused", g.perClientRefused())
+                .put("streamsRefused", g.streamsRefused())
                 .put("fdLimit", g.budget().fdLimit() == Long.MAX_VALUE ? null : g.budget().fdLimit())
                 .put("fdReserve", ConnectionGuard.FD_RESERVE);
     }

@@ -264,8 +264,18 @@ public final class ApiServer extends VerticleBase {
         ctx.json(ApiJson.latency(source.current().latencyOf(netnsParam(ctx))));
     }
 
+    /** At most limits.maxStreams at once: past it 503 with Retry-After, counted. */
     private void stream(RoutingContext ctx) {
-        new SseStream(ctx.response(), EventFilter.of(ctx)).open();
+        EventFilter filter = EventFilter.of(ctx);
+        int max = security.limits().maxStreams();
+        if (streams.size() >= max) {
+            ConnectionGuard g = guard;
+            if (g != null) g.streamRefused();
+            ctx.response().putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(SSE_RETRY_MILLIS / 1000 * 5));
+            error(ctx, 503, "service unavailable", max + " event streams are open (limits.maxStreams): retry later");
+            return;
+        }
+        new SseStream(ctx.response(), filter).open();
     }
 
     /** Answers once the new config is in force, or 400 with the file's problems and nothing changed. */

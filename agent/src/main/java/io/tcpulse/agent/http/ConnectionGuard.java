@@ -57,6 +57,10 @@ final class ConnectionGuard {
     private final Budget budget;
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicLong refused = new AtomicLong(), headerTimeouts = new AtomicLong();
+    /** Connections closed at once because their client address held limits.perClientConnections; streams refused. */
+    private final AtomicLong perClientRefused = new AtomicLong(), streamsRefused = new AtomicLong();
+    /* client address -> connections open; event loop only */
+    private final Map<String, Integer> byClient = new java.util.HashMap<>();
     /* connections still waiting for their first request head -> their deadline timer; event loop only */
     private final Map<HttpConnection, Long> awaitingHead = new IdentityHashMap<>();
 
@@ -89,6 +93,17 @@ final class ConnectionGuard {
     /** Connections closed because no complete request head came within HEADER_TIMEOUT_SECONDS. */
     long headerTimeouts() { return headerTimeouts.get(); }
 
+    /** Connections closed at once because their address held limits.perClientConnections. */
+    long perClientRefused() { return perClientRefused.get(); }
+
+    /** /api/v1/stream requests answered 503 because limits.maxStreams were open. */
+    long streamsRefused() { return streamsRefused.get(); }
+
+    void streamRefused() { streamsRefused.incrementAndGet(); }
+
+    /** Client addresses holding connections now. */
+    int clients() { return byClient.size(); }
+
     void onConnection(HttpConnection conn) {
         if (open.incrementAndGet() > maxConnections()) {
             open.decrementAndGet();
@@ -96,6 +111,17 @@ final class ConnectionGuard {
             conn.close();
             return;
         }
+        // one address cannot take every place: others (and a monitor on another address) still get in
+        String client = conn.remoteAddress() == null ? "" : conn.remoteAddress().hostAddress();
+        int perClient = security.get().limits().perClientConnections();
+        int held = byClient.getOrDefault(client, 0);
+        if (perClient > 0 && held >= perClient) {
+            open.decrementAndGet();
+            perClientRefused.incrementAndGet();
+            conn.close();
+            return;
+        }
+        byClient.put(client, held + 1);
         long timer = vertx.setTimer(TimeUnit.SECONDS.toMillis(HEADER_TIMEOUT_SECONDS), id -> {
             if (awaitingHead.remove(conn) != null) {
                 headerTimeouts.incrementAndGet();
@@ -105,6 +131,7 @@ final class ConnectionGuard {
         awaitingHead.put(conn, timer);
         conn.closeHandler(v -> {
             open.decrementAndGet();
+            byClient.computeIfPresent(client, (k, n) -> n <= 1 ? null : n - 1);
             Long t = awaitingHead.remove(conn);
             if (t != null) vertx.cancelTimer(t);
         });

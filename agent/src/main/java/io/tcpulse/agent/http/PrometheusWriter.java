@@ -119,6 +119,9 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_events_lost_total", "Events lost because a ring buffer was full.", h.lost());
         counter("tcpulse_probe_events_sampled_out_total", "Events dropped by sampling.", h.sampledOut());
         counter("tcpulse_probe_map_full_total", "Updates refused because a BPF map was full.", h.mapFull());
+        family("tcpulse_probe_map_full_by_map_total", "counter",
+                "Updates refused because a BPF map was full, by map (transitions, port_counters, listen_owners, sk_infos).");
+        h.mapFullByMap().forEach((map, n) -> sample("tcpulse_probe_map_full_by_map_total", n, "map", map));
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
@@ -148,6 +151,13 @@ public final class PrometheusWriter {
                 "HTTP connections the agent closed to keep descriptors for the probe: over the cap, or no request head in time.");
         w.sample("tcpulse_http_connections_closed_total", g.refused(), "reason", "limit");
         w.sample("tcpulse_http_connections_closed_total", g.headerTimeouts(), "reason", "header_timeout");
+        w.family("tcpulse_http_rejected_total", "counter",
+                "HTTP clients turned away by a bound: limit (http.maxConnections), per_client (limits.perClientConnections),"
+                        + " header_timeout (no request head in 10 s), streams (limits.maxStreams; answered 503).");
+        w.sample("tcpulse_http_rejected_total", g.refused(), "reason", "limit");
+        w.sample("tcpulse_http_rejected_total", g.perClientRefused(), "reason", "per_client");
+        w.sample("tcpulse_http_rejected_total", g.headerTimeouts(), "reason", "header_timeout");
+        w.sample("tcpulse_http_rejected_total", g.streamsRefused(), "reason", "streams");
         into.append(w.out);
     }
 
@@ -171,14 +181,8 @@ public final class PrometheusWriter {
      */
     private void listeners(Snapshot s) {
         List<ListenerStatus> folded = foldReuseport(s.listenerStatus());
-        List<ListenerStatus> ls = topListeners(folded, topListeners);
         Map<Long, Long> rest = new TreeMap<>();
-        for (var l : ls) if (OTHER.equals(l.addr())) rest.merge(l.netns(), 0L, Long::sum);
-        if (ls.size() < folded.size()) {
-            java.util.Set<List<Object>> kept = new java.util.HashSet<>();
-            for (var l : ls) kept.add(List.of(l.netns(), l.addr(), l.port()));
-            for (var l : folded) if (!kept.contains(List.of(l.netns(), l.addr(), l.port()))) rest.merge(l.netns(), 1L, Long::sum);
-        }
+        List<ListenerStatus> ls = topListeners(folded, topListeners, rest);
         family("tcpulse_listen_other_listeners", "gauge",
                 "Listeners of the namespace summed into the addr=\"other\" series of the tcpulse_listen_* families (limits.metricsListeners).");
         rest.forEach((netns, n) -> sample("tcpulse_listen_other_listeners", n, "netns", Long.toString(netns)));
@@ -197,9 +201,10 @@ public final class PrometheusWriter {
      * drops are per socket and add up; SYN-ACK retransmits and RSTs are per port already.
      */
     static List<ListenerStatus> foldReuseport(List<ListenerStatus> ls) {
-        Map<List<Object>, ListenerStatus> out = new LinkedHashMap<>();
+        record Key(long netns, String addr, int port) {}
+        Map<Key, ListenerStatus> out = new LinkedHashMap<>(ls.size() * 2);
         for (var l : ls) {
-            out.merge(List.of(l.netns(), l.addr(), l.port()), l, (a, b) -> new ListenerStatus(
+            out.merge(new Key(l.netns(), l.addr(), l.port()), l, (a, b) -> new ListenerStatus(
                     a.netns(), a.addr(), a.port(), a.acceptQueue() + b.acceptQueue(), a.acceptQueueMax() + b.acceptQueueMax(),
                     a.synQueue() + b.synQueue(), a.synQueueMax() + b.synQueueMax(), a.overflows() + b.overflows(),
                     a.drops() + b.drops(), Math.max(a.synAckRetransmits(), b.synAckRetransmits()),
@@ -240,18 +245,39 @@ public final class PrometheusWriter {
      * add up, so every sum over a namespace is the same as with all series.
      */
     static List<ListenerStatus> topListeners(List<ListenerStatus> ls, int n) {
+        return topListeners(ls, n, new TreeMap<>());
+    }
+
+    /** The same; others gets, per namespace, how many listeners its "other" series sums. */
+    static List<ListenerStatus> topListeners(List<ListenerStatus> ls, int n, Map<Long, Long> others) {
         if (ls.size() <= n) return ls;
-        List<ListenerStatus> ranked = new java.util.ArrayList<>(ls);
-        ranked.sort(MOST_ACTIVE);
-        java.util.Set<ListenerStatus> keep = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        keep.addAll(ranked.subList(0, n));
+        // rank indices on precomputed keys: 20,000 listeners, a comparator that recomputes nothing
+        int size = ls.size();
+        long[] activity = new long[size];
+        for (int i = 0; i < size; i++) activity[i] = activity(ls.get(i));
+        Integer[] order = new Integer[size];
+        for (int i = 0; i < size; i++) order[i] = i;
+        java.util.Arrays.sort(order, (x, y) -> {
+            ListenerStatus a = ls.get(x), b = ls.get(y);
+            boolean aOk = ListenerStatus.VERDICT_OK.equals(a.verdict()), bOk = ListenerStatus.VERDICT_OK.equals(b.verdict());
+            if (aOk != bOk) return aOk ? 1 : -1;
+            if (activity[x] != activity[y]) return activity[x] > activity[y] ? -1 : 1;
+            int c = Long.compare(a.netns(), b.netns());
+            if (c != 0) return c;
+            c = Integer.compare(a.port(), b.port());
+            return c != 0 ? c : a.addr().compareTo(b.addr());
+        });
+        boolean[] keep = new boolean[size];
+        for (int i = 0; i < n; i++) keep[order[i]] = true;
         List<ListenerStatus> out = new java.util.ArrayList<>(n + 8);
         Map<Long, long[]> rest = new TreeMap<>();
-        for (var l : ls) {
-            if (keep.contains(l)) {
+        for (int i = 0; i < size; i++) {
+            ListenerStatus l = ls.get(i);
+            if (keep[i]) {
                 out.add(l);
                 continue;
             }
+            others.merge(l.netns(), 1L, Long::sum);
             long[] r = rest.computeIfAbsent(l.netns(), k -> new long[9]);
             r[0] += l.acceptQueue(); r[1] += l.acceptQueueMax(); r[2] += l.synQueue(); r[3] += l.synQueueMax();
             r[4] += l.overflows(); r[5] += l.drops(); r[6] += l.synAckRetransmits();

@@ -36,7 +36,11 @@ public final class Probe implements AutoCloseable {
     }
 
     public static final int STAT_SEEN = 0, STAT_SUBMITTED = 1, STAT_LOST = 2, STAT_SAMPLED_OUT = 3,
-            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6, STAT_MAX = 8;
+            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6,
+            STAT_MAP_FULL_FIRST = 8, STAT_MAX = 16;
+    /** The maps whose full inserts are counted apart, in the order of TCPULSE_STAT_MAP_FULL_* from 8. */
+    public static final java.util.List<String> MAP_FULL_MAPS = java.util.List.of("transitions", "port_counters",
+            "listen_owners", "sk_infos");
 
     private volatile Pointer handle;
     private final Memory statsBuf = new Memory(8L * STAT_MAX);

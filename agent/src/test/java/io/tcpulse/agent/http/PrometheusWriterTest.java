@@ -62,6 +62,22 @@ class PrometheusWriterTest {
     }
 
     @Test
+    void mapFullIsSplitByMap() {
+        var s = TestSnapshots.sample();
+        var h = s.health();
+        var split = new io.tcpulse.agent.aggregate.Health(h.probeAvailable(), h.cause(), h.mode(), h.seen(),
+                h.consumed(), h.lost(), h.sampledOut(), 7, h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
+                h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
+                h.outage(), h.holders(), new java.util.LinkedHashMap<>(java.util.Map.of("transitions", 0L, "port_counters", 5L,
+                "listen_owners", 2L, "sk_infos", 0L)));
+        String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, split));
+        assertTrue(out.contains("tcpulse_probe_map_full_total 7\n"), out);
+        assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"port_counters\"} 5\n"), out);
+        assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"listen_owners\"} 2\n"), out);
+        assertEquals(4, out.lines().filter(l -> l.startsWith("tcpulse_probe_map_full_by_map_total{")).count());
+    }
+
+    @Test
     void probeStepFailuresAndTheOutage() {
         assertSection("tcpulse_probe_errors_total", "counter",
                 "tcpulse_probe_errors_total{step=\"walk\",errno=\"EMFILE\"} 4\n");

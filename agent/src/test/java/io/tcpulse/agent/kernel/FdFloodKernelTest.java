@@ -204,6 +204,10 @@ class FdFloodKernelTest {
             List<String> cmd = new ArrayList<>(List.of("prlimit", "--nofile=" + FD_LIMIT + ":" + FD_LIMIT));
             cmd.addAll(StopDuringStormKernelTest.javaAgent(Files.createTempDirectory(dir, "agent-"),
                     "--listen", "127.0.0.1:0", "--max-events-per-sec", "0", "--requests-per-second", "0"));
+            // the flood comes from one address: this test is about descriptors, not the per-address cap
+            Path config = Files.writeString(Files.createTempFile(dir, "config-", ".json"),
+                    "{\"limits\": {\"perClientConnections\": 0, \"maxStreams\": 100000}}");
+            cmd.addAll(List.of("--config", config.toString()));
             cmd.addAll(List.of(args));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             ChildOutput out = ChildOutput.follow(p, "fdflood-agent-output");

@@ -134,6 +134,11 @@ class ListenerFloodKernelTest {
             assertEquals(kept + 1, metrics.lines().filter(l -> l.startsWith("tcpulse_listen_syn_queue_max" + ns_)).count(),
                     "the kept listeners and the other series");
 
+            // 20,000 listeners fit the kernel's maps (65,536 listen_owners): nothing refused, and said so per map
+            for (String map : List.of("transitions", "port_counters", "listen_owners", "sk_infos")) {
+                assertTrue(metrics.contains("tcpulse_probe_map_full_by_map_total{map=\"" + map + "\"} 0\n"), map);
+            }
+
             OpsFiles.Result check = OpsFiles.runWithInput(metrics, "promtool", "check", "metrics");
             assertEquals("", check.output().strip(), "promtool check metrics");
             assertEquals(0, check.exit());
