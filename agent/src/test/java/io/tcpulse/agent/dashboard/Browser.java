@@ -112,6 +112,21 @@ final class Browser implements AutoCloseable {
         console();
     }
 
+    /**
+     * Clicks what css selects as the page is now: views re-render their rows on every
+     * update, so an element found a moment ago may be gone (stale); it is found again.
+     */
+    void click(String css) {
+        io.tcpulse.agent.testing.Wait.until(Duration.ofSeconds(10), () -> {
+            try {
+                driver.findElement(By.cssSelector(css)).click();
+                return true;
+            } catch (org.openqa.selenium.StaleElementReferenceException rerendered) {
+                return false;
+            }
+        }, () -> css + " kept being re-rendered under the click");
+    }
+
     void get(String url) {
         driver.get(url);
     }

@@ -159,14 +159,14 @@ class DashboardKernelBrowserTest {
             return Long.parseLong(overflows.replace(",", "")) > 0;
         }, () -> "no listener row for port 8201 with overflows > 0; listeners note: '"
                 + browser.text("listeners-status") + "'", "kernel-overflow");
-        WebElement tr = browser.driver.findElement(row);
         JsonObject api = io.tcpulse.agent.kernel.KernelTestSupport.listener(agent.port(), inode, 8201);
         assertNotNull(api, "no listener 8201 in the API");
         assertTrue(api.getLong("overflows") > 0, api.encode());
+        WebElement tr = browser.driver.findElement(row); // read at once: rows re-render on every update
         assertEquals(String.valueOf(inode), tr.getAttribute("data-netns"));
         assertTrue(tr.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("/ 4"),
                 tr.getText());
-        tr.click();
+        browser.click("#listeners-table tr[data-port='8201']");
         browser.await(WAIT, () -> browser.all("#listener-detail .uplot").size() == 2,
                 () -> "listener detail charts missing", "kernel-overflow");
         browser.screenshot("kernel-listener-overflow");

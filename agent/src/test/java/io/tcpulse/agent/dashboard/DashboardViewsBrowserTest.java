@@ -112,24 +112,31 @@ class DashboardViewsBrowserTest {
         browser.await(WAIT, () -> browser.all("#listeners-table tr[data-testid='listener-row']").size() == 3,
                 () -> "listener rows: " + browser.all("#listeners-table tbody tr").size(), "views-listeners");
         // default order: the worst verdict first
-        assertEquals("8080", browser.all("tr[data-testid='listener-row']").get(0).getAttribute("data-port"));
-        WebElement row = browser.driver.findElement(By.cssSelector("tr[data-port='8080']"));
-        assertEquals("46", row.findElement(By.cssSelector("td[data-field='overflows']")).getText());
-        assertEquals("accept-queue-full", row.getAttribute("data-verdict"));
-        assertTrue(row.findElement(By.cssSelector("td[data-field='acceptQueue']")).getText().contains("5 / 4"));
-        assertEquals("1.250", row.findElement(By.cssSelector("td[data-field='acceptQueue'] .bar")).getAttribute("data-ratio"));
-        String owner = row.findElement(By.cssSelector("td[data-field='owner']")).getText();
+        assertEquals("8080", ports().get(0));
+        // read in one go: the rows are rendered anew on every update (an element found a moment ago may be gone)
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, String> row = (java.util.Map<String, String>) browser.js("""
+                const r = document.querySelector("tr[data-port='8080']");
+                return {overflows: r.querySelector("td[data-field='overflows']").innerText, verdict: r.dataset.verdict,
+                        queue: r.querySelector("td[data-field='acceptQueue']").innerText,
+                        ratio: r.querySelector("td[data-field='acceptQueue'] .bar").dataset.ratio,
+                        owner: r.querySelector("td[data-field='owner']").innerText};""");
+        assertEquals("46", row.get("overflows"));
+        assertEquals("accept-queue-full", row.get("verdict"));
+        assertTrue(row.get("queue").contains("5 / 4"));
+        assertEquals("1.250", row.get("ratio"));
+        String owner = row.get("owner");
         assertTrue(owner.contains("<img src=x oner (4242)"), owner);
         assertTrue(owner.contains("evil-" + FakeAgent.HOSTILE + ".service"), owner);
 
         // sort by port number through the listener column, then by overflows (largest first)
-        browser.driver.findElement(By.cssSelector("th[data-key='overflows'] button")).click();
+        browser.click("th[data-key='overflows'] button");
         assertEquals(List.of("8080", "443", "22"), ports());
         assertEquals("descending", browser.driver.findElement(By.cssSelector("th[data-key='overflows']")).getAttribute("aria-sort"));
-        browser.driver.findElement(By.cssSelector("th[data-key='overflows'] button")).click();
+        browser.click("th[data-key='overflows'] button");
         assertEquals(List.of("22", "443", "8080"), ports());
 
-        browser.driver.findElement(By.cssSelector("tr[data-port='8080']")).click();
+        browser.click("tr[data-port='8080']");
         browser.await(WAIT, () -> browser.all("#listener-detail .uplot").size() == 2,
                 () -> "listener detail charts missing", "views-listeners");
         assertTrue(browser.byId("listener-detail").getText().contains("accept queue limit 4"));
@@ -137,9 +144,11 @@ class DashboardViewsBrowserTest {
         browser.screenshot("views-listeners");
     }
 
+    /** The listener rows' ports in the order shown, read in one go (rows are rendered anew on every update). */
+    @SuppressWarnings("unchecked")
     private List<String> ports() {
-        return browser.all("tr[data-testid='listener-row']").stream().map(e -> e.getAttribute("data-port"))
-                .collect(Collectors.toList());
+        return (List<String>) browser.js(
+                "return [...document.querySelectorAll(\"tr[data-testid='listener-row']\")].map(r => r.dataset.port);");
     }
 
     @Test

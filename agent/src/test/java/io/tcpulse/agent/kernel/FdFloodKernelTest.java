@@ -52,9 +52,10 @@ class FdFloodKernelTest {
     static Path dir;
 
     @Test
-    void halfOpenClientsHeldTenSecondsLeaveTheProbeItsDescriptors(Netns ns) throws Exception {
+    void halfOpenClientsHeldTenSecondsLeaveTheProbeItsDescriptors(Namespaces namespaces) throws Exception {
         try (Child agent = Child.start("--walk-interval-ms", "500");
              Monitor monitor = new Monitor(agent.port)) {
+            Netns ns = namespaces.create(); // made once the agent runs, as before the extension
             JsonObject http = monitor.json("/api/v1/health").getJsonObject("http");
             assertEquals(FD_LIMIT, http.getLong("fdLimit"), http.encode());
             int cap = http.getInteger("maxConnections");
@@ -108,9 +109,10 @@ class FdFloodKernelTest {
     }
 
     @Test
-    void withoutTheCapTheWalkRunsOutOfDescriptorsAndComesBack(Netns ns) throws Exception {
+    void withoutTheCapTheWalkRunsOutOfDescriptorsAndComesBack(Namespaces namespaces) throws Exception {
         try (Child agent = Child.start("--walk-interval-ms", "500", "--max-connections", "100000");
              Monitor monitor = new Monitor(agent.port)) {
+            Netns ns = namespaces.create(); // made once the agent runs, as before the extension
             long inode = ns.inode();
             Map<String, Long> expected;
             try (Flood flood = Flood.open(agent.port, FLOOD, EVENT_STREAM)) {
