@@ -63,6 +63,7 @@ public final class Cli {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Cli());
         cl.setOverwrittenOptionsAllowed(true);
+        cl.setExpandAtFiles(false); // an argument starting with @ is a value, never a file of arguments
         cl.setParameterExceptionHandler((ex, args) -> { // usage errors exit 2, as configuration errors do
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("tcpulse: " + ex.getMessage());
