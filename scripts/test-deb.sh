@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 [[ $(id -u) -eq 0 ]] || { echo "test-deb: run as root (it installs the package into this machine)" >&2; exit 1; }
-if dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q installed || [[ -e /usr/lib/tcpulse || -e /etc/tcpulse || -e /var/lib/tcpulse ]]; then
+if dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q installed || [[ -e /usr/lib/tcpulse || -e /etc/tcpulse ]]; then
     echo "test-deb: tcpulse is installed here already (package or scripts/install.sh): not touching it" >&2
     exit 1
 fi
@@ -28,9 +28,18 @@ cleanup() {
         wait "$boot_pid" 2>/dev/null || true
     fi
     if dpkg-query -W -f='${Status}' tcpulse 2>/dev/null | grep -q "ok"; then dpkg --purge tcpulse >/dev/null 2>&1 || true; fi
+    local d
+    for d in /var/lib/tcpulse /var/lib/private/tcpulse; do # what an agent run as root left (tests): put back
+        if [[ -e $out/saved${d//\//_} || -L $out/saved${d//\//_} ]]; then rm -rf "$d"; mv "$out/saved${d//\//_}" "$d"; fi
+    done
     rm -rf "$out"
 }
 trap cleanup EXIT
+# an agent run as root without --state-dir (a test, a try) may have left state where the
+# package's purge removes it: set aside, put back at the end
+for d in /var/lib/tcpulse /var/lib/private/tcpulse; do
+    if [[ -e $d || -L $d ]]; then mv "$d" "$out/saved${d//\//_}"; fi
+done
 
 deb=$(scripts/build-deb.sh --out "$out")
 version=$(dpkg-deb -f "$deb" Version)
