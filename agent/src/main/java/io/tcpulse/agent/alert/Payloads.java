@@ -66,8 +66,12 @@ final class Payloads {
      */
     static JsonArray alertmanagerApi(Notification n, String externalUrl, java.time.Duration validFor) {
         Instant ends = n.endsAt() != null ? n.endsAt() : n.createdAt().plus(validFor);
+        JsonObject labels = new JsonObject();
+        n.labels().forEach((k, v) -> {
+            if (v != null && !v.isEmpty()) labels.put(k, v); // Alertmanager refuses empty values; Prometheus drops them
+        });
         return new JsonArray().add(new JsonObject()
-                .put("labels", object(n.labels()))
+                .put("labels", labels)
                 .put("annotations", object(n.annotations()))
                 .put("startsAt", time(n.startsAt()))
                 .put("endsAt", time(ends))

@@ -33,12 +33,12 @@ import java.util.concurrent.Callable;
                 "75:collection failed for --max-collection-outage (systemd restarts it)"},
         footerHeading = "%nExamples:%n",
         footer = {
-                "  tcpulse                     run the agent on 127.0.0.1:9470 (as `tcpulse run`)",
-                "  tcpulse -c /etc/tcpulse/tcpulse.yml           with a config file (YAML or JSON)",
+                "  tcpulse                        the agent on 127.0.0.1:9470 (= tcpulse run)",
+                "  tcpulse -c /etc/tcpulse/tcpulse.yml    with a config file (YAML or JSON)",
                 "  tcpulse --listen=0.0.0.0:9470 --token-file /etc/tcpulse/token \\",
                 "          --alertmanager http://am-1:9093 --alertmanager http://am-2:9093",
-                "  tcpulse check -c /etc/tcpulse/tcpulse.yml     can this host run it? config valid?",
-                "  tcpulse help run            every option of the agent",
+                "  tcpulse check -c /etc/tcpulse/tcpulse.yml   can it run here? config valid?",
+                "  tcpulse help run               every option of the agent",
                 "",
                 "Documentation: /usr/share/doc/tcpulse/ (README.md, operations.md, alerts.md)."})
 public final class Cli {
@@ -63,6 +63,7 @@ public final class Cli {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Cli());
         cl.setOverwrittenOptionsAllowed(true);
+        cl.setExpandAtFiles(false); // an argument starting with @ is a value, never a file of arguments
         cl.setParameterExceptionHandler((ex, args) -> { // usage errors exit 2, as configuration errors do
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("tcpulse: " + ex.getMessage());

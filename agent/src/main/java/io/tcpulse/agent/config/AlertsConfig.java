@@ -229,6 +229,7 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
     /** These plus one Alertmanager-format receiver (--webhook URL). */
     public AlertsConfig withWebhook(String url) throws Config.ConfigException {
         String problem = urlProblem(url);
+        if (problem == null) problem = alertmanagerApiPath(url);
         if (problem != null) throw new Config.ConfigException("--webhook " + problem + ", got " + JsonTree.quote(url));
         Set<String> names = new LinkedHashSet<>();
         receivers.forEach(r -> names.add(r.name()));
@@ -255,6 +256,21 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         String name = base;
         for (int i = 2; names.contains(name); i++) name = base + "-" + i;
         return name;
+    }
+
+    /**
+     * Why a webhook URL that points at Alertmanager's own API cannot work (Alertmanager takes
+     * no webhook payloads: 404 on these paths, 400 on /api/v2/alerts), or null.
+     */
+    static String alertmanagerApiPath(String url) {
+        String path = URI.create(url).getPath();
+        if (path == null || !(path.endsWith("/api/v2/alerts") || path.endsWith("/api/v1/alerts")
+                || path.endsWith("/api/v1/alerts-webhook"))) {
+            return null;
+        }
+        String base = url.substring(0, url.lastIndexOf("/api/"));
+        return "is Alertmanager's API, which takes no webhook payloads: make it an Alertmanager target"
+                + " (alerts.alertmanagers url, or --alertmanager) with " + base;
     }
 
     /** Alertmanager's base URL (http://am:9093, or with a route prefix) to its alerts endpoint. */
@@ -478,6 +494,7 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
             Node n = o.get("url");
             String v = JsonTree.string(n, p);
             if (v != null && urlProblem(v) != null) p.at(n, n.path() + " " + urlProblem(v) + ", got " + JsonTree.shown(n));
+            else if (v != null && alertmanagerApiPath(v) != null) p.at(n, n.path() + " " + alertmanagerApiPath(v));
             else url = v;
         }
         String format = "alertmanager";

@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The agent's settings: defaults, then the config file (JSON), then command-line flags.
+ * The agent's settings: defaults, then the config file (YAML or JSON), then command-line flags.
  * Every rule is checked here, once; messages name the setting, the rule and the value seen.
  */
 public record Config(

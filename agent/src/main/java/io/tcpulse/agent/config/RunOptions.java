@@ -84,7 +84,7 @@ public final class RunOptions {
     public static RunOptions parse(String[] args) throws Config.ConfigException {
         RunOptions o = new RunOptions();
         try {
-            new CommandLine(o).setOverwrittenOptionsAllowed(true).parseArgs(args);
+            new CommandLine(o).setOverwrittenOptionsAllowed(true).setExpandAtFiles(false).parseArgs(args);
         } catch (CommandLine.ParameterException e) {
             throw new Config.ConfigException(e.getMessage() + " (`tcpulse run --help` lists the options)");
         }

@@ -195,6 +195,17 @@ class AlertmanagerTargetTest {
                 + " [{\"labels\""), r);
     }
 
+    @Test
+    void labelsWithEmptyValuesAreLeftOutAsPrometheusDoes() {
+        java.util.SortedMap<String, String> labels = new java.util.TreeMap<>(Map.of("alertname", "x", "unit", "", "port", "80"));
+        Notification n = new Notification("id", Notification.FIRING, "x", labels, Map.of("summary", "s"), labels,
+                Instant.parse("2025-01-01T00:00:00Z"), null, "f", 1, false, Instant.parse("2025-01-01T00:01:00Z"));
+        JsonObject a = Payloads.alertmanagerApi(n, "http://h:9470/", Duration.ofMinutes(4)).getJsonObject(0);
+        assertEquals(new JsonObject().put("alertname", "x").put("port", "80"), a.getJsonObject("labels"));
+        assertEquals("2025-01-01T00:05:00Z", a.getString("endsAt"));
+        assertEquals("2025-01-01T00:00:00Z", a.getString("startsAt"));
+    }
+
     private static void run(String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

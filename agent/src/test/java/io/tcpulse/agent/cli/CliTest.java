@@ -83,6 +83,13 @@ class CliTest {
     }
 
     @Test
+    void anArgumentStartingWithAtIsAValueNotAFile() throws Exception {
+        Config.ConfigException e = assertThrows(Config.ConfigException.class, () -> Config.parse(new String[]{"@/etc/passwd"}));
+        assertTrue(e.getMessage().contains("@/etc/passwd"), e.getMessage());
+        assertFalse(e.getMessage().contains("root:"), e.getMessage());
+    }
+
+    @Test
     void versionPrintsTheVersion() {
         Out o = run("--version");
         assertEquals(0, o.code());

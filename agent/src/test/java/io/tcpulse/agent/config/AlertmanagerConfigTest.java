@@ -37,6 +37,23 @@ class AlertmanagerConfigTest {
     }
 
     @Test
+    void aWebhookPointedAtAlertmanagersOwnApiIsRefusedWithTheFix() throws Exception {
+        Config.ConfigException e = assertThrows(Config.ConfigException.class, () -> Config.parse(new String[]{"--webhook",
+                "http://alertmanager.example:9093/api/v1/alerts-webhook"}));
+        assertEquals("--webhook is Alertmanager's API, which takes no webhook payloads: make it an Alertmanager target"
+                + " (alerts.alertmanagers url, or --alertmanager) with http://alertmanager.example:9093,"
+                + " got \"http://alertmanager.example:9093/api/v1/alerts-webhook\"", e.getMessage());
+        e = assertThrows(Config.ConfigException.class, () -> Config.fromYaml("""
+                alerts:
+                  receivers:
+                    - url: http://am:9093/prefix/api/v2/alerts
+                """));
+        assertEquals("line 3: alerts.receivers[0].url is Alertmanager's API, which takes no webhook payloads: make it an"
+                + " Alertmanager target (alerts.alertmanagers url, or --alertmanager) with http://am:9093/prefix", e.getMessage());
+        assertEquals(1, Config.parse(new String[]{"--webhook", "http://bridge:8080/alerts"}).alerts().receivers().size());
+    }
+
+    @Test
     void basicAuthBearerTokenTlsCaAndTimeoutFromTheFile() throws Exception {
         Path pw = Files.writeString(dir.resolve("pw"), "s3cret\n");
         Path token = Files.writeString(dir.resolve("token"), "tok-123\n");

@@ -289,7 +289,7 @@ class ConfigValidationTest {
                       "handshakeLatency": {"percentile": 99.9, "side": "server", "threshold": 0.3}
                     },
                     "receivers": [
-                      {"name": "am", "url": "http://alertmanager:9093/api/v2/alerts"},
+                      {"name": "am", "url": "http://alert-bridge:8080/tcpulse"},
                       {"name": "ops", "url": "https://hooks.example.com/T0/B0/xyz", "format": "slack",
                        "headers": {"Authorization": "Bearer abc"}, "secretFile": "%s"}
                     ],
