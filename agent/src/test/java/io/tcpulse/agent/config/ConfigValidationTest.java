@@ -20,6 +20,24 @@ class ConfigValidationTest {
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 bad("""
+                        {"limits": {"apiListLimit": 0}}""",
+                        "line 1: limits.apiListLimit must be at least 1, got 0"),
+                bad("""
+                        {"limits": {"metricsListeners": -1}}""",
+                        "line 1: limits.metricsListeners must be at least 0, got -1"),
+                bad("""
+                        {"limits": {"maxStream": 3}}""",
+                        "line 1: unknown key limits.maxStream (allowed: apiListLimit, maxStreams, metricsListeners, perClientConnections)"),
+                bad("""
+                        {"alerts": {"maxFiringPerRule": 0}}""",
+                        "line 1: alerts.maxFiringPerRule must be at least 1, got 0"),
+                bad("""
+                        {"alerts": {"delivery": {"maxPendingBytes": 100}}}""",
+                        "line 1: alerts.delivery.maxPendingBytes must be at least 4096, got 100"),
+                bad("""
+                        {"alerts": {"delivery": {"maxAge": "-1h"}}}""",
+                        "line 1: alerts.delivery.maxAge must be a positive duration like 5m, got \"-1h\""),
+                bad("""
                         {"probe": {"enabled": "yes"}}""",
                         "line 1: probe.enabled must be true or false, got \"yes\""),
                 bad("""
@@ -262,6 +280,27 @@ class ConfigValidationTest {
         Files.writeString(file, "{\"walk\": {\"intervalMs\": 5}}");
         e = assertThrows(Config.ConfigException.class, () -> Config.parse(new String[] {"--config", file.toString()}));
         assertEquals("config file " + file + ": line 1: walk.intervalMs must be at least 100, got 5", e.getMessage());
+    }
+
+    @Test
+    void boundsAreReadAndDefaulted() throws Exception {
+        Config d = Config.fromJson("{}");
+        assertEquals(io.tcpulse.agent.config.Limits.defaults(), d.limits());
+        assertEquals(new Limits(500, 500, 64, 32), d.limits());
+        assertEquals(100, d.alerts().maxFiringPerRule());
+        assertEquals(10_000, d.alerts().delivery().maxPending());
+        assertEquals(java.time.Duration.ofHours(24), d.alerts().delivery().maxAge());
+        Config c = Config.fromJson("""
+                {"limits": {"metricsListeners": 50, "apiListLimit": 20, "perClientConnections": 0, "maxStreams": 4},
+                 "alerts": {"maxFiringPerRule": 10,
+                            "delivery": {"maxPending": 7, "maxPendingBytes": 8192, "maxAge": "1h", "maxResponseBytes": 512}}}""");
+        assertEquals(new Limits(50, 20, 0, 4), c.limits());
+        assertEquals(10, c.alerts().maxFiringPerRule());
+        var del = c.alerts().delivery();
+        assertEquals(List.of(7, 8192L, java.time.Duration.ofHours(1), 512),
+                List.of(del.maxPending(), del.maxPendingBytes(), del.maxAge(), del.maxResponseBytes()));
+        assertEquals(List.of("limits.metricsListeners", "limits.apiListLimit", "limits.perClientConnections", "limits.maxStreams",
+                "alerts.delivery", "alerts.maxFiringPerRule"), d.reload(c, false).changed());
     }
 
     @Test
