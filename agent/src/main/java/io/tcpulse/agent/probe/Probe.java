@@ -44,6 +44,9 @@ public final class Probe implements AutoCloseable {
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
     private Map<Long, Long> liveCookies = Map.of();
     private final Map<Map.Entry<Long, Long>, Long> missingSince = new HashMap<>();
+    /* (inode, cookie) -> the counter read that first met it: of an inode's namespaces, the one met last is the live one */
+    private final Map<Map.Entry<Long, Long>, Long> firstRead = new HashMap<>();
+    private long reads;
     /* (inode, cookie) of every namespace the counter reads met since the last forget */
     private final java.util.Set<Map.Entry<Long, Long>> seenNamespaces = new java.util.HashSet<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
@@ -219,20 +222,37 @@ public final class Probe implements AutoCloseable {
                 continue;
             }
             ByteBuffer b = buf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
-            for (int at = 0; at < n * size; at += size) seenNamespaces.add(Map.entry(inodeAt(b, at), b.getLong(at)));
+            reads++;
+            for (int at = 0; at < n * size; at += size) {
+                Map.Entry<Long, Long> pair = Map.entry(inodeAt(b, at), b.getLong(at));
+                seenNamespaces.add(pair);
+                firstRead.putIfAbsent(pair, reads);
+            }
             return b;
         }
     }
 
     /**
-     * Per inode, the cookie whose counters count: the largest. Cookies only grow, and an
-     * inode is reused only once its namespace is gone, so the largest is the namespace
-     * holding the inode now (or the last that did). Not the cookie the last walk saw: a
-     * namespace born since (or while walks fail) would show its predecessor's counters.
+     * Per inode, the cookie whose counters count: the namespace whose counters the reads
+     * met last (the largest cookie of those met in the same read). An inode is reused only
+     * once its namespace is gone, so that is the namespace holding the inode now (or the
+     * last that did). Not the largest cookie: cookies come in per-CPU batches, a namespace
+     * made on another CPU may have a smaller one than its predecessor. Not the cookie the
+     * last walk saw: a namespace born since (or while walks fail) would show its
+     * predecessor's counters.
      */
-    private static Map<Long, Long> currentCookies(ByteBuffer b, int size) {
+    private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
         Map<Long, Long> current = new HashMap<>();
-        for (int at = 0; at < b.limit(); at += size) current.merge(inodeAt(b, at), b.getLong(at), Math::max);
+        Map<Long, Long> currentRead = new HashMap<>();
+        for (int at = 0; at < b.limit(); at += size) {
+            long inode = inodeAt(b, at), cookie = b.getLong(at);
+            long read = firstRead.getOrDefault(Map.entry(inode, cookie), Long.MAX_VALUE);
+            Long best = currentRead.get(inode);
+            if (best == null || read > best || (read == best && cookie > current.get(inode))) {
+                current.put(inode, cookie);
+                currentRead.put(inode, read);
+            }
+        }
         return current;
     }
 
@@ -270,6 +290,7 @@ public final class Probe implements AutoCloseable {
                 int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
                 if (n > 0) deleted += n;
                 missingSince.remove(p);
+                firstRead.remove(p);
             }
         }
         seenNamespaces.clear(); // the next reads see again what is left
