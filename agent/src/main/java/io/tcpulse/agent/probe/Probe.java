@@ -43,10 +43,11 @@ public final class Probe implements AutoCloseable {
     private Memory transitionsBuf = new Memory((long) EventDecoder.TRANSITION_SIZE * 1024);
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
     private Map<Long, Long> liveCookies = Map.of();
-    private final Map<Map.Entry<Long, Long>, Long> missingSince = new HashMap<>();
-    /* (inode, cookie) -> the counter read that first met it: of an inode's namespaces, the one met last is the live one */
+    /* counter reads so far; when the live cookies were set (the walk's own reads count as at that time) */
+    private long reads, liveSetAt;
+    /* (inode, cookie) -> the read that first met it: a cookie first met after the walk is a namespace born since */
     private final Map<Map.Entry<Long, Long>, Long> firstRead = new HashMap<>();
-    private long reads;
+    private final Map<Map.Entry<Long, Long>, Long> missingSince = new HashMap<>();
     /* (inode, cookie) of every namespace the counter reads met since the last forget */
     private final java.util.Set<Map.Entry<Long, Long>> seenNamespaces = new java.util.HashSet<>();
     private Memory walkBuf = new Memory((long) EventDecoder.SOCK_SIZE * 4096);
@@ -224,33 +225,35 @@ public final class Probe implements AutoCloseable {
             ByteBuffer b = buf.getByteBuffer(0, (long) n * size).order(ByteOrder.LITTLE_ENDIAN);
             reads++;
             for (int at = 0; at < n * size; at += size) {
-                Map.Entry<Long, Long> pair = Map.entry(inodeAt(b, at), b.getLong(at));
-                seenNamespaces.add(pair);
-                firstRead.putIfAbsent(pair, reads);
+                Map.Entry<Long, Long> ns = Map.entry(inodeAt(b, at), b.getLong(at));
+                seenNamespaces.add(ns);
+                firstRead.putIfAbsent(ns, reads);
             }
             return b;
         }
     }
 
     /**
-     * Per inode, the cookie whose counters count: the namespace whose counters the reads
-     * met last (the largest cookie of those met in the same read). An inode is reused only
-     * once its namespace is gone, so that is the namespace holding the inode now (or the
-     * last that did). Not the largest cookie: cookies come in per-CPU batches, a namespace
-     * made on another CPU may have a smaller one than its predecessor. Not the cookie the
-     * last walk saw: a namespace born since (or while walks fail) would show its
-     * predecessor's counters.
+     * Per inode, the cookie whose counters count: a namespace first met after the last walk
+     * (born since: it holds the inode now, though the walk saw another there), else the
+     * cookie the walk saw alive, else the one met last (a namespace gone within the minute
+     * before its counters are deleted). Cookies do not tell which namespace is newer: they
+     * are handed out in per-CPU batches.
      */
     private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
         Map<Long, Long> current = new HashMap<>();
-        Map<Long, Long> currentRead = new HashMap<>();
+        Map<Long, Long> metAt = new HashMap<>();
         for (int at = 0; at < b.limit(); at += size) {
             long inode = inodeAt(b, at), cookie = b.getLong(at);
-            long read = firstRead.getOrDefault(Map.entry(inode, cookie), Long.MAX_VALUE);
-            Long best = currentRead.get(inode);
-            if (best == null || read > best || (read == best && cookie > current.get(inode))) {
+            long first = firstRead.getOrDefault(Map.entry(inode, cookie), reads);
+            Long live = liveCookies.get(inode);
+            boolean bornSinceWalk = first > liveSetAt;
+            // rank: born since the walk (latest first), then the walk's live cookie, then met latest
+            long rank = bornSinceWalk ? (2L << 40) + first : live != null && live == cookie ? 1L << 40 : first;
+            Long best = metAt.get(inode);
+            if (best == null || rank > best) {
+                metAt.put(inode, rank);
                 current.put(inode, cookie);
-                currentRead.put(inode, read);
             }
         }
         return current;
@@ -262,13 +265,14 @@ public final class Probe implements AutoCloseable {
 
     /**
      * The namespaces alive now, inode -> cookie: counters of an older namespace that had
-     * the same inode are left out. Inodes not listed fall back to their largest cookie.
+     * the same inode are left out. Inodes not listed fall back to the cookie met last.
      */
     public void liveNamespaces(Map<Long, Long> inodeToCookie) {
-        // cookie 0: not known (no SO_NETNS_COOKIE before Linux 5.14); the largest seen stands in
+        // cookie 0: not known (no SO_NETNS_COOKIE before Linux 5.14); the cookie met last stands in
         Map<Long, Long> known = new HashMap<>(inodeToCookie);
         known.values().removeIf(c -> c == 0);
         this.liveCookies = Map.copyOf(known);
+        this.liveSetAt = reads + 2; // the walk reads both counter maps right after
     }
 
     /**
@@ -290,9 +294,9 @@ public final class Probe implements AutoCloseable {
                 int n = TcpulseNative.tcpulse__forget_netns(live(), (int) inode, cookie);
                 if (n > 0) deleted += n;
                 missingSince.remove(p);
-                firstRead.remove(p);
             }
         }
+        firstRead.keySet().retainAll(seenNamespaces);
         seenNamespaces.clear(); // the next reads see again what is left
         return deleted;
     }
