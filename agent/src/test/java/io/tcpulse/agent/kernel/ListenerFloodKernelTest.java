@@ -117,7 +117,10 @@ class ListenerFloodKernelTest {
             String metrics = last.body;
             long samples = metrics.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).count();
             assertTrue(samples < 5_000, samples + " samples");
-            assertTrue(scrapeMillis < 1_000, "scrape took " + scrapeMillis + " ms");
+            // a figure, not a timed assertion (scripts/bench.sh bounded measures it): only a hang fails
+            System.out.println("ListenerFloodKernelTest: " + LISTENERS + " listeners, " + samples + " samples, scrape median "
+                    + scrapeMillis + " ms of " + times + " (first " + firstMillis + " ms)");
+            assertTrue(scrapeMillis < 30_000, "scrape took " + scrapeMillis + " ms");
 
             String ns_ = "{netns=\"" + inode + "\"";
             // 500 series across the host (limits.metricsListeners by default), most of them this namespace's
