@@ -245,18 +245,24 @@ public final class Probe implements AutoCloseable {
      * are handed out in per-CPU batches.
      */
     private Map<Long, Long> currentCookies(ByteBuffer b, int size) {
-        Map<Long, Long> current = new HashMap<>();
-        Map<Long, Long> metAt = new HashMap<>();
+        // the walk's live cookie stands even where it has no record yet (the records of the
+        // namespace before it do not count for it)
+        Map<Long, Long> current = new HashMap<>(liveCookies);
+        Map<Long, Long> rank = new HashMap<>();
+        liveCookies.keySet().forEach(inode -> rank.put(inode, 1L << 40));
+        // met first after the walk, in either counter map: born since, it holds the inode now
+        firstRead.forEach((ns, first) -> {
+            if (first > liveSetAt && (2L << 40) + first > rank.getOrDefault(ns.getKey(), -1L)) {
+                rank.put(ns.getKey(), (2L << 40) + first);
+                current.put(ns.getKey(), ns.getValue());
+            }
+        });
+        // neither: the cookie met last
         for (int at = 0; at < b.limit(); at += size) {
             long inode = inodeAt(b, at), cookie = b.getLong(at);
             long first = firstRead.getOrDefault(Map.entry(inode, cookie), reads);
-            Long live = liveCookies.get(inode);
-            boolean bornSinceWalk = first > liveSetAt;
-            // rank: born since the walk (latest first), then the walk's live cookie, then met latest
-            long rank = bornSinceWalk ? (2L << 40) + first : live != null && live == cookie ? 1L << 40 : first;
-            Long best = metAt.get(inode);
-            if (best == null || rank > best) {
-                metAt.put(inode, rank);
+            if (first > rank.getOrDefault(inode, -1L)) {
+                rank.put(inode, first);
                 current.put(inode, cookie);
             }
         }
