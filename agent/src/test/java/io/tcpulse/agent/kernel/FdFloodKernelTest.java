@@ -65,6 +65,8 @@ class FdFloodKernelTest {
             Map<String, Long> expected;
             int[] mostHeld = {0};
             List<String> trouble = new ArrayList<>();
+            // exact but for changes the kernel skipped both state-change programs for (a preempted run), reported as such
+            long missesBefore = stateChangeRecursionMisses();
             try (Flood flood = Flood.open(agent.port, FLOOD, HALF_A_REQUEST)) {
                 expected = clientCloseRound(ns, 8201, 300);
                 await(WAIT, flood::done, () -> flood.connected() + " of " + FLOOD + " clients connected");
@@ -86,11 +88,12 @@ class FdFloodKernelTest {
                 assertTrue(mostHeld[0] >= 100, "a few hundred clients held: at most " + mostHeld[0] + " were\n" + agent.log());
             }
             assertEquals(List.of(), trouble, "the probe failed while the flood was held");
-            await(WAIT, () -> expected.equals(monitor.transitions(inode)),
-                    () -> "transitions: expected " + expected + " got " + monitor.transitions(inode) + "\n" + agent.log());
+            await(WAIT, () -> exactButForRecursionMisses(expected, monitor.transitions(inode), missesBefore),
+                    () -> "transitions: expected " + expected + " got " + monitor.transitions(inode) + ", kernel recursion misses "
+                            + (stateChangeRecursionMisses() - missesBefore) + "\n" + agent.log());
             Map<String, Long> more = clientCloseRound(ns, 8202, 300);
             Map<String, Long> total = sum(expected, more);
-            await(WAIT, () -> total.equals(monitor.transitions(inode)),
+            await(WAIT, () -> exactButForRecursionMisses(total, monitor.transitions(inode), missesBefore),
                     () -> "transitions after the flood: expected " + total + " got " + monitor.transitions(inode)
                             + ", ss " + ns.ssCounts() + ", health " + monitor.json("/api/v1/health") + "\n" + agent.log());
             await(WAIT, () -> ns.ssCounts().equals(monitor.states(inode)),
