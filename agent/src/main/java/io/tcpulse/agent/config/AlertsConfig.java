@@ -478,24 +478,13 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         int before = p.list.size();
         String name = "receiver-" + (index + 1);
         if (o.has("name")) {
-            Node n = o.get("name");
-            String v = JsonTree.string(n, p);
-            if (v != null && !RECEIVER_NAME.matcher(v).matches()) {
-                p.at(n, n.path() + " must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "
-                        + JsonTree.shown(n));
-            } else if (v != null) {
-                name = v;
-            }
+            String v = receiverName(o.get("name"), p);
+            if (v != null) name = v;
         }
-        String url = null;
-        if (!o.has("url")) {
-            p.at(o, o.path() + " needs a url");
-        } else {
-            Node n = o.get("url");
-            String v = JsonTree.string(n, p);
-            if (v != null && urlProblem(v) != null) p.at(n, n.path() + " " + urlProblem(v) + ", got " + JsonTree.shown(n));
-            else if (v != null && alertmanagerApiPath(v) != null) p.at(n, n.path() + " " + alertmanagerApiPath(v));
-            else url = v;
+        String url = url(o, "", p);
+        if (url != null && alertmanagerApiPath(url) != null) {
+            p.at(o.get("url"), o.get("url").path() + " " + alertmanagerApiPath(url));
+            url = null;
         }
         String format = "alertmanager";
         if (o.has("format")) {
@@ -553,6 +542,32 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         return new Receiver(name, url, format, headers, secret);
     }
 
+    /** A receiver's or Alertmanager's name, or null (said why) when it is not one. */
+    private static String receiverName(Node n, Problems p) {
+        String v = JsonTree.string(n, p);
+        if (v != null && !RECEIVER_NAME.matcher(v).matches()) {
+            p.at(n, n.path() + " must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "
+                    + JsonTree.shown(n));
+            return null;
+        }
+        return v;
+    }
+
+    /** The object's http(s) url, or null (said why: missing, with hint, or not a URL). */
+    private static String url(Obj o, String hint, Problems p) {
+        if (!o.has("url")) {
+            p.at(o, o.path() + " needs a url" + hint);
+            return null;
+        }
+        Node n = o.get("url");
+        String v = JsonTree.string(n, p);
+        if (v != null && urlProblem(v) != null) {
+            p.at(n, n.path() + " " + urlProblem(v) + ", got " + JsonTree.shown(n));
+            return null;
+        }
+        return v;
+    }
+
     /** alerts.alertmanagers[i]: url, optional basicAuth or bearerTokenFile, tlsCaFile, timeout. */
     private static Receiver alertmanager(Node node, int index, List<Receiver> taken, Problems p) {
         Obj o = JsonTree.object(node, ALERTMANAGER_KEYS, p);
@@ -561,26 +576,16 @@ public record AlertsConfig(Duration evaluationInterval, String externalUrl, Map<
         String name = null;
         if (o.has("name")) {
             Node n = o.get("name");
-            String v = JsonTree.string(n, p);
-            if (v != null && !RECEIVER_NAME.matcher(v).matches()) {
-                p.at(n, n.path() + " must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got "
-                        + JsonTree.shown(n));
-            } else if (v != null && taken.stream().anyMatch(r -> r.name().equals(v))) {
+            String v = receiverName(n, p);
+            if (v != null && taken.stream().anyMatch(r -> r.name().equals(v))) {
                 p.at(n, n.path() + " " + JsonTree.quote(v) + " is already used by another receiver or Alertmanager");
             } else {
                 name = v;
             }
         }
         if (name == null) name = freeName(taken, "alertmanager");
-        String url = null;
-        if (!o.has("url")) {
-            p.at(o, o.path() + " needs a url (Alertmanager's, e.g. http://alertmanager:9093)");
-        } else {
-            Node n = o.get("url");
-            String v = JsonTree.string(n, p);
-            if (v != null && urlProblem(v) != null) p.at(n, n.path() + " " + urlProblem(v) + ", got " + JsonTree.shown(n));
-            else if (v != null) url = alertmanagerEndpoint(v);
-        }
+        String url = url(o, " (Alertmanager's, e.g. http://alertmanager:9093)", p);
+        if (url != null) url = alertmanagerEndpoint(url);
         Map<String, String> headers = new LinkedHashMap<>();
         if (o.has("basicAuth") && o.has("bearerTokenFile")) {
             p.at(o.get("bearerTokenFile"), o.path() + " has both basicAuth and bearerTokenFile: keep one");
