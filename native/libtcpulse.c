@@ -60,6 +60,9 @@ struct tcpulse {
 	/* namespaces forgotten lately: their transition slots are skipped and handed back */
 	__u64 forgotten[FORGOTTEN_MAX];
 	unsigned int nr_forgotten;
+	/* BPF_ENABLE_STATS: the kernel counts run time while this is open; else why not (-errno, 0: not asked) */
+	int run_stats_fd;
+	int run_stats_err;
 };
 
 /* tail of what libbpf said last: the verifier's reason when a load fails */
@@ -167,6 +170,7 @@ API int tcpulse__sizeof_sock(void) { return sizeof(struct tcpulse_sock); }
 API int tcpulse__sizeof_transition(void) { return sizeof(struct tcpulse_transition); }
 API int tcpulse__sizeof_opts(void) { return sizeof(struct tcpulse_opts); }
 API int tcpulse__sizeof_holder(void) { return sizeof(struct tcpulse_holder); }
+API int tcpulse__sizeof_prog_stat(void) { return sizeof(struct tcpulse_prog_stat); }
 
 API int tcpulse__last_error(char *buf, size_t buf_sz)
 {
@@ -312,6 +316,8 @@ API void tcpulse__close(struct tcpulse *t)
 	bpf_link__destroy(t->holders_ns_link);
 	holders_bpf__destroy(t->holders);
 	ring_buffer__free(t->rb);
+	if (t->run_stats_fd >= 0)
+		close(t->run_stats_fd);
 	for (i = 0; i < t->nr_rings; i++)
 		close(t->ring_fds[i]);
 	free(t->ring_fds);
@@ -662,6 +668,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 		ret = -ENOMEM;
 		goto fail;
 	}
+	t->run_stats_fd = -1;
 	t->on = (1u << TCPULSE_FEATURE_MAX) - 1;
 	t->socket_cookie = t->task_btf = t->cmpxchg = 1;
 	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
@@ -692,6 +699,10 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	if (ret)
 		goto fail;
 	load_holders(t);
+	if (opts.flags & TCPULSE_OPT_RUN_STATS) {
+		t->run_stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		t->run_stats_err = t->run_stats_fd < 0 ? -errno : 0;
+	}
 	/* where tcp:tcp_send_reset reports closed ports itself, they come with resetsSent */
 	if (is_on(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) && !feature_prog(t, TCPULSE_FEATURE_CLOSED_PORT_RESETS) &&
 	    !is_on(t, TCPULSE_FEATURE_RESETS_SENT))
@@ -1220,14 +1231,62 @@ API int tcpulse__ring_count(struct tcpulse *t)
 	return t ? t->nr_rings : -EINVAL;
 }
 
-API long long tcpulse__recursion_misses(struct tcpulse *t)
+static int prog_stat(struct bpf_program *p, int feature, struct tcpulse_prog_stat *out)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+		return -errno;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", bpf_program__name(p));
+	out->runs = info.run_cnt;
+	out->run_ns = info.run_time_ns;
+	out->recursion_misses = info.recursion_misses;
+	out->feature = feature;
+	return 0;
+}
+
+API int tcpulse__prog_stats(struct tcpulse *t, struct tcpulse_prog_stat *out, int max)
+{
+	int f, n = 0, ret;
+
+	if (!t || !out || max < 0)
+		return -EINVAL;
+	for (f = 0; f < TCPULSE_FEATURE_MAX && n < max; f++) {
+		struct bpf_program *p = f == TCPULSE_FEATURE_HOLDERS ? (t->holders ? t->holders->progs.walk_holders : NULL)
+								     : feature_prog(t, f);
+
+		if (!t->links[f] || !p)
+			continue;
+		ret = prog_stat(p, f, &out[n]);
+		if (ret)
+			return ret;
+		n++;
+	}
+	if (t->holders_ns_link && n < max) {
+		ret = prog_stat(t->holders->progs.walk_task_netns, TCPULSE_FEATURE_HOLDERS, &out[n]);
+		if (ret)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+API int tcpulse__run_stats(struct tcpulse *t)
+{
+	char c = '0';
+	int fd;
+
 	if (!t)
 		return -EINVAL;
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(feature_prog(t, TCPULSE_FEATURE_STATE_CHANGES)), &info, &len))
-		return -errno;
-	return info.recursion_misses;
+	if (t->run_stats_fd >= 0)
+		return 1;
+	fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c == '1' ? 1 : t->run_stats_err;
 }

@@ -763,8 +763,11 @@ static __always_inline void state_change_nested(struct sock *sk, int oldstate, i
 {
 	__u64 id = sock_id(sk);
 
-	if (!was_taken(id, oldstate, newstate))
-		handle_state_change(sk, id, oldstate, newstate, cas);
+	if (was_taken(id, oldstate, newstate))
+		return;
+	/* only this program adds to it, and it never nests in itself: exact */
+	stat_add(TCPULSE_STAT_TWIN_HANDLED, 1);
+	handle_state_change(sk, id, oldstate, newstate, cas);
 }
 
 /* the loader attaches the first pair where the kernel has compare-and-swap, else the second */

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 4
+#define TCPULSE_ABI_VERSION 5
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -222,6 +222,9 @@ enum tcpulse_stat {
 	TCPULSE_STAT_MAP_FULL = 4,  /* a counter or socket-storage insert failed */
 	TCPULSE_STAT_WAKEUPS = 5,   /* consumer wake-ups forced by ring backlog */
 	TCPULSE_STAT_REMEMBERED = 6, /* a gauge: sockets with an entry (owner, times) */
+	/* state changes the twin handled: the recursion guard had refused them to the first
+	 * program; that program's recursion_misses minus these were lost */
+	TCPULSE_STAT_TWIN_HANDLED = 7,
 	/* which map refused an insert: TCPULSE_STAT_MAP_FULL split by map */
 	TCPULSE_STAT_MAP_FULL_TRANSITIONS = 8,
 	TCPULSE_STAT_MAP_FULL_PORT_COUNTERS = 9,
@@ -230,6 +233,17 @@ enum tcpulse_stat {
 	TCPULSE_STAT_MAX = 16,
 };
 
+
+/* one program's cost as the kernel counts it (bpf_prog_info), tcpulse__prog_stats(): 64 bytes */
+struct tcpulse_prog_stat {
+	char name[32];          /* the program's name, NUL padded */
+	__u64 runs;             /* run_cnt: counted only while the kernel counts run time */
+	__u64 run_ns;           /* run_time_ns: same */
+	__u64 recursion_misses; /* runs the kernel skipped: the program was running on that CPU already */
+	__s32 feature;          /* the enum tcpulse_feature it serves */
+	__u32 __pad;
+};
+_Static_assert(sizeof(struct tcpulse_prog_stat) == 64, "prog stat layout");
 
 #ifndef __bpf__
 /*
@@ -240,7 +254,8 @@ enum tcpulse_stat {
 
 struct tcpulse;
 
-#define TCPULSE_OPT_BENCH 0x1 /* also load the synthetic event generator */
+#define TCPULSE_OPT_BENCH 0x1     /* also load the synthetic event generator */
+#define TCPULSE_OPT_RUN_STATS 0x2 /* have the kernel count run time (BPF_ENABLE_STATS; CAP_SYS_ADMIN) */
 
 struct tcpulse_opts {
 	size_t sz;                /* sizeof(struct tcpulse_opts), for forward compatibility */
@@ -257,6 +272,7 @@ int tcpulse__sizeof_sock(void);
 int tcpulse__sizeof_transition(void);
 int tcpulse__sizeof_opts(void);
 int tcpulse__sizeof_holder(void);
+int tcpulse__sizeof_prog_stat(void);
 
 /* loads and attaches everything; NULL and *err = -errno on failure */
 struct tcpulse *tcpulse__open(const struct tcpulse_opts *opts, int *err);
@@ -305,10 +321,15 @@ int tcpulse__feature(struct tcpulse *t, int i, char *name, size_t name_sz, char 
 int tcpulse__bench_generate(struct tcpulse *t, __u32 n);
 /* the last libbpf/loader message (verifier log tail), NUL terminated */
 int tcpulse__last_error(char *buf, size_t buf_sz);
-/* per-CPU ring count, and state changes the kernel's recursion guard kept from
- * on_state_change (nested in it; on_state_change_nested took them) */
+/* copies the attached programs' costs (at most max); returns how many */
+int tcpulse__prog_stats(struct tcpulse *t, struct tcpulse_prog_stat *out, int max);
+/*
+ * 1 when the kernel counts programs' run time (TCPULSE_OPT_RUN_STATS took, or sysctl
+ * kernel.bpf_stats_enabled is 1), 0 when it does not, -errno when TCPULSE_OPT_RUN_STATS was refused
+ */
+int tcpulse__run_stats(struct tcpulse *t);
+/* per-CPU ring count */
 int tcpulse__ring_count(struct tcpulse *t);
-long long tcpulse__recursion_misses(struct tcpulse *t);
 /*
  * detaches every program but the socket walk's iterator: the kernel stops running them,
  * while another thread may still poll and walk; returns how many were detached

@@ -138,7 +138,7 @@ public final class Main {
             } else {
                 try {
                     probe = Probe.open(new Probe.Options(config.ringBytes(), config.maxEventsPerSec(), 0, false,
-                            java.util.Set.copyOf(config.disabledFeatures())));
+                            java.util.Set.copyOf(config.disabledFeatures()), config.runStats()));
                     String grace = System.getenv("TCPULSE_NETNS_FORGET_GRACE_MS"); // test seam: the 60 s grace, shortened
                     if (grace != null) probe.forgetGraceMillis(Long.parseLong(grace.strip()));
                     aggregator.setProbe(true, null);

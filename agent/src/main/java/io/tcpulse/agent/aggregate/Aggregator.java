@@ -4,6 +4,7 @@ import io.tcpulse.agent.model.Event;
 import io.tcpulse.agent.model.ProbeError;
 import io.tcpulse.agent.model.ProbeFeature;
 import io.tcpulse.agent.model.ProbeOutage;
+import io.tcpulse.agent.model.ProgramCost;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
@@ -67,6 +68,7 @@ public final class Aggregator implements SnapshotSource {
     private ProbeOutage outage;
     private String mode;
     private final long[] kernelStats = new long[Probe.STAT_MAX];
+    private Health.Programs programs = Health.Programs.NONE;
     private long consumed, decodeErrors;
     private int samplingRatio = 1;
     private long lastWalkMillis, lastWalkMicros, walkedSockets;
@@ -215,6 +217,24 @@ public final class Aggregator implements SnapshotSource {
     }
 
     /**
+     * The same, with the programs' costs read just before the stats: a state change the first
+     * program missed and its twin did not handle is lost. Kept monotonic: a miss whose twin
+     * is still running counts as lost for no read, a handling counted after the misses were
+     * read lowers the difference for one read only.
+     */
+    public void onCounters(List<ProgramCost> costs, String runStats, long[] stats, List<TransitionCount> transitions) {
+        onCounters(stats, transitions);
+        long firstMisses = -1;
+        boolean twin = false;
+        for (ProgramCost c : costs) {
+            if (c.feature().equals("stateChanges")) firstMisses = c.recursionMisses();
+            if (c.feature().equals("nestedStateChanges")) twin = true;
+        }
+        long lost = firstMisses < 0 ? 0 : firstMisses - (twin ? kernelStats[Probe.STAT_TWIN_HANDLED] : 0);
+        programs = new Health.Programs(runStats, costs, Math.max(programs.stateChangesLost(), lost));
+    }
+
+    /**
      * A reconciliation walk: every socket of the namespaces walked, what each namespace
      * says of itself, and the kernel counters read right after the walk (changes during
      * the walk are then not counted twice).
@@ -295,7 +315,8 @@ public final class Aggregator implements SnapshotSource {
         return new Health(probeAvailable, why, mode,
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
-                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap());
+                kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap(),
+                programs);
     }
 
     /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */

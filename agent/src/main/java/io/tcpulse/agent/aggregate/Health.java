@@ -30,7 +30,22 @@ public record Health(
         List<ProbeError> errors,     // failures of the probe loop's steps, by step and cause
         ProbeOutage outage,          // collection failing now, or null
         Holders holders,             // the holders walks behind owners
-        java.util.Map<String, Long> mapFullByMap) { // mapFull split by the map that refused (issue 11)
+        java.util.Map<String, Long> mapFullByMap, // mapFull split by the map that refused (issue 11)
+        Programs programs) {                       // the probe's own cost, and state changes it lost
+
+    /**
+     * The attached programs as the kernel counts them. runStats: "on" (run time counted),
+     * "off" (kernel.bpf_stats_enabled is 0 and probe.runStats is not set) or why asking for it
+     * failed. stateChangesLost: state changes neither twin program ran for (the first
+     * program's recursion misses the twin did not handle): exact, 0 unless the kernel refused both.
+     */
+    public record Programs(String runStats, List<io.tcpulse.agent.model.ProgramCost> list, long stateChangesLost) {
+        public static final Programs NONE = new Programs("off", List.of(), 0);
+
+        public Programs {
+            list = List.copyOf(list);
+        }
+    }
 
     /**
      * Where owners come from: source "kernel" (iter/task_file), "proc" (/proc/PID/fd) or
@@ -44,6 +59,7 @@ public record Health(
         features = List.copyOf(features);
         errors = List.copyOf(errors);
         if (holders == null) holders = Holders.NONE;
+        if (programs == null) programs = Programs.NONE;
         mapFullByMap = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(mapFullByMap));
     }
 
@@ -54,7 +70,7 @@ public record Health(
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE, java.util.Map.of());
+                Holders.NONE, java.util.Map.of(), Programs.NONE);
     }
 
     /** Without errors or an outage. */
@@ -64,6 +80,12 @@ public record Health(
                   List<ProbeFeature> features) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, List.of(), null);
+    }
+
+    public Health withPrograms(Programs p) {
+        return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
+                lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
+                holders, mapFullByMap, p);
     }
 
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */

@@ -21,6 +21,8 @@ public record Config(
         java.util.List<String> disabledFeatures,
         /* collection out this long makes the agent exit for systemd to restart it; 0: never */
         long maxOutageMillis,
+        /* have the kernel count the programs' run time (BPF_ENABLE_STATS) */
+        boolean runStats,
         long walkIntervalMs, int recentEvents,
         /* HTTP side (issue 7): bearer token file, TLS PEM pair, request limits, CORS */
         String tokenFile, String tlsCert, String tlsKey,
@@ -46,7 +48,7 @@ public record Config(
 
     public static Config defaults() {
         return new Config("127.0.0.1", 9470, true, DEFAULT_EVENTS_PER_CPU * onlineCpus(), 0 /* auto: see libtcpulse */, 5,
-                java.util.List.of(), DEFAULT_MAX_OUTAGE.toMillis(), 2000, 10_000,
+                java.util.List.of(), DEFAULT_MAX_OUTAGE.toMillis(), false, 2000, 10_000,
                 null, null, null, 64 * 1024, 100, java.util.List.of(), 0, Limits.defaults(), null, AlertsConfig.defaults(), java.util.List.of());
     }
 
@@ -102,6 +104,7 @@ public record Config(
         for (String file : o.config) c = c.withFile(Path.of(file));
         if (o.listen != null) c = c.withListen("--listen", o.listen);
         if (o.noProbe) c = c.with(b -> b.probeEnabled = false);
+        if (o.probeRunStats) c = c.with(b -> b.runStats = true);
         if (o.maxEventsPerSec != null) { long v = number("--max-events-per-sec", o.maxEventsPerSec, 0); c = c.with(b -> b.maxEventsPerSec = v); }
         for (String f : o.disableFeature) c = c.with(b -> b.disabledFeatures = append(b.disabledFeatures, f));
         if (o.ringBytes != null) { long v = number("--ring-bytes", o.ringBytes, 4096); c = c.with(b -> b.ringBytes = (int) Math.min(v, 1L << 30)); }
@@ -164,6 +167,7 @@ public record Config(
         restartOnly(restart, "probe.ringBytes", ringBytes, next.ringBytes, () -> b.ringBytes = ringBytes);
         restartOnly(restart, "probe.tickMs", tickMs, next.tickMs, () -> b.tickMs = tickMs);
         restartOnly(restart, "probe.disabledFeatures", disabledFeatures, next.disabledFeatures, () -> b.disabledFeatures = disabledFeatures);
+        restartOnly(restart, "probe.runStats", runStats, next.runStats, () -> b.runStats = runStats);
         restartOnly(restart, "probe.maxOutage", maxOutageMillis, next.maxOutageMillis, () -> b.maxOutageMillis = maxOutageMillis);
         restartOnly(restart, "walk.intervalMs", walkIntervalMs, next.walkIntervalMs, () -> b.walkIntervalMs = walkIntervalMs);
         restartOnly(restart, "events.recent", recentEvents, next.recentEvents, () -> b.recentEvents = recentEvents);
@@ -213,7 +217,7 @@ public record Config(
     private static final List<String> HTTP_KEYS = List.of("tokenFile", "tlsCert", "tlsKey", "maxRequestBytes",
             "requestsPerSecond", "corsOrigins", "maxConnections");
     private static final List<String> PROBE_KEYS = List.of("enabled", "maxEventsPerSec", "ringBytes", "tickMs", "disabledFeatures",
-            "maxOutage");
+            "maxOutage", "runStats");
     private static final List<String> WALK_KEYS = List.of("intervalMs");
     private static final List<String> EVENTS_KEYS = List.of("recent");
 
@@ -307,6 +311,7 @@ public record Config(
                 List<String> v = strings(n, p);
                 if (v != null) b.disabledFeatures = v;
             }
+            if ((n = probe.get("runStats")) != null) { Boolean v = JsonTree.bool(n, p); if (v != null) b.runStats = v; }
             if ((n = probe.get("tickMs")) != null) { Long v = JsonTree.whole(n, 1, 10_000, p); if (v != null) b.tickMs = v.intValue(); }
             if ((n = probe.get("maxOutage")) != null) {
                 java.time.Duration v = JsonTree.duration(n, false, p);
@@ -419,6 +424,7 @@ public record Config(
         String host; int port; boolean probeEnabled; long maxEventsPerSec; int ringBytes; int tickMs;
         java.util.List<String> disabledFeatures;
         long maxOutageMillis;
+        boolean runStats;
         long walkIntervalMs; int recentEvents;
         String tokenFile, tlsCert, tlsKey; long maxRequestBytes; int requestsPerSecond;
         java.util.List<String> corsOrigins;
@@ -430,7 +436,7 @@ public record Config(
         Builder(Config c) {
             host = c.host; port = c.port; probeEnabled = c.probeEnabled; maxEventsPerSec = c.maxEventsPerSec;
             ringBytes = c.ringBytes; tickMs = c.tickMs; disabledFeatures = c.disabledFeatures; walkIntervalMs = c.walkIntervalMs; recentEvents = c.recentEvents;
-            maxOutageMillis = c.maxOutageMillis;
+            maxOutageMillis = c.maxOutageMillis; runStats = c.runStats;
             tokenFile = c.tokenFile; tlsCert = c.tlsCert; tlsKey = c.tlsKey; maxRequestBytes = c.maxRequestBytes;
             requestsPerSecond = c.requestsPerSecond; corsOrigins = c.corsOrigins; maxConnections = c.maxConnections;
             limits = c.limits;
@@ -439,7 +445,7 @@ public record Config(
 
         Config build() {
             return new Config(host, port, probeEnabled, maxEventsPerSec, ringBytes, tickMs, disabledFeatures,
-                    maxOutageMillis, walkIntervalMs, recentEvents,
+                    maxOutageMillis, runStats, walkIntervalMs, recentEvents,
                     tokenFile, tlsCert, tlsKey, maxRequestBytes, requestsPerSecond, corsOrigins, maxConnections, limits,
                     stateDir, alerts, args);
         }

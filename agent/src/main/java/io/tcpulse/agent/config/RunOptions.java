@@ -31,6 +31,10 @@ public final class RunOptions {
             + " see `tcpulse check`)")
     List<String> disableFeature = new ArrayList<>();
 
+    @Option(names = "--probe-run-stats", description = "have the kernel count the probe programs' run time (about"
+            + " 20 ns per run; needs CAP_SYS_ADMIN): tcpulse_probe_run_seconds_total")
+    boolean probeRunStats;
+
     @Option(names = "--ring-bytes", paramLabel = "N", description = "per-CPU ring buffer size, a power of two (default:"
             + " 16 MiB, at most 256 MiB in all)")
     String ringBytes;
@@ -97,6 +101,7 @@ public final class RunOptions {
         config.forEach(v -> add(a, "--config", v));
         add(a, "--listen", listen);
         if (noProbe) a.add("--no-probe");
+        if (probeRunStats) a.add("--probe-run-stats");
         add(a, "--max-events-per-sec", maxEventsPerSec);
         disableFeature.forEach(v -> add(a, "--disable-feature", v));
         add(a, "--ring-bytes", ringBytes);

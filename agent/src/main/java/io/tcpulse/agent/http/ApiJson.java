@@ -36,7 +36,9 @@ final class ApiJson {
                         .put("rememberedSockets", h.rememberedSockets())
                         .put("features", features(h))
                         .put("errors", errors(h))
-                        .put("outage", outage(h)))
+                        .put("outage", outage(h))
+                        .put("runStats", h.programs().runStats())
+                        .put("programs", programs(h)))
                 .put("events", new JsonObject()
                         .put("seen", h.seen())
                         .put("consumed", h.consumed())
@@ -44,6 +46,7 @@ final class ApiJson {
                         .put("sampledOut", h.sampledOut())
                         .put("mapFull", h.mapFull()).put("mapFullByMap", new JsonObject(new java.util.LinkedHashMap<String, Object>(h.mapFullByMap())))
                         .put("decodeErrors", h.decodeErrors())
+                        .put("stateChangesLost", h.programs().stateChangesLost())
                         .put("samplingRatio", h.samplingRatio()))
                 .put("walk", new JsonObject()
                         .put("lastMillis", h.lastWalkMillis())
@@ -67,6 +70,30 @@ final class ApiJson {
                 .put("count", e.count()).put("lastMillis", e.lastMillis()).put("message", e.message())
                 .put("failing", e.failing())));
         return out;
+    }
+
+    /**
+     * [{"name","feature","runs","runSeconds","recursionMisses"}]: each attached program as the
+     * kernel counts it; runs and runSeconds are null while the kernel does not count run time.
+     */
+    private static JsonArray programs(Health h) {
+        JsonArray out = new JsonArray();
+        boolean counted = "on".equals(h.programs().runStats());
+        h.programs().list().forEach(p -> out.add(new JsonObject().put("name", p.name()).put("feature", p.feature())
+                .put("runs", counted ? p.runs() : null).put("runSeconds", counted ? p.runNanos() / 1e9 : null)
+                .put("recursionMisses", p.recursionMisses())));
+        return out;
+    }
+
+    /** {"cpuSeconds","residentBytes","heapUsedBytes","heapMaxBytes","openFds"}: what the agent costs now. */
+    static JsonObject agent(io.tcpulse.agent.host.SelfUsage u) {
+        return new JsonObject()
+                .put("cpuSeconds", u.cpuSeconds())
+                .put("residentBytes", u.residentBytes())
+                .put("heapUsedBytes", u.heapUsedBytes())
+                .put("heapCommittedBytes", u.heapCommittedBytes())
+                .put("heapMaxBytes", u.heapMaxBytes())
+                .put("openFds", u.openFds());
     }
 
     /** {"step","errno","sinceMillis","message","exitAtMillis"} while collection fails, else null. */

@@ -212,6 +212,7 @@ public final class ApiServer extends VerticleBase {
         if (connections != null) health.put("http", ApiJson.http(connections));
         ConfigState config = configState;
         if (config != null) health.put("config", ApiJson.config(config));
+        health.put("agent", ApiJson.agent(io.tcpulse.agent.host.SelfUsage.now()));
         ctx.json(health);
     }
 
@@ -302,6 +303,7 @@ public final class ApiServer extends VerticleBase {
         List<PrometheusWriter.Extra> extras = new ArrayList<>(extraMetrics);
         ConnectionGuard connections = guard;
         if (connections != null) extras.add(0, out -> PrometheusWriter.http(out, connections));
+        extras.add(0, out -> PrometheusWriter.self(out, io.tcpulse.agent.host.SelfUsage.now()));
         Snapshot snapshot = source.current();
         int top = security.limits().metricsListeners();
         vertx.executeBlocking(() -> PrometheusWriter.write(snapshot, extras, top), false)

@@ -71,6 +71,7 @@ public final class PrometheusWriter {
         w.sockets(s);
         w.transitions(s);
         w.probe(s.health());
+        w.programs(s.health());
         w.supervision(s);
         w.latency(s);
         w.listeners(s);
@@ -125,6 +126,52 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
+    }
+
+    /** Each attached program's kernel time, runs and recursion misses; state changes neither twin ran for. */
+    private void programs(Health h) {
+        counter("tcpulse_probe_state_changes_lost_total",
+                "State changes neither state-change program ran for (the kernel's recursion guard refused both): counts are short by this.",
+                h.programs().stateChangesLost());
+        family("tcpulse_probe_recursion_misses_total", "counter",
+                "Runs the kernel skipped because the program was already running on that CPU (bpf_prog_info.recursion_misses).");
+        h.programs().list().forEach(p -> sample("tcpulse_probe_recursion_misses_total", p.recursionMisses(), "program", p.name()));
+        if (!"on".equals(h.programs().runStats())) return; // the kernel does not count: no figure rather than a false 0
+        family("tcpulse_probe_runs_total", "counter", "Runs of the program (bpf_prog_info.run_cnt, while the kernel counts run time).");
+        h.programs().list().forEach(p -> sample("tcpulse_probe_runs_total", p.runs(), "program", p.name()));
+        family("tcpulse_probe_run_seconds_total", "counter", "Kernel time spent in the program (bpf_prog_info.run_time_ns).");
+        h.programs().list().forEach(p -> sampleDouble("tcpulse_probe_run_seconds_total", p.runNanos() / 1e9, "program", p.name()));
+    }
+
+    /** The agent process itself, under the names the Prometheus client libraries use. */
+    static void self(StringBuilder into, io.tcpulse.agent.host.SelfUsage u) {
+        PrometheusWriter w = new PrometheusWriter(0);
+        if (u.cpuSeconds() >= 0) {
+            w.family("process_cpu_seconds_total", "counter", "User and system CPU time of the agent process.");
+            w.sampleDouble("process_cpu_seconds_total", u.cpuSeconds());
+        }
+        if (u.residentBytes() >= 0) {
+            w.family("process_resident_memory_bytes", "gauge", "Resident memory of the agent process.");
+            w.sample("process_resident_memory_bytes", u.residentBytes());
+        }
+        if (u.openFds() >= 0) {
+            w.family("process_open_fds", "gauge", "Open file descriptors of the agent process.");
+            w.sample("process_open_fds", u.openFds());
+            w.family("process_max_fds", "gauge", "The agent's descriptor limit (RLIMIT_NOFILE).");
+            w.sample("process_max_fds", u.maxFds());
+        }
+        w.family("process_start_time_seconds", "gauge", "When the agent process started, in seconds since the epoch.");
+        w.sampleDouble("process_start_time_seconds", u.startSeconds());
+        w.family("jvm_memory_used_bytes", "gauge", "JVM memory in use by area.");
+        w.sample("jvm_memory_used_bytes", u.heapUsedBytes(), "area", "heap");
+        w.sample("jvm_memory_used_bytes", u.nonHeapUsedBytes(), "area", "nonheap");
+        w.family("jvm_memory_committed_bytes", "gauge", "JVM heap committed.");
+        w.sample("jvm_memory_committed_bytes", u.heapCommittedBytes(), "area", "heap");
+        if (u.heapMaxBytes() >= 0) {
+            w.family("jvm_memory_max_bytes", "gauge", "JVM heap limit (-Xmx).");
+            w.sample("jvm_memory_max_bytes", u.heapMaxBytes(), "area", "heap");
+        }
+        into.append(w.out);
     }
 
     /** The probe loop's step failures by cause, and how long collection has been out. */

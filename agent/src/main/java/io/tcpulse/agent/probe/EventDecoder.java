@@ -36,7 +36,7 @@ public final class EventDecoder {
     /* struct tcpulse_transition and struct tcpulse_port_count */
     public static final int TRANSITION_SIZE = 24;
     public static final int PORT_COUNT_SIZE = 24;
-    public static final int ABI_VERSION = 4;
+    public static final int ABI_VERSION = 5;
 
     static final int AF_INET = 2, AF_INET6 = 10;
     public static final int SK_TIMEWAIT = 0x01, SK_REQUEST = 0x02;

@@ -27,22 +27,32 @@ public final class Probe implements AutoCloseable {
 
     /** Options of tcpulse__open (struct tcpulse_opts); disabledFeatures by name (see {@link #featureNames}). */
     public record Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench,
-                          java.util.Set<String> disabledFeatures) {
+                          java.util.Set<String> disabledFeatures, boolean runStats) {
         public Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench) {
-            this(ringBytes, maxEventsPerSec, wakeupBytes, bench, java.util.Set.of());
+            this(ringBytes, maxEventsPerSec, wakeupBytes, bench, java.util.Set.of(), false);
+        }
+
+        public Options(int ringBytes, long maxEventsPerSec, int wakeupBytes, boolean bench, java.util.Set<String> disabledFeatures) {
+            this(ringBytes, maxEventsPerSec, wakeupBytes, bench, disabledFeatures, false);
         }
 
         public static Options defaults() { return new Options(0, 0, 0, false); }
     }
 
     public static final int STAT_SEEN = 0, STAT_SUBMITTED = 1, STAT_LOST = 2, STAT_SAMPLED_OUT = 3,
-            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6,
+            STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6, STAT_TWIN_HANDLED = 7,
             STAT_MAP_FULL_FIRST = 8, STAT_MAX = 16;
     /** The maps whose full inserts are counted apart, in the order of TCPULSE_STAT_MAP_FULL_* from 8. */
     public static final java.util.List<String> MAP_FULL_MAPS = java.util.List.of("transitions", "port_counters",
             "listen_owners", "sk_infos");
 
+    /* struct tcpulse_opts.flags */
+    private static final int OPT_BENCH = 0x1, OPT_RUN_STATS = 0x2;
+    static final int PROG_STAT_SIZE = 64, PROG_STATS_MAX = 32;
+
     private volatile Pointer handle;
+    private final Memory progStatsBuf = new Memory((long) PROG_STAT_SIZE * PROG_STATS_MAX);
+    private List<String> featureNames;
     private final Memory statsBuf = new Memory(8L * STAT_MAX);
     private Memory transitionsBuf = new Memory((long) EventDecoder.TRANSITION_SIZE * 1024);
     private Memory portBuf = new Memory((long) EventDecoder.PORT_COUNT_SIZE * 1024);
@@ -72,7 +82,8 @@ public final class Probe implements AutoCloseable {
         if (TcpulseNative.tcpulse__sizeof_event() != EventDecoder.EVENT_SIZE
                 || TcpulseNative.tcpulse__sizeof_sock() != EventDecoder.SOCK_SIZE
                 || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE
-                || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE) {
+                || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE
+                || TcpulseNative.tcpulse__sizeof_prog_stat() != PROG_STAT_SIZE) {
             return "libtcpulse record sizes (event " + TcpulseNative.tcpulse__sizeof_event()
                     + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ", holder " + TcpulseNative.tcpulse__sizeof_holder()
                     + ") do not match the agent's decoder";
@@ -93,7 +104,7 @@ public final class Probe implements AutoCloseable {
         opts.setInt(8, o.ringBytes());
         opts.setInt(12, (int) Math.min(o.maxEventsPerSec(), 0xffff_ffffL));
         opts.setInt(16, o.wakeupBytes());
-        opts.setInt(20, o.bench() ? 1 : 0);
+        opts.setInt(20, (o.bench() ? OPT_BENCH : 0) | (o.runStats() ? OPT_RUN_STATS : 0));
         opts.setInt(24, featureBits(o.disabledFeatures()));
         IntByReference err = new IntByReference();
         Pointer h = TcpulseNative.tcpulse__open(opts, err);
@@ -396,11 +407,30 @@ public final class Probe implements AutoCloseable {
 
     public int ringCount() { return TcpulseNative.tcpulse__ring_count(live()); }
 
-    /** Events the kernel skipped because the program was already running on that CPU. */
-    public long recursionMisses() {
-        long n = TcpulseNative.tcpulse__recursion_misses(live());
-        return Math.max(n, 0);
+    /**
+     * The attached programs' costs (struct tcpulse_prog_stat). Read before {@link #stats()}
+     * when the two are compared: a miss counted after this read may have its twin's handling
+     * counted in that one, never the reverse.
+     */
+    public List<io.tcpulse.agent.model.ProgramCost> programCosts() throws ProbeException {
+        int n = TcpulseNative.tcpulse__prog_stats(live(), progStatsBuf, PROG_STATS_MAX);
+        if (n < 0) throw new ProbeException("tcpulse__prog_stats", -n, null);
+        if (featureNames == null) featureNames = featureNames();
+        ByteBuffer b = progStatsBuf.getByteBuffer(0, (long) n * PROG_STAT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        List<io.tcpulse.agent.model.ProgramCost> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int at = i * PROG_STAT_SIZE;
+            byte[] name = new byte[32];
+            b.get(at, name);
+            int f = b.getInt(at + 56);
+            out.add(new io.tcpulse.agent.model.ProgramCost(cString(name), f >= 0 && f < featureNames.size() ? featureNames.get(f) : "?",
+                    b.getLong(at + 32), b.getLong(at + 40), b.getLong(at + 48)));
+        }
+        return out;
     }
+
+    /** 1 when the kernel counts run time, 0 when it does not, -errno when asking it to was refused. */
+    public int runStats() { return TcpulseNative.tcpulse__run_stats(live()); }
 
     private Pointer live() {
         if (handle == null) throw new IllegalStateException("probe closed");

@@ -10,6 +10,7 @@ import io.tcpulse.agent.host.NetnsInfo;
 import io.tcpulse.agent.host.NetnsInfoReader;
 import io.tcpulse.agent.host.ProcSnapshotter;
 import io.tcpulse.agent.model.ProbeOutage;
+import io.tcpulse.agent.model.ProgramCost;
 import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TransitionCount;
 import io.tcpulse.agent.probe.Supervisor.Step;
@@ -201,9 +202,20 @@ public final class ProbeLoop implements AutoCloseable {
         return n;
     }
 
+    /** Whether the kernel counts the programs' run time, in words for health. */
+    private String runStats() {
+        int r = probe.runStats();
+        if (r > 0) return "on";
+        if (r == 0) return "off";
+        return "refused (" + Errno.name(-r) + "): BPF_ENABLE_STATS needs CAP_SYS_ADMIN; sysctl kernel.bpf_stats_enabled=1 counts for every program";
+    }
+
     /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
     private void publish() {
-        if (probe != null) supervisor.run(Step.COUNTERS, () -> aggregator.onCounters(probe.stats(), probe.transitions()));
+        if (probe != null) supervisor.run(Step.COUNTERS, () -> {
+            List<ProgramCost> costs = probe.programCosts(); // before the stats: see Aggregator.onCounters
+            aggregator.onCounters(costs, runStats(), probe.stats(), probe.transitions());
+        });
         ProbeOutage now = supervisor.outage();
         outageSinceNanos = now == null ? 0 : supervisor.outageSinceNanos();
         outage = now;

@@ -33,6 +33,9 @@ final class TcpulseNative {
     static native int tcpulse__sizeof_transition();
     static native int tcpulse__sizeof_opts();
     static native int tcpulse__sizeof_holder();
+    static native int tcpulse__sizeof_prog_stat();
+    static native int tcpulse__prog_stats(Pointer t, Pointer out, int max);
+    static native int tcpulse__run_stats(Pointer t);
     static native Pointer tcpulse__open(Pointer opts, IntByReference err);
     static native int tcpulse__poll(Pointer t, Pointer buf, long bufSize, int timeoutMs);
     static native int tcpulse__stats(Pointer t, Pointer out, int n);
@@ -49,7 +52,6 @@ final class TcpulseNative {
     static native int tcpulse__netns_cookie(String netnsPath, LongByReference cookie);
     static native int tcpulse__forget_netns(Pointer t, int netns, long netnsCookie);
     static native int tcpulse__ring_count(Pointer t);
-    static native long tcpulse__recursion_misses(Pointer t);
     static native int tcpulse__detach(Pointer t);
     static native void tcpulse__close(Pointer t);
 }

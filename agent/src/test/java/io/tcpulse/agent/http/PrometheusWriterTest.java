@@ -69,12 +69,30 @@ class PrometheusWriterTest {
                 h.consumed(), h.lost(), h.sampledOut(), 7, h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
                 h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
                 h.outage(), h.holders(), new java.util.LinkedHashMap<>(java.util.Map.of("transitions", 0L, "port_counters", 5L,
-                "listen_owners", 2L, "sk_infos", 0L)));
+                "listen_owners", 2L, "sk_infos", 0L)), null);
         String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, split));
         assertTrue(out.contains("tcpulse_probe_map_full_total 7\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"port_counters\"} 5\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"listen_owners\"} 2\n"), out);
         assertEquals(4, out.lines().filter(l -> l.startsWith("tcpulse_probe_map_full_by_map_total{")).count());
+    }
+
+    @Test
+    void programsCostAndLostStateChanges() {
+        var s = TestSnapshots.sample();
+        var costs = java.util.List.of(
+                new io.tcpulse.agent.model.ProgramCost("on_state_change", "stateChanges", 1000, 300_000, 12),
+                new io.tcpulse.agent.model.ProgramCost("on_state_change_nested", "nestedStateChanges", 1012, 40_000, 0));
+        String off = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL,
+                s.health().withPrograms(new io.tcpulse.agent.aggregate.Health.Programs("off", costs, 0))));
+        assertTrue(off.contains("\ntcpulse_probe_state_changes_lost_total 0\n"), off);
+        assertTrue(off.contains("tcpulse_probe_recursion_misses_total{program=\"on_state_change\"} 12\n"), off);
+        assertFalse(off.contains("tcpulse_probe_run_seconds_total"), "no run time where the kernel does not count it: a false 0");
+        String on = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL,
+                s.health().withPrograms(new io.tcpulse.agent.aggregate.Health.Programs("on", costs, 3))));
+        assertTrue(on.contains("\ntcpulse_probe_state_changes_lost_total 3\n"), on);
+        assertTrue(on.contains("tcpulse_probe_runs_total{program=\"on_state_change_nested\"} 1012\n"), on);
+        assertTrue(on.contains("tcpulse_probe_run_seconds_total{program=\"on_state_change\"} 3.0E-4\n"), on);
     }
 
     @Test
