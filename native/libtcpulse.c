@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,84 @@ API int tcpulse__sizeof_transition(void) { return sizeof(struct tcpulse_transiti
 API int tcpulse__sizeof_opts(void) { return sizeof(struct tcpulse_opts); }
 API int tcpulse__sizeof_holder(void) { return sizeof(struct tcpulse_holder); }
 API int tcpulse__sizeof_prog_stat(void) { return sizeof(struct tcpulse_prog_stat); }
+
+/*
+ * What the agent decodes, as the compiler laid it out: struct sizes, field offsets,
+ * enum and flag values, one "name value" line each (tcpulse__layout()). The agent
+ * compares every line it relies on with its own and refuses a library that differs.
+ */
+#define L_SIZE(s) { #s, sizeof(struct s) }
+#define L_FIELD(s, f) { #s "." #f, offsetof(struct s, f) }
+#define L_VALUE(v) { #v, v }
+static const struct {
+	const char *name;
+	long long value;
+} LAYOUT[] = {
+	L_VALUE(TCPULSE_ABI_VERSION),
+	L_SIZE(tcpulse_event),
+	L_FIELD(tcpulse_event, ts_ns), L_FIELD(tcpulse_event, sock_id), L_FIELD(tcpulse_event, prev_state_ns),
+	L_FIELD(tcpulse_event, age_ns), L_FIELD(tcpulse_event, cgroup_id), L_FIELD(tcpulse_event, netns),
+	L_FIELD(tcpulse_event, pid), L_FIELD(tcpulse_event, sample_ratio), L_FIELD(tcpulse_event, aux),
+	L_FIELD(tcpulse_event, family), L_FIELD(tcpulse_event, sport), L_FIELD(tcpulse_event, dport),
+	L_FIELD(tcpulse_event, kind), L_FIELD(tcpulse_event, oldstate), L_FIELD(tcpulse_event, newstate),
+	L_FIELD(tcpulse_event, flags), L_FIELD(tcpulse_event, saddr), L_FIELD(tcpulse_event, daddr),
+	L_FIELD(tcpulse_event, comm),
+	L_VALUE(TCPULSE_EV_STATE), L_VALUE(TCPULSE_EV_RESET_SENT), L_VALUE(TCPULSE_EV_RESET_RECV),
+	L_VALUE(TCPULSE_EV_SYNACK_RETRANS), L_VALUE(TCPULSE_EV_LISTEN_OVERFLOW),
+	L_VALUE(TCPULSE_F_OWNER_KNOWN), L_VALUE(TCPULSE_F_TIMEWAIT), L_VALUE(TCPULSE_F_TW_FIN_WAIT2),
+	L_VALUE(TCPULSE_F_BORN_KNOWN), L_VALUE(TCPULSE_F_ACTIVE),
+	L_SIZE(tcpulse_sock),
+	L_FIELD(tcpulse_sock, sock_id), L_FIELD(tcpulse_sock, ino), L_FIELD(tcpulse_sock, cgroup_id),
+	L_FIELD(tcpulse_sock, state_ns), L_FIELD(tcpulse_sock, born_ns), L_FIELD(tcpulse_sock, netns),
+	L_FIELD(tcpulse_sock, pid), L_FIELD(tcpulse_sock, ack_backlog), L_FIELD(tcpulse_sock, max_ack_backlog),
+	L_FIELD(tcpulse_sock, syn_qlen), L_FIELD(tcpulse_sock, drops), L_FIELD(tcpulse_sock, uid),
+	L_FIELD(tcpulse_sock, timer_ms), L_FIELD(tcpulse_sock, family), L_FIELD(tcpulse_sock, sport),
+	L_FIELD(tcpulse_sock, dport), L_FIELD(tcpulse_sock, state), L_FIELD(tcpulse_sock, flags),
+	L_FIELD(tcpulse_sock, saddr), L_FIELD(tcpulse_sock, daddr), L_FIELD(tcpulse_sock, comm),
+	L_VALUE(TCPULSE_SK_TIMEWAIT), L_VALUE(TCPULSE_SK_REQUEST), L_VALUE(TCPULSE_SK_OWNER),
+	L_SIZE(tcpulse_holder),
+	L_FIELD(tcpulse_holder, sock_id), L_FIELD(tcpulse_holder, ino), L_FIELD(tcpulse_holder, cgroup_id),
+	L_FIELD(tcpulse_holder, netns_cookie), L_FIELD(tcpulse_holder, tgid), L_FIELD(tcpulse_holder, fd),
+	L_FIELD(tcpulse_holder, netns), L_FIELD(tcpulse_holder, family), L_FIELD(tcpulse_holder, sport),
+	L_FIELD(tcpulse_holder, dport), L_FIELD(tcpulse_holder, kind), L_FIELD(tcpulse_holder, state),
+	L_FIELD(tcpulse_holder, comm),
+	L_VALUE(TCPULSE_HOLDER_SOCKET), L_VALUE(TCPULSE_HOLDER_NETNS_TASK), L_VALUE(TCPULSE_HOLDER_NETNS_FILE),
+	L_SIZE(tcpulse_transition),
+	L_FIELD(tcpulse_transition, netns_cookie), L_FIELD(tcpulse_transition, netns), L_FIELD(tcpulse_transition, from),
+	L_FIELD(tcpulse_transition, to), L_FIELD(tcpulse_transition, derived), L_FIELD(tcpulse_transition, count),
+	L_SIZE(tcpulse_port_count),
+	L_FIELD(tcpulse_port_count, netns_cookie), L_FIELD(tcpulse_port_count, netns), L_FIELD(tcpulse_port_count, port),
+	L_FIELD(tcpulse_port_count, what), L_FIELD(tcpulse_port_count, count),
+	L_VALUE(TCPULSE_PC_OVERFLOW), L_VALUE(TCPULSE_PC_SYNACK_RETRANS), L_VALUE(TCPULSE_PC_RESET_SENT),
+	L_VALUE(TCPULSE_PC_RESET_RECV),
+	L_SIZE(tcpulse_prog_stat),
+	L_FIELD(tcpulse_prog_stat, name), L_FIELD(tcpulse_prog_stat, runs), L_FIELD(tcpulse_prog_stat, run_ns),
+	L_FIELD(tcpulse_prog_stat, recursion_misses), L_FIELD(tcpulse_prog_stat, feature),
+	L_SIZE(tcpulse_opts),
+	L_FIELD(tcpulse_opts, sz), L_FIELD(tcpulse_opts, ring_bytes), L_FIELD(tcpulse_opts, max_events_per_sec),
+	L_FIELD(tcpulse_opts, wakeup_bytes), L_FIELD(tcpulse_opts, flags), L_FIELD(tcpulse_opts, disabled_features),
+	L_VALUE(TCPULSE_OPT_BENCH), L_VALUE(TCPULSE_OPT_RUN_STATS),
+	L_VALUE(TCPULSE_STAT_SEEN), L_VALUE(TCPULSE_STAT_SUBMITTED), L_VALUE(TCPULSE_STAT_LOST),
+	L_VALUE(TCPULSE_STAT_SAMPLED_OUT), L_VALUE(TCPULSE_STAT_MAP_FULL), L_VALUE(TCPULSE_STAT_WAKEUPS),
+	L_VALUE(TCPULSE_STAT_REMEMBERED), L_VALUE(TCPULSE_STAT_TWIN_HANDLED),
+	L_VALUE(TCPULSE_STAT_MAP_FULL_TRANSITIONS), L_VALUE(TCPULSE_STAT_MAP_FULL_PORT_COUNTERS),
+	L_VALUE(TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS), L_VALUE(TCPULSE_STAT_MAP_FULL_SK_INFOS), L_VALUE(TCPULSE_STAT_MAX),
+};
+
+API int tcpulse__layout(char *buf, size_t buf_sz)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i < sizeof(LAYOUT) / sizeof(LAYOUT[0]); i++) {
+		int n = snprintf(buf && len < buf_sz ? buf + len : NULL, buf && len < buf_sz ? buf_sz - len : 0,
+				 "%s %lld\n", LAYOUT[i].name, LAYOUT[i].value);
+
+		if (n < 0)
+			return -EINVAL;
+		len += n;
+	}
+	return len; /* like snprintf: what the whole text takes; buf holds it when buf_sz > that */
+}
 
 API int tcpulse__last_error(char *buf, size_t buf_sz)
 {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * tcpulse.h - the one contract between the BPF programs, the loader library
- * and the Java decoder (agent/.../probe/EventDecoder.java mirrors the offsets).
+ * and the Java decoder (agent/.../probe/EventDecoder.java names the offsets; the agent
+ * compares them with tcpulse__layout() at start and refuses a library that differs).
  *
  * Layout rules: fixed-width fields, largest first, explicit padding, a size
- * assert per struct. Bump TCPULSE_ABI_VERSION on any change.
+ * assert per struct. Bump TCPULSE_ABI_VERSION on any change; a new field the agent
+ * reads goes into LAYOUT in libtcpulse.c and NativeContract.java.
  */
 #ifndef __TCPULSE_H
 #define __TCPULSE_H
@@ -273,6 +275,11 @@ int tcpulse__sizeof_transition(void);
 int tcpulse__sizeof_opts(void);
 int tcpulse__sizeof_holder(void);
 int tcpulse__sizeof_prog_stat(void);
+/*
+ * the layout the agent decodes ("name value" lines: struct sizes, field offsets, enum and
+ * flag values) into buf, NUL terminated when it fits; returns the length of the whole text
+ */
+int tcpulse__layout(char *buf, size_t buf_sz);
 
 /* loads and attaches everything; NULL and *err = -errno on failure */
 struct tcpulse *tcpulse__open(const struct tcpulse_opts *opts, int *err);

@@ -136,6 +136,11 @@ public final class Main {
             if (!config.probeEnabled()) {
                 aggregator.setProbe(false, "probe disabled by configuration (--no-probe)");
             } else {
+                String mismatch = Probe.contractMismatch(); // figures decoded from another layout would be wrong, not missing
+                if (mismatch != null) {
+                    alerts.close();
+                    throw new IllegalStateException(mismatch);
+                }
                 try {
                     probe = Probe.open(new Probe.Options(config.ringBytes(), config.maxEventsPerSec(), 0, false,
                             java.util.Set.copyOf(config.disabledFeatures()), config.runStats()));

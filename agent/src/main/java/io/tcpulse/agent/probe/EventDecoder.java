@@ -35,7 +35,13 @@ public final class EventDecoder {
 
     /* struct tcpulse_transition and struct tcpulse_port_count */
     public static final int TRANSITION_SIZE = 24;
+    public static final int TR_NETNS_COOKIE = 0, TR_NETNS = 8, TR_FROM = 12, TR_TO = 13, TR_DERIVED = 14, TR_COUNT = 16;
     public static final int PORT_COUNT_SIZE = 24;
+    public static final int PC_NETNS_COOKIE = 0, PC_NETNS = 8, PC_PORT = 12, PC_WHAT = 14, PC_COUNT = 16;
+
+    /* struct tcpulse_prog_stat */
+    public static final int PROG_STAT_SIZE = 64;
+    public static final int PS_NAME = 0, PS_RUNS = 32, PS_RUN_NS = 40, PS_RECURSION_MISSES = 48, PS_FEATURE = 56;
     public static final int ABI_VERSION = 5;
 
     static final int AF_INET = 2, AF_INET6 = 10;
@@ -44,7 +50,8 @@ public final class EventDecoder {
     /** An event, or why the record could not be one (event may still be set when only partly understood). */
     public record Result(Event event, String problem) {}
 
-    public static final int KIND_STATE = 1, KIND_RESET_SENT = 2, KIND_RESET_RECV = 3;
+    public static final int KIND_STATE = 1, KIND_RESET_SENT = 2, KIND_RESET_RECV = 3, KIND_SYNACK_RETRANS = 4,
+            KIND_LISTEN_OVERFLOW = 5;
 
     /** Field readers for the hot path: no allocation. */
     public static int kind(ByteBuffer b, int at) { return b.get(at + EV_KIND) & 0xff; }
@@ -88,11 +95,11 @@ public final class EventDecoder {
         String problem = null;
         int kindRaw = kind(b, at);
         Event.Kind kind = switch (kindRaw) {
-            case 1 -> Event.Kind.STATE;
-            case 2 -> Event.Kind.RESET_SENT;
-            case 3 -> Event.Kind.RESET_RECV;
-            case 4 -> Event.Kind.SYNACK_RETRANS;
-            case 5 -> Event.Kind.LISTEN_OVERFLOW;
+            case KIND_STATE -> Event.Kind.STATE;
+            case KIND_RESET_SENT -> Event.Kind.RESET_SENT;
+            case KIND_RESET_RECV -> Event.Kind.RESET_RECV;
+            case KIND_SYNACK_RETRANS -> Event.Kind.SYNACK_RETRANS;
+            case KIND_LISTEN_OVERFLOW -> Event.Kind.LISTEN_OVERFLOW;
             default -> Event.Kind.UNKNOWN;
         };
         if (kind == Event.Kind.UNKNOWN) problem = "unknown event kind " + kindRaw;

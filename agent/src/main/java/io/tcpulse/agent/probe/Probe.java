@@ -17,6 +17,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static io.tcpulse.agent.probe.EventDecoder.PROG_STAT_SIZE;
+import static io.tcpulse.agent.probe.EventDecoder.PS_FEATURE;
+import static io.tcpulse.agent.probe.EventDecoder.PS_NAME;
+import static io.tcpulse.agent.probe.EventDecoder.PS_RECURSION_MISSES;
+import static io.tcpulse.agent.probe.EventDecoder.PS_RUNS;
+import static io.tcpulse.agent.probe.EventDecoder.PS_RUN_NS;
+
 /**
  * The loaded BPF probe: a handle on libtcpulse. Not thread-safe: one thread polls
  * and walks (the walk enters other network namespaces on the calling thread). Only
@@ -46,9 +53,11 @@ public final class Probe implements AutoCloseable {
     public static final java.util.List<String> MAP_FULL_MAPS = java.util.List.of("transitions", "port_counters",
             "listen_owners", "sk_infos");
 
-    /* struct tcpulse_opts.flags */
-    private static final int OPT_BENCH = 0x1, OPT_RUN_STATS = 0x2;
-    static final int PROG_STAT_SIZE = 64, PROG_STATS_MAX = 32;
+    /* struct tcpulse_opts: its fields, and its flags */
+    static final int OPTS_SZ = 0, OPTS_RING_BYTES = 8, OPTS_MAX_EVENTS_PER_SEC = 12, OPTS_WAKEUP_BYTES = 16, OPTS_FLAGS = 20,
+            OPTS_DISABLED_FEATURES = 24;
+    static final int OPT_BENCH = 0x1, OPT_RUN_STATS = 0x2;
+    static final int PROG_STATS_MAX = 32;
 
     private volatile Pointer handle;
     private final Memory progStatsBuf = new Memory((long) PROG_STAT_SIZE * PROG_STATS_MAX);
@@ -75,20 +84,25 @@ public final class Probe implements AutoCloseable {
     public static String unavailabilityCause() {
         Throwable failure = TcpulseNative.loadFailure();
         if (failure != null) return "libtcpulse could not be loaded: " + failure.getMessage();
+        return contractMismatch();
+    }
+
+    /**
+     * Null when the loaded library lays out every record, enum and flag as this agent decodes
+     * them (native/tcpulse.h: tcpulse__layout()), else each difference: a library from another
+     * build, which would be decoded into wrong figures. The agent refuses to start on it.
+     */
+    public static String contractMismatch() {
+        if (TcpulseNative.loadFailure() != null) return null; // no library: no probe, nothing to misread
         int abi = TcpulseNative.tcpulse__abi_version();
         if (abi != EventDecoder.ABI_VERSION) {
-            return "libtcpulse ABI " + abi + " does not match the agent's ABI " + EventDecoder.ABI_VERSION + ": rebuild both";
+            return "libtcpulse ABI " + abi + " does not match the agent's ABI " + EventDecoder.ABI_VERSION
+                    + ": install the agent and its library from one build";
         }
-        if (TcpulseNative.tcpulse__sizeof_event() != EventDecoder.EVENT_SIZE
-                || TcpulseNative.tcpulse__sizeof_sock() != EventDecoder.SOCK_SIZE
-                || TcpulseNative.tcpulse__sizeof_transition() != EventDecoder.TRANSITION_SIZE
-                || TcpulseNative.tcpulse__sizeof_holder() != HolderDecoder.SIZE
-                || TcpulseNative.tcpulse__sizeof_prog_stat() != PROG_STAT_SIZE) {
-            return "libtcpulse record sizes (event " + TcpulseNative.tcpulse__sizeof_event()
-                    + ", sock " + TcpulseNative.tcpulse__sizeof_sock() + ", holder " + TcpulseNative.tcpulse__sizeof_holder()
-                    + ") do not match the agent's decoder";
-        }
-        return null;
+        List<String> diff = NativeContract.differences(NativeContract.expected(), NativeContract.ofLibrary());
+        if (diff.isEmpty()) return null;
+        return "libtcpulse lays out its records differently from this agent (" + String.join("; ", diff)
+                + "): install the agent and its library from one build";
     }
 
     public static boolean isAvailable() { return unavailabilityCause() == null; }
@@ -100,12 +114,12 @@ public final class Probe implements AutoCloseable {
         int sz = TcpulseNative.tcpulse__sizeof_opts();
         Memory opts = new Memory(sz);
         opts.clear();
-        opts.setLong(0, sz);
-        opts.setInt(8, o.ringBytes());
-        opts.setInt(12, (int) Math.min(o.maxEventsPerSec(), 0xffff_ffffL));
-        opts.setInt(16, o.wakeupBytes());
-        opts.setInt(20, (o.bench() ? OPT_BENCH : 0) | (o.runStats() ? OPT_RUN_STATS : 0));
-        opts.setInt(24, featureBits(o.disabledFeatures()));
+        opts.setLong(OPTS_SZ, sz);
+        opts.setInt(OPTS_RING_BYTES, o.ringBytes());
+        opts.setInt(OPTS_MAX_EVENTS_PER_SEC, (int) Math.min(o.maxEventsPerSec(), 0xffff_ffffL));
+        opts.setInt(OPTS_WAKEUP_BYTES, o.wakeupBytes());
+        opts.setInt(OPTS_FLAGS, (o.bench() ? OPT_BENCH : 0) | (o.runStats() ? OPT_RUN_STATS : 0));
+        opts.setInt(OPTS_DISABLED_FEATURES, featureBits(o.disabledFeatures()));
         IntByReference err = new IntByReference();
         Pointer h = TcpulseNative.tcpulse__open(opts, err);
         if (h == null) {
@@ -145,9 +159,10 @@ public final class Probe implements AutoCloseable {
         // a transition may be counted in two places (the kernel's array slot and its hash): summed
         Map<TransitionCount, Long> sums = new LinkedHashMap<>();
         forEachCurrent(b, EventDecoder.TRANSITION_SIZE, at -> {
-            TcpState from = TcpState.ofKernel(b.get(at + 12) & 0xff), to = TcpState.ofKernel(b.get(at + 13) & 0xff);
+            TcpState from = TcpState.ofKernel(b.get(at + EventDecoder.TR_FROM) & 0xff), to = TcpState.ofKernel(b.get(at + EventDecoder.TR_TO) & 0xff);
             if (from == null || to == null) return; // a kernel with new states: nothing to count them as
-            sums.merge(new TransitionCount(inodeAt(b, at), from, to, b.get(at + 14) != 0, 0), b.getLong(at + 16), Long::sum);
+            sums.merge(new TransitionCount(inodeAt(b, at), from, to, b.get(at + EventDecoder.TR_DERIVED) != 0, 0),
+                    b.getLong(at + EventDecoder.TR_COUNT), Long::sum);
         });
         List<TransitionCount> out = new ArrayList<>(sums.size());
         sums.forEach((k, n) -> out.add(new TransitionCount(k.netns(), k.from(), k.to(), k.derived(), n)));
@@ -215,7 +230,7 @@ public final class Probe implements AutoCloseable {
         ByteBuffer b = readCounters(true);
         List<PortCount> out = new ArrayList<>();
         forEachCurrent(b, EventDecoder.PORT_COUNT_SIZE, at -> out.add(new PortCount(inodeAt(b, at),
-                b.getShort(at + 12) & 0xffff, b.get(at + 14) & 0xff, b.getLong(at + 16))));
+                b.getShort(at + EventDecoder.PC_PORT) & 0xffff, b.get(at + EventDecoder.PC_WHAT) & 0xff, b.getLong(at + EventDecoder.PC_COUNT))));
         return out;
     }
 
@@ -281,7 +296,7 @@ public final class Probe implements AutoCloseable {
     }
 
     private static long inodeAt(ByteBuffer b, int at) {
-        return Integer.toUnsignedLong(b.getInt(at + 8));
+        return Integer.toUnsignedLong(b.getInt(at + EventDecoder.TR_NETNS)); // same place in both records
     }
 
     /**
@@ -420,11 +435,11 @@ public final class Probe implements AutoCloseable {
         List<io.tcpulse.agent.model.ProgramCost> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             int at = i * PROG_STAT_SIZE;
-            byte[] name = new byte[32];
-            b.get(at, name);
-            int f = b.getInt(at + 56);
+            byte[] name = new byte[PS_RUNS - PS_NAME];
+            b.get(at + PS_NAME, name);
+            int f = b.getInt(at + PS_FEATURE);
             out.add(new io.tcpulse.agent.model.ProgramCost(cString(name), f >= 0 && f < featureNames.size() ? featureNames.get(f) : "?",
-                    b.getLong(at + 32), b.getLong(at + 40), b.getLong(at + 48)));
+                    b.getLong(at + PS_RUNS), b.getLong(at + PS_RUN_NS), b.getLong(at + PS_RECURSION_MISSES)));
         }
         return out;
     }

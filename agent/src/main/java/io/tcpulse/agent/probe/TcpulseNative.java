@@ -28,12 +28,8 @@ final class TcpulseNative {
     static Throwable loadFailure() { return LOAD_FAILURE; }
 
     static native int tcpulse__abi_version();
-    static native int tcpulse__sizeof_event();
-    static native int tcpulse__sizeof_sock();
-    static native int tcpulse__sizeof_transition();
     static native int tcpulse__sizeof_opts();
-    static native int tcpulse__sizeof_holder();
-    static native int tcpulse__sizeof_prog_stat();
+    static native int tcpulse__layout(byte[] buf, long size);
     static native int tcpulse__prog_stats(Pointer t, Pointer out, int max);
     static native int tcpulse__run_stats(Pointer t);
     static native Pointer tcpulse__open(Pointer opts, IntByReference err);

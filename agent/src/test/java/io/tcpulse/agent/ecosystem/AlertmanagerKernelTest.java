@@ -1,5 +1,6 @@
 package io.tcpulse.agent.ecosystem;
 
+import io.tcpulse.agent.kernel.KernelTest;
 import io.tcpulse.agent.Main;
 import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.kernel.KernelTestSupport;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * clients stop, it leaves both active lists within seconds (Alertmanager's resolve_timeout
  * is 5m: only the agent's resolved alert can do that).
  */
+@KernelTest
 class AlertmanagerKernelTest {
     private static final int PORT = 8302;
 

@@ -1,5 +1,6 @@
 package io.tcpulse.agent.ecosystem;
 
+import io.tcpulse.agent.kernel.KernelTest;
 import io.tcpulse.agent.Main;
 import io.tcpulse.agent.config.Config;
 import io.tcpulse.agent.kernel.KernelTestSupport;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * every shipped rule evaluates without error, and an accept-queue overflow in the test's
  * namespace makes TcpulseAcceptQueueOverflow fire for that listener.
  */
+@KernelTest
 class PrometheusKernelTest {
     private static final Path EXAMPLES = Path.of(System.getProperty("user.dir")).getParent().resolve("examples/prometheus");
     private static final int PORT = 8303;

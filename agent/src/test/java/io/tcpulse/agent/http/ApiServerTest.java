@@ -68,7 +68,7 @@ class ApiServerTest {
                         .put("errors", new JsonArray().add(new JsonObject().put("step", "walk").put("errno", "EMFILE")
                                 .put("count", 4).put("lastMillis", TestSnapshots.WALL - 30_000)
                                 .put("message", "/proc: Too many open files").put("failing", false)))
-                        .putNull("outage"),
+                        .putNull("outage").put("runStats", "off").put("programs", new JsonArray()),
                 h.getJsonObject("probe"));
         JsonObject http = h.getJsonObject("http");
         assertTrue(http.getInteger("connections") >= 1, http.encode());
@@ -80,6 +80,9 @@ class ApiServerTest {
         assertEquals(3, events.getLong("lost"));
         assertEquals(7, events.getLong("sampledOut"));
         assertEquals(1, events.getInteger("samplingRatio"));
+        assertEquals(0, events.getLong("stateChangesLost"));
+        JsonObject self = h.getJsonObject("agent");
+        assertTrue(self.getDouble("cpuSeconds") > 0 && self.getLong("heapUsedBytes") > 0, self.encode());
         assertEquals(42, h.getJsonObject("walk").getLong("sockets"));
         assertEquals(TestSnapshots.WALL - 60_000, h.getLong("startedMillis"));
     }

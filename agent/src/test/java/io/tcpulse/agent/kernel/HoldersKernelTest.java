@@ -29,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * handed over with SCM_RIGHTS, a socket inherited across fork. Every owner the agent
  * reports must be what `ss -tanp` shows in the namespace.
  */
+@KernelTest
 class HoldersKernelTest {
     static Main.Agent agent;
     /** Where the agent's owners come from: the kernel's walk, or /proc in the fallback's subclass. */

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * head. The agent answers a well-behaved client on another address at once, sheds the
  * flood (per-address cap, head deadline), counts it, and the probe keeps collecting.
  */
+@KernelTest
 class IdleHttpFloodKernelTest {
     static final int FLOOD = 900;
     static final int PER_CLIENT = 64; // limits.perClientConnections by default

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * stays under 5,000 samples and promtool-clean, the addr="other" series add up to the
  * listeners they replace, and the list endpoint pages them.
  */
+@KernelTest
 class ListenerFloodKernelTest {
     static final int LISTENERS = 20_000;
     /** Two processes: the hard limit on descriptors is 20,000 per process here. */

@@ -27,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * stay while a process lives there, and go once it is gone. The 60 s grace is shortened to
  * 3 s (TCPULSE_NETNS_FORGET_GRACE_MS) so the waits stay short.
  */
+@KernelTest
 class NetnsLivenessKernelTest {
     private static final int NOBODY = 65534;
     private static final long GRACE_MS = 3000;

@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * down comes up under -Xmx256m: the outbox is read lazily and cut to its bound
  * (alerts.delivery.maxPending, 10,000 by default), the rest counted as dropped.
  */
+@KernelTest
 class OutboxRestartKernelTest {
     static final int FILES = 200_000;
     static final int BOUND = 10_000;
