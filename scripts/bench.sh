@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (they are not timed tests). Needs root.
-#   scripts/bench.sh storm      loopback connection storm without and with the agent
+#   scripts/bench.sh storm      loopback connection storm without and with the agent (RST close)
+#   scripts/bench.sh storm-fin  the same with a normal close (client FIN; tcp_max_tw_buckets=0)
+#   scripts/bench.sh idle       agent CPU over 60 s on a quiet host, then with 100,000 idle
+#                               established sockets in a namespace (counts checked against ss)
 #   scripts/bench.sh pipeline   synthetic events through kernel rings -> Java, zero loss?
 #   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
@@ -60,12 +63,17 @@ prog_stat() { # run_time_ns or run_cnt of the agent's state-change program (newe
     bpftool -j prog show name on_state_change 2>/dev/null | tr '}' '\n' | tail -2 | json_num "$1"
 }
 
-# a storm of $1 seconds in namespace $ns; prints the storm's JSON
-storm_here() { ip netns exec "$ns" "$storm" storm --seconds "$1" --close rst --port 9000; }
+# a storm of $1 seconds in namespace $ns, closing as STORM_CLOSE says (rst, client); prints the storm's JSON
+storm_here() {
+    local close=${STORM_CLOSE:-rst}
+    # a client-close storm would fill the namespace with TIME_WAIT and run out of ports
+    [[ $close == rst ]] || ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+    ip netns exec "$ns" "$storm" storm --seconds "$1" --close "$close" --port 9000
+}
 
 bench_storm() {
     local rounds=${ROUNDS:-5}
-    echo "== storm: loopback connections/s without and with the agent (${secs}s each, RST close, $rounds rounds)"
+    echo "== storm: loopback connections/s without and with the agent (${secs}s each, close ${STORM_CLOSE:-rst}, $rounds rounds)"
     # the VM's rate drifts by several percent between runs: rounds alternate without/with,
     # a fresh agent each round, and the median round is the figure
     local r before after c0 c1 costs=() h0 h1 seen=0 cons=0 lost=0 conns syn_sent ino
@@ -118,6 +126,48 @@ bench_storm() {
         printf "events lost                 : %d\n", lost
         printf "kernel ns per event         : %.0f  (bpf_stats, state-change program, %d runs)\n", rc ? tns / rc : 0, rc
     }'
+}
+
+agent_ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+
+# the agent's CPU over $1 seconds, in % of one core
+agent_cpu() {
+    local t0 t1 hz
+    hz=$(getconf CLK_TCK)
+    t0=$(agent_ticks); sleep "$1"; t1=$(agent_ticks)
+    awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$1" 'BEGIN { printf "%.2f", 100 * t / hz / s }'
+}
+
+bench_idle() {
+    local secs_idle=${IDLE_SECONDS:-60} procs=5 per=20000 i ino want have ss_est quiet busy walk_us
+    echo "== idle: the agent's CPU over ${secs_idle} s, quiet, then with $((procs * per)) idle established sockets"
+    start_agent
+    sleep 20 # past start-up and most JIT compilation
+    quiet=$(agent_cpu "$secs_idle")
+    echo "quiet host ($(ss -Htan | wc -l) TCP sockets)     : ${quiet}% of one core"
+    # $procs servers that accept and hold, $procs clients that connect and hold: $per sockets a pair
+    new_ns idle
+    for i in $(seq 0 $((procs - 1))); do
+        ip netns exec "$ns" bash -c "ulimit -n $((per / 2 + 100)); exec $storm serve --port $((9100 + i)) --backlog 4096 --hold" >/dev/null &
+    done
+    sleep 1
+    for i in $(seq 0 $((procs - 1))); do
+        ip netns exec "$ns" bash -c "ulimit -n $((per / 2 + 100)); exec $storm connect --port $((9100 + i)) --count $((per / 2)) --close none --parallel 64" >/dev/null &
+    done
+    want=$((procs * per))
+    for _ in $(seq 300); do
+        ss_est=$(ip netns exec "$ns" ss -Htn state established | wc -l)
+        [[ $ss_est -ge $want ]] && break
+        sleep 1
+    done
+    ino=$(stat -L -c %i "/run/netns/$ns")
+    sleep 10 # the agent has walked the namespace
+    busy=$(agent_cpu "$secs_idle")
+    have=$(curl -sf "http://127.0.0.1:$port/api/v1/states?netns=$ino" | json_num ESTABLISHED)
+    ss_est=$(ip netns exec "$ns" ss -Htn state established | wc -l)
+    walk_us=$(health | json_num micros)
+    echo "with $ss_est established (ss)       : ${busy}% of one core; the agent counts $have ($([[ $have == "$ss_est" ]] && echo exact || echo MISMATCH)); last walk ${walk_us} us"
+    stop_agent
 }
 
 bench_pipeline() {
@@ -230,10 +280,12 @@ bench_timewait() {
 
 case ${1:-all} in
     storm) bench_storm ;;
+    storm-fin) STORM_CLOSE=client bench_storm ;;
+    idle) bench_idle ;;
     pipeline) bench_pipeline ;;
     listeners) bench_listeners ;;
     timewait) bench_timewait ;;
     bounded) bench_bounded ;;
-    all) bench_storm; bench_pipeline; bench_listeners; bench_timewait; bench_bounded ;;
-    *) sed -n '2,9p' "$0"; exit 2 ;;
+    all) bench_storm; STORM_CLOSE=client bench_storm; bench_idle; bench_pipeline; bench_listeners; bench_timewait; bench_bounded ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
 esac
