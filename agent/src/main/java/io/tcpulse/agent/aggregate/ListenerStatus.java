@@ -20,6 +20,12 @@ public record ListenerStatus(
     public static final String VERDICT_ACCEPT_QUEUE_FULL = "accept-queue-full";
     public static final String VERDICT_SYN_FLOOD = "syn-flood-suspected";
 
+    /** The same listener counted under another namespace (metrics fold namespaces past their bound). */
+    public ListenerStatus inNetns(long other) {
+        return new ListenerStatus(other, addr, port, acceptQueue, acceptQueueMax, synQueue, synQueueMax, overflows, drops,
+                synAckRetransmits, resetsSent, resetsReceived, owner, syncookies, verdict);
+    }
+
     /** Accept-queue fill, 0..1 (can exceed 1: the kernel admits backlog+1). */
     public double acceptQueueFill() {
         return acceptQueueMax <= 0 ? 0 : (double) acceptQueue / acceptQueueMax;

@@ -305,8 +305,8 @@ public final class ApiServer extends VerticleBase {
         if (connections != null) extras.add(0, out -> PrometheusWriter.http(out, connections));
         extras.add(0, out -> PrometheusWriter.self(out, io.tcpulse.agent.host.SelfUsage.now()));
         Snapshot snapshot = source.current();
-        int top = security.limits().metricsListeners();
-        vertx.executeBlocking(() -> PrometheusWriter.write(snapshot, extras, top), false)
+        int top = security.limits().metricsListeners(), topNamespaces = security.limits().metricsNamespaces();
+        vertx.executeBlocking(() -> PrometheusWriter.write(snapshot, extras, top, topNamespaces), false)
                 .onSuccess(text -> {
                     if (ctx.response().closed()) return;
                     ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, PrometheusWriter.CONTENT_TYPE).end(text);

@@ -57,9 +57,25 @@ public final class PrometheusWriter {
 
     /** The same keeping per-listener series for the topListeners most active listeners (limits.metricsListeners). */
     public static String write(Snapshot s, java.util.List<Extra> extras, int topListeners) {
-        StringBuilder out = new StringBuilder(write(s, topListeners));
+        return write(s, extras, topListeners, io.tcpulse.agent.config.Limits.DEFAULT_METRICS_NAMESPACES);
+    }
+
+    /** The same with the topNamespaces most active namespaces (the agent's own first) labelled, the rest as netns="other". */
+    public static String write(Snapshot s, java.util.List<Extra> extras, int topListeners, int topNamespaces) {
+        int folded = NamespaceFold.folded(s, topNamespaces);
+        StringBuilder out = new StringBuilder(write(NamespaceFold.fold(s, topNamespaces, OWN_NETNS), topListeners));
+        out.append("# HELP tcpulse_metrics_other_namespaces Network namespaces whose figures are summed into the netns=\"other\" series (limits.metricsNamespaces).\n")
+                .append("# TYPE tcpulse_metrics_other_namespaces gauge\n")
+                .append("tcpulse_metrics_other_namespaces ").append(folded).append('\n');
         for (Extra e : extras) e.writeTo(out);
         return out.toString();
+    }
+
+    private static final long OWN_NETNS = NamespaceFold.ownNetns();
+
+    /** The netns label: the inode, or "other" for the namespaces folded together. */
+    static String netnsLabel(long netns) {
+        return netns == NamespaceFold.OTHER ? OTHER : Long.toString(netns);
     }
 
     public static String write(Snapshot s) {
@@ -85,7 +101,7 @@ public final class PrometheusWriter {
         for (long netns : new TreeSet<>(s.states().keySet())) {
             Map<TcpState, Long> counts = s.statesOf(netns);
             for (TcpState state : TcpState.COUNTED) {
-                sample("tcpulse_sockets", counts.get(state), "netns", Long.toString(netns), "state", state.label());
+                sample("tcpulse_sockets", counts.get(state), "netns", netnsLabel(netns), "state", state.label());
             }
         }
     }
@@ -104,11 +120,11 @@ public final class PrometheusWriter {
         family("tcpulse_state_transitions_total", "counter",
                 "TCP state changes in each network namespace, counted in the kernel.");
         plain.forEach((k, n) -> sample("tcpulse_state_transitions_total", n,
-                "netns", Long.toString(k.netns()), "from", label(k.from()), "to", label(k.to())));
+                "netns", netnsLabel(k.netns()), "from", label(k.from()), "to", label(k.to())));
         family("tcpulse_timewait_entries_total", "counter",
                 "Sockets handed to a timewait mini-socket, by its substate (time_wait or fin_wait2).");
         timewait.forEach((k, n) -> sample("tcpulse_timewait_entries_total", n,
-                "netns", Long.toString(k.netns()), "substate", label(k.to())));
+                "netns", netnsLabel(k.netns()), "substate", label(k.to())));
     }
 
     private void probe(Health h) {
@@ -213,12 +229,12 @@ public final class PrometheusWriter {
         String handshake = "tcpulse_handshake_latency_seconds";
         family(handshake, "histogram", "Three-way handshake duration: client SYN_SENT->ESTABLISHED, server SYN_RECV->ESTABLISHED.");
         byNetns.forEach((netns, l) -> {
-            histogram(handshake, l.handshakeClient(), "netns", Long.toString(netns), "side", "client");
-            histogram(handshake, l.handshakeServer(), "netns", Long.toString(netns), "side", "server");
+            histogram(handshake, l.handshakeClient(), "netns", netnsLabel(netns), "side", "client");
+            histogram(handshake, l.handshakeServer(), "netns", netnsLabel(netns), "side", "server");
         });
         String lifetime = "tcpulse_connection_lifetime_seconds";
         family(lifetime, "histogram", "Connection lifetime from creation to CLOSE.");
-        byNetns.forEach((netns, l) -> histogram(lifetime, l.lifetime(), "netns", Long.toString(netns)));
+        byNetns.forEach((netns, l) -> histogram(lifetime, l.lifetime(), "netns", netnsLabel(netns)));
     }
 
     /**
@@ -232,7 +248,7 @@ public final class PrometheusWriter {
         List<ListenerStatus> ls = topListeners(folded, topListeners, rest);
         family("tcpulse_listen_other_listeners", "gauge",
                 "Listeners of the namespace summed into the addr=\"other\" series of the tcpulse_listen_* families (limits.metricsListeners).");
-        rest.forEach((netns, n) -> sample("tcpulse_listen_other_listeners", n, "netns", Long.toString(netns)));
+        rest.forEach((netns, n) -> sample("tcpulse_listen_other_listeners", n, "netns", netnsLabel(netns)));
         listenerFamily(ls, "tcpulse_listen_accept_queue", "gauge", "Connections waiting in the listener's accept queue.", l -> l.acceptQueue());
         listenerFamily(ls, "tcpulse_listen_accept_queue_max", "gauge", "The listener's accept queue limit (effective backlog).", l -> l.acceptQueueMax());
         listenerFamily(ls, "tcpulse_listen_syn_queue", "gauge", "Half-open request sockets in the listener's SYN queue.", l -> l.synQueue());
@@ -267,7 +283,7 @@ public final class PrometheusWriter {
         family(name, type, help);
         for (var l : ls) {
             boolean other = OTHER.equals(l.addr()) && l.port() < 0;
-            sample(name, value.applyAsLong(l), "netns", Long.toString(l.netns()), "addr", l.addr(),
+            sample(name, value.applyAsLong(l), "netns", netnsLabel(l.netns()), "addr", l.addr(),
                     "port", other ? OTHER : Integer.toString(l.port()));
         }
     }
@@ -340,7 +356,7 @@ public final class PrometheusWriter {
     private void closing(Snapshot s) {
         family("tcpulse_timewait_sockets", "gauge", "TIME_WAIT sockets in each network namespace.");
         for (long netns : new TreeSet<>(s.timewait().keySet())) {
-            sample("tcpulse_timewait_sockets", s.timewait().get(netns).total(), "netns", Long.toString(netns));
+            sample("tcpulse_timewait_sockets", s.timewait().get(netns).total(), "netns", netnsLabel(netns));
         }
         family("tcpulse_timewait_port_exhaustion_ratio", "gauge",
                 "Local ports held towards a destination over the usable ephemeral range (top 10 destinations per netns).");
@@ -348,7 +364,7 @@ public final class PrometheusWriter {
             var rs = s.timewait().get(netns).byRemote();
             for (int i = 0; i < Math.min(10, rs.size()); i++) {
                 sampleDouble("tcpulse_timewait_port_exhaustion_ratio", rs.get(i).exhaustion(),
-                        "netns", Long.toString(netns), "remote", rs.get(i).remote());
+                        "netns", netnsLabel(netns), "remote", rs.get(i).remote());
             }
         }
         // several pids of one program (workers) share comm and unit: one series per pair, or
@@ -358,16 +374,16 @@ public final class PrometheusWriter {
         Map<Long, List<OwnerSeries>> closewait = new TreeMap<>();
         s.closewait().forEach((netns, report) -> closewait.put(netns, OwnerSeries.top(report, CLOSEWAIT_TOP)));
         closewait.forEach((netns, rows) -> rows.forEach(r -> sample("tcpulse_closewait_sockets", r.count,
-                "netns", Long.toString(netns), "comm", r.comm, "unit", r.unit)));
+                "netns", netnsLabel(netns), "comm", r.comm, "unit", r.unit)));
         // the leak signal of the built-in closeWaitLeak rule, so fleets can alert on it too
         family("tcpulse_closewait_oldest_age_seconds", "gauge",
                 "Age of the oldest CLOSE_WAIT socket per process name and unit (same series as tcpulse_closewait_sockets).");
         closewait.forEach((netns, rows) -> rows.forEach(r -> sampleDouble("tcpulse_closewait_oldest_age_seconds",
-                r.oldestAgeSeconds, "netns", Long.toString(netns), "comm", r.comm, "unit", r.unit)));
+                r.oldestAgeSeconds, "netns", netnsLabel(netns), "comm", r.comm, "unit", r.unit)));
         family("tcpulse_resets_total", "counter", "TCP resets sent and received in each network namespace.");
         for (long netns : new TreeSet<>(s.resets().keySet())) {
-            sample("tcpulse_resets_total", s.resets().get(netns).sent(), "netns", Long.toString(netns), "direction", "sent");
-            sample("tcpulse_resets_total", s.resets().get(netns).received(), "netns", Long.toString(netns), "direction", "received");
+            sample("tcpulse_resets_total", s.resets().get(netns).sent(), "netns", netnsLabel(netns), "direction", "sent");
+            sample("tcpulse_resets_total", s.resets().get(netns).received(), "netns", netnsLabel(netns), "direction", "received");
         }
     }
 
@@ -421,13 +437,14 @@ public final class PrometheusWriter {
             family(c[1], "counter", c[2]);
             for (long netns : new TreeSet<>(s.netstat().keySet())) {
                 Long v = s.netstat().get(netns).get(c[0]);
-                if (v != null) sample(c[1], v, "netns", Long.toString(netns));
+                if (v != null) sample(c[1], v, "netns", netnsLabel(netns));
             }
         }
         Map<Long, Boolean> cookies = new TreeMap<>();
         for (var l : s.listenerStatus()) cookies.put(l.netns(), l.syncookies());
         family("tcpulse_syncookies_enabled", "gauge", "1 when net.ipv4.tcp_syncookies is on in the namespace (namespaces with listeners).");
-        cookies.forEach((netns, on) -> sample("tcpulse_syncookies_enabled", on ? 1 : 0, "netns", Long.toString(netns)));
+        cookies.remove(NamespaceFold.OTHER); // a flag of many namespaces is no figure
+        cookies.forEach((netns, on) -> sample("tcpulse_syncookies_enabled", on ? 1 : 0, "netns", netnsLabel(netns)));
     }
 
     private void histogram(String name, Histogram h, String... labels) {

@@ -27,7 +27,7 @@ class ConfigValidationTest {
                         "line 1: limits.metricsListeners must be at least 0, got -1"),
                 bad("""
                         {"limits": {"maxStream": 3}}""",
-                        "line 1: unknown key limits.maxStream (allowed: apiListLimit, maxStreams, metricsListeners, perClientConnections)"),
+                        "line 1: unknown key limits.maxStream (allowed: apiListLimit, maxStreams, metricsListeners, metricsNamespaces, perClientConnections)"),
                 bad("""
                         {"alerts": {"maxFiringPerRule": 0}}""",
                         "line 1: alerts.maxFiringPerRule must be at least 1, got 0"),

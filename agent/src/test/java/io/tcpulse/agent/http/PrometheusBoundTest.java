@@ -101,4 +101,56 @@ class PrometheusBoundTest {
         assertEquals(7L * 20_003, text.lines().filter(l -> l.startsWith("tcpulse_listen_") && !l.startsWith("tcpulse_listen_other")
                 && !l.startsWith("#")).count());
     }
+
+    /** The sample's namespaces and 2,000 more, each with sockets, transitions, a listener, RSTs and TcpExt counters. */
+    static Snapshot manyNamespaces() {
+        Snapshot base = TestSnapshots.sample();
+        var states = new java.util.HashMap<>(base.states());
+        var transitions = new ArrayList<>(base.transitions());
+        var listeners = new ArrayList<>(base.listenerStatus());
+        var resets = new java.util.HashMap<>(base.resets());
+        var netstat = new java.util.HashMap<>(base.netstat());
+        for (long i = 0; i < 2_000; i++) {
+            long ns = 4_026_600_000L + i;
+            var counts = new java.util.EnumMap<io.tcpulse.agent.model.TcpState, Long>(io.tcpulse.agent.model.TcpState.class);
+            for (var st : io.tcpulse.agent.model.TcpState.COUNTED) counts.put(st, 0L);
+            counts.put(io.tcpulse.agent.model.TcpState.ESTABLISHED, i % 7 + 1);
+            states.put(ns, counts);
+            transitions.add(new io.tcpulse.agent.model.TransitionCount(ns, io.tcpulse.agent.model.TcpState.SYN_SENT,
+                    io.tcpulse.agent.model.TcpState.ESTABLISHED, false, i));
+            listeners.add(new ListenerStatus(ns, "0.0.0.0", 8080, 1, 128, 0, 128, i % 2, 0, 0, 0, 0, OwnerInfo.UNKNOWN, true, "ok"));
+            resets.put(ns, new Snapshot.Resets(i % 3, 1));
+            netstat.put(ns, java.util.Map.of("ListenOverflows", i % 2));
+        }
+        return new Snapshot(base.wallMillis(), base.health(), states, transitions, base.latency(), base.recent(),
+                base.listeners(), listeners, base.timewait(), base.closewait(), netstat, resets);
+    }
+
+    private static long sumAll(String text, String family, String filter) {
+        return text.lines().filter(l -> l.startsWith(family + "{") && l.contains(filter))
+                .mapToLong(l -> Long.parseLong(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
+    void namespacesPastTheBoundAreOneOtherSeriesAndEverySumStaysExact() throws Exception {
+        Snapshot s = manyNamespaces();
+        String all = PrometheusWriter.write(s, List.of(), 1_000_000, 1_000_000);
+        String bounded = PrometheusWriter.write(s, List.of(), 1_000_000, 100);
+        java.util.Set<String> labels = new java.util.TreeSet<>();
+        var m = java.util.regex.Pattern.compile("netns=\"([^\"]*)\"").matcher(bounded);
+        while (m.find()) labels.add(m.group(1));
+        assertEquals(101, labels.size(), "100 namespaces and \"other\"");
+        assertTrue(labels.contains("other"));
+        assertTrue(bounded.contains("\ntcpulse_metrics_other_namespaces 1902\n"), "2,002 namespaces, 100 kept");
+        assertTrue(all.contains("\ntcpulse_metrics_other_namespaces 0\n"));
+        for (String[] f : new String[][] {{"tcpulse_sockets", "state=\"established\""}, {"tcpulse_state_transitions_total", ""},
+                {"tcpulse_listen_accept_queue", ""}, {"tcpulse_listen_overflows_total", ""}, {"tcpulse_resets_total", "sent"},
+                {"tcpulse_tcpext_listen_overflows_total", ""}}) {
+            assertEquals(sumAll(all, f[0], f[1]), sumAll(bounded, f[0], f[1]), f[0]);
+        }
+        assertTrue(samples(bounded) < samples(all) / 10, samples(bounded) + " of " + samples(all));
+        assertFalse(bounded.contains("tcpulse_syncookies_enabled{netns=\"other\"}"), "a flag of many namespaces is no figure");
+        OpsFiles.Result r = OpsFiles.runWithInput(bounded, "promtool", "check", "metrics");
+        assertEquals("", r.output().strip());
+    }
 }
