@@ -945,18 +945,34 @@ static bool was_forgotten(const struct tcpulse *t, __u64 cookie)
 static int read_trans_slots(struct tcpulse *t, struct tcpulse_transition *out, int n, int max)
 {
 	int fd = bpf_map__fd(t->skel->maps.trans_slots), dead_fd = bpf_map__fd(t->skel->maps.dead_slots);
-	struct tcpulse_trans_slot *v = calloc(t->ncpu, sizeof(*v));
+	/* every slot of every CPU in one batched read: one syscall, not one per slot */
+	struct tcpulse_trans_slot *all = calloc((size_t)TCPULSE_TRANS_SLOTS * t->ncpu, sizeof(*all)), *v;
+	__u32 keys[TCPULSE_TRANS_SLOTS], next, count = TCPULSE_TRANS_SLOTS;
 	__u64 sum[TCPULSE_TRANS_STATES][TCPULSE_TRANS_STATES];
 	__u32 idx;
 	int c, c2, from, to;
 
-	if (!v)
+	if (!all)
 		return -ENOMEM;
-	for (idx = 0; idx < TCPULSE_TRANS_SLOTS; idx++) {
-		if (bpf_map_lookup_elem(fd, &idx, v)) {
-			n = -errno;
-			break;
+	if (bpf_map_lookup_batch(fd, NULL, &next, keys, all, &count, NULL) && errno != ENOENT) {
+		/* a kernel without batched array reads: slot by slot */
+		for (idx = 0; idx < TCPULSE_TRANS_SLOTS; idx++) {
+			if (bpf_map_lookup_elem(fd, &idx, all + (size_t)idx * t->ncpu)) {
+				free(all);
+				return -errno;
+			}
 		}
+		count = TCPULSE_TRANS_SLOTS;
+	} else {
+		/* an array answers in key order */
+		for (idx = 0; idx < count; idx++)
+			if (keys[idx] != idx) {
+				free(all);
+				return -EPROTO;
+			}
+	}
+	for (idx = 0; idx < count; idx++) {
+		v = all + (size_t)idx * t->ncpu;
 		for (c = 0; c < t->ncpu; c++) {
 			__u64 cookie = v[c].netns_cookie;
 
@@ -992,7 +1008,7 @@ static int read_trans_slots(struct tcpulse *t, struct tcpulse_transition *out, i
 		}
 	}
 out:
-	free(v);
+	free(all);
 	return n;
 }
 

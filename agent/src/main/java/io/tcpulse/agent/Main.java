@@ -55,6 +55,11 @@ public final class Main {
             System.err.println("tcpulse: " + e.getMessage());
             return 2;
         }
+        // SIGHUP is handled from here on: the JVM's default would end the process, and a
+        // reload asked for while the agent starts (the HTTP API answers before start returns)
+        // is carried out once it runs
+        EarlyReload early = new EarlyReload();
+        onSighup(early::signal);
         Agent agent;
         try {
             agent = Agent.start(config);
@@ -69,8 +74,28 @@ public final class Main {
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "tcpulse-shutdown"));
-        onSighup(agent::reloadOnSignal);
+        early.started(agent);
         return null;
+    }
+
+    /** SIGHUPs before the agent runs are remembered and carried out once it does. */
+    private static final class EarlyReload {
+        private Agent agent;
+        private boolean pending;
+
+        synchronized void signal() {
+            if (agent == null) pending = true;
+            else agent.reloadOnSignal();
+        }
+
+        void started(Agent a) {
+            boolean reload;
+            synchronized (this) {
+                agent = a;
+                reload = pending;
+            }
+            if (reload) a.reloadOnSignal();
+        }
     }
 
     /**

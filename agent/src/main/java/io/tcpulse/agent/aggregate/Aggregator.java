@@ -234,6 +234,29 @@ public final class Aggregator implements SnapshotSource {
         programs = new Health.Programs(runStats, costs, Math.max(programs.stateChangesLost(), lost));
     }
 
+    /** Whether the last walk found sockets that change with neither an event nor a counter: request sockets, a queue to drain. */
+    public boolean lastWalkMovesSilently() {
+        return movesSilently;
+    }
+
+    /** The probe loop skipped a walk: nothing happened since the last one, which found nothing that moves silently. */
+    public void onWalkSkipped() {
+        skippedWalks++;
+    }
+
+    private static boolean movesSilently(WalkAccumulator walk) {
+        for (long[] c : walk.stateCounts.values()) {
+            if (c[TcpState.NEW_SYN_RECV.kernel] > 0) return true; // timewait expiry moves sockstat's tw: ProbeLoop.activity
+        }
+        for (SocketRecord l : walk.listeners) {
+            if (l.acceptQueue() > 0 || l.synQueue() > 0) return true;
+        }
+        return false;
+    }
+
+    private volatile boolean movesSilently = true;
+    private long skippedWalks;
+
     /**
      * A reconciliation walk: every socket of the namespaces walked, what each namespace
      * says of itself, and the kernel counters read right after the walk (changes during
@@ -276,6 +299,7 @@ public final class Aggregator implements SnapshotSource {
         resetPeers.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
+        this.movesSilently = movesSilently(walk);
         this.walkedSockets = walk.sockets;
     }
 
@@ -316,7 +340,7 @@ public final class Aggregator implements SnapshotSource {
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
                 kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap(),
-                programs);
+                programs, skippedWalks);
     }
 
     /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */

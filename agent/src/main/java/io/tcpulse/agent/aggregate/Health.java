@@ -31,7 +31,8 @@ public record Health(
         ProbeOutage outage,          // collection failing now, or null
         Holders holders,             // the holders walks behind owners
         java.util.Map<String, Long> mapFullByMap, // mapFull split by the map that refused (issue 11)
-        Programs programs) {                       // the probe's own cost, and state changes it lost
+        Programs programs,                         // the probe's own cost, and state changes it lost
+        long skippedWalks) {                       // walks skipped: nothing happened since the last one
 
     /**
      * The attached programs as the kernel counts them. runStats: "on" (run time counted),
@@ -70,7 +71,7 @@ public record Health(
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE, java.util.Map.of(), Programs.NONE);
+                Holders.NONE, java.util.Map.of(), Programs.NONE, 0);
     }
 
     /** Without errors or an outage. */
@@ -85,7 +86,7 @@ public record Health(
     public Health withPrograms(Programs p) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, p);
+                holders, mapFullByMap, p, skippedWalks);
     }
 
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */

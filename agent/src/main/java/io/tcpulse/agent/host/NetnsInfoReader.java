@@ -40,7 +40,7 @@ public final class NetnsInfoReader {
     }
 
     /** Tcp InSegs + OutSegs from /proc/net/snmp, -1 when unreadable. */
-    static long tcpSegments(String snmp) {
+    public static long tcpSegments(String snmp) {
         Map<String, Long> tcp = counters(snmp, "Tcp:");
         if (!tcp.containsKey("InSegs") && !tcp.containsKey("OutSegs")) return -1;
         return tcp.getOrDefault("InSegs", 0L) + tcp.getOrDefault("OutSegs", 0L);
@@ -76,15 +76,25 @@ public final class NetnsInfoReader {
 
     /** "TCP: inuse 5 orphan 2 tw 0 ..." -> 2 */
     static long orphans(String sockstat) {
-        if (sockstat == null) return 0;
+        return Math.max(0, sockstatTcp(sockstat, "orphan"));
+    }
+
+    /** Timewait sockets of the namespace (sockstat "tw"), -1 when unreadable. */
+    public static long timewait(String sockstat) {
+        return sockstatTcp(sockstat, "tw");
+    }
+
+    /** A figure of sockstat's "TCP:" line ("TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1"), -1 when absent. */
+    private static long sockstatTcp(String sockstat, String name) {
+        if (sockstat == null) return -1;
         for (String line : sockstat.split("\n")) {
             if (!line.startsWith("TCP:")) continue;
             String[] f = line.trim().split("\\s+");
             for (int i = 1; i + 1 < f.length; i++) {
-                if (f[i].equals("orphan")) return parseLong(f[i + 1], 0);
+                if (f[i].equals(name)) return parseLong(f[i + 1], -1);
             }
         }
-        return 0;
+        return -1;
     }
 
     /** Reserved ports ("8080,9000-9010") that fall inside [low, high]. */

@@ -17,8 +17,12 @@ public record SelfUsage(double cpuSeconds, long residentBytes, long heapUsedByte
         double cpu = os instanceof com.sun.management.OperatingSystemMXBean o ? o.getProcessCpuTime() / 1e9 : -1;
         long open = -1, max = -1;
         if (os instanceof com.sun.management.UnixOperatingSystemMXBean u) {
-            open = u.getOpenFileDescriptorCount();
-            max = u.getMaxFileDescriptorCount();
+            try {
+                open = u.getOpenFileDescriptorCount();
+                max = u.getMaxFileDescriptorCount();
+            } catch (InternalError e) {
+                // the JDK opens /proc/self/fd to count: out of descriptors, it throws; the count is then unknown
+            }
         }
         var mem = ManagementFactory.getMemoryMXBean();
         MemoryUsage heap = mem.getHeapMemoryUsage(), nonHeap = mem.getNonHeapMemoryUsage();

@@ -167,17 +167,58 @@ public final class ProbeLoop implements AutoCloseable {
         if (now - nextWalk >= 0 && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
             // failed: due again once its backoff is over, sooner than the next period
-            if (supervisor.run(Step.WALK, this::walk)) {
+            if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
                 nextWalk = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
             }
         }
         if (now - nextPublish >= 0) {
             inStep = Step.PUBLISH;
-            publish();
+            if (!unchangedSincePublish(now)) publish();
             nextPublish = now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
         }
         inStep = null;
         if (pause > 0 && running) LockSupport.parkNanos(this, pause);
+    }
+
+    /*
+     * A walk tells what events and counters cannot: sockets that change without a state
+     * change (timewait sockets expire, request sockets come and go, accept() drains a
+     * queue). When nothing happened since the last walk (no event, no transition, and in
+     * each namespace it walked no TCP segment and the same number of timewait sockets) and
+     * that walk found no request socket and no queue to drain, the next walk would find the
+     * same: it waits, up to QUIET_REWALK_MS, which also bounds how late a namespace with no
+     * TCP at all is seen to come or go. An idle host walks every QUIET_REWALK_MS.
+     */
+    static final long QUIET_REWALK_MS = 10_000;
+    private long walkedAtNanos;
+    private long activityAtWalk = -1;
+    /* the namespaces of the last walk, as the walk read their files: path (null: own) and a pid inside */
+    private List<Map.Entry<String, Integer>> walkedNamespaces = List.of();
+
+    private void walkUnlessQuiet() throws ProbeException {
+        if (probe != null && activityAtWalk >= 0 && System.nanoTime() - walkedAtNanos < TimeUnit.MILLISECONDS.toNanos(QUIET_REWALK_MS)
+                && !aggregator.lastWalkMovesSilently() && activity() == activityAtWalk) {
+            aggregator.onWalkSkipped();
+            return;
+        }
+        walk();
+    }
+
+    /**
+     * Events seen, transitions counted, and the TCP segments and timewait sockets of the
+     * walked namespaces, added up: it moves with any activity (a timewait expiring too).
+     */
+    private long activity() throws ProbeException {
+        long n = probe.stats()[Probe.STAT_SEEN];
+        for (TransitionCount t : probe.transitions()) n += t.count();
+        for (Map.Entry<String, Integer> ns : walkedNamespaces) {
+            NetnsInfoReader.Files f = files(ns.getKey(), ns.getValue());
+            long segments = NetnsInfoReader.tcpSegments(f.read("/proc/thread-self/net/snmp"));
+            long timewait = NetnsInfoReader.timewait(f.read("/proc/thread-self/net/sockstat"));
+            if (segments < 0 || timewait < 0) return -1; // unreadable: no proof of quiet
+            n += segments + (timewait << 40); // apart from the segments: an expiry and a segment do not cancel out
+        }
+        return n;
     }
 
     /** Until the walk or a publish is due: at most MAX_POLL_MS, and a quarter of maxOutage (the watchdog watches the beat). */
@@ -196,6 +237,7 @@ public final class ProbeLoop implements AutoCloseable {
     private int drain(Memory buf, int timeoutMs) throws ProbeException {
         int n = probe.poll(buf, timeoutMs);
         if (n > 0) {
+            eventsSincePublish += n;
             ByteBuffer batch = buf.getByteBuffer(0, (long) n * EventDecoder.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
             aggregator.onEvents(batch, n, monoToWallNs());
         }
@@ -211,10 +253,32 @@ public final class ProbeLoop implements AutoCloseable {
     }
 
     /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
+    /*
+     * A snapshot is built when something happened since the last one (an event drained, a
+     * walk, the kernel saw an event), else once a second (the ages it carries, history,
+     * health): an idle host builds one a second, not five.
+     */
+    static final long QUIET_PUBLISH_MS = 1_000;
+    private long publishedAtNanos, seenAtPublish = -1, eventsSincePublish;
+    private boolean walkedSincePublish;
+
+    private boolean unchangedSincePublish(long now) {
+        if (probe == null || walkedSincePublish || eventsSincePublish > 0 || seenAtPublish < 0
+                || now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS)) {
+            return false;
+        }
+        return supervisor.attempt(Step.COUNTERS, () -> probe.stats()[Probe.STAT_SEEN], -1L) == seenAtPublish;
+    }
+
     private void publish() {
+        publishedAtNanos = System.nanoTime();
+        walkedSincePublish = false;
+        eventsSincePublish = 0;
         if (probe != null) supervisor.run(Step.COUNTERS, () -> {
             List<ProgramCost> costs = probe.programCosts(); // before the stats: see Aggregator.onCounters
-            aggregator.onCounters(costs, runStats(), probe.stats(), probe.transitions());
+            long[] stats = probe.stats();
+            seenAtPublish = stats[Probe.STAT_SEEN];
+            aggregator.onCounters(costs, runStats(), stats, probe.transitions());
         });
         ProbeOutage now = supervisor.outage();
         outageSinceNanos = now == null ? 0 : supervisor.outageSinceNanos();
@@ -327,10 +391,20 @@ public final class ProbeLoop implements AutoCloseable {
         kernelLiveness(alive, cookies);
         cookies.values().removeIf(c -> c == 0);
         probe.liveNamespaces(cookies);
+        List<Map.Entry<String, Integer>> walked = new java.util.ArrayList<>();
+        walked.add(new java.util.AbstractMap.SimpleImmutableEntry<>(null, 0));
+        for (long ns : acc.walkedNetns()) {
+            Path p = found.paths().get(ns);
+            if (ns != own && p != null) walked.add(Map.entry(p.toString(), found.pids().getOrDefault(ns, 0)));
+        }
+        walkedNamespaces = walked;
         List<TransitionCount> transitions = probe.transitions();
         List<Probe.PortCount> ports = probe.portCounters();
         probe.forgetGoneNamespaces(alive, System.currentTimeMillis()); // from what those reads met
         aggregator.onWalk(acc, info, transitions, ports, micros(started));
+        walkedSincePublish = true;
+        walkedAtNanos = System.nanoTime();
+        activityAtWalk = activity();
     }
 
     /**

@@ -56,8 +56,10 @@ class ProbeCostKernelTest {
 
         assertEquals(0, health[0].getJsonObject("events").getLong("stateChangesLost"),
                 "the kernel refused both programs: " + probe.getJsonArray("programs"));
+        // every handshake the storm completed, counted once (a connect still retrying its SYN when the storm
+        // stopped adds to CLOSE>SYN_SENT only: not compared)
         Map<String, Long> expected = new TreeMap<>();
-        for (String t : new String[] {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) expected.put(t, n);
+        for (String t : new String[] {"SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"}) expected.put(t, n);
         await(Duration.ofSeconds(5), () -> expected.equals(openings(transitionsOf(agent.port(), ns.inode()))),
                 () -> "storm of " + n + ": " + transitionsOf(agent.port(), ns.inode()));
 
@@ -96,7 +98,7 @@ class ProbeCostKernelTest {
 
     private static Map<String, Long> openings(Map<String, Long> transitions) {
         Map<String, Long> out = new TreeMap<>(transitions);
-        out.keySet().retainAll(java.util.Set.of("CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"));
+        out.keySet().retainAll(java.util.Set.of("SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED"));
         return out;
     }
 }
