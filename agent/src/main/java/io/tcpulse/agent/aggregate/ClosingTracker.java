@@ -98,7 +98,7 @@ final class ClosingTracker {
             OwnerKey k = new OwnerKey(r.netns(), o.pid(), o.comm(), o.unit());
             List<CloseWaitReport.Sock> l = socks.computeIfAbsent(k, x -> new ArrayList<>());
             if (l.size() < SOCKETS_PER_OWNER) {
-                l.add(new CloseWaitReport.Sock(r.remote().getHostAddress() + ":" + r.remotePort(), r.localPort(), age));
+                l.add(new CloseWaitReport.Sock(io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort()), r.localPort(), age));
             }
             oldest.merge(k, age, Math::max);
             counts.merge(k, 1L, Long::sum);
@@ -153,7 +153,7 @@ final class ClosingTracker {
             long since = r.stateSinceNs() != 0 ? r.stateSinceNs() : firstSeenNs.computeIfAbsent(r.sockId(), id -> monoNs);
             double age = Math.max(0, monoNs - since) / 1e9;
             if (age < finTimeoutSeconds) continue;
-            String key = r.remote().getHostAddress() + ":" + r.remotePort() + "|" + r.state().name();
+            String key = io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort()) + "|" + r.state().name();
             count.computeIfAbsent(key, k -> new long[1])[0]++;
             oldest.merge(key, age, Math::max);
         }

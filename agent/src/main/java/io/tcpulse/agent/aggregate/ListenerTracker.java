@@ -114,7 +114,7 @@ final class ListenerTracker {
             long synAckDelta = fresh ? pc.synAckRetransmits() - before.synAckRetransmits() : pc.synAckRetransmits() - oldest[1];
             long overflowDelta = fresh ? overflowTotal - totalsBefore.getOrDefault(l.sockId(), 0L) : overflowTotal - oldest[2];
             String verdict = verdict(l, synMax, synAckDelta, overflowDelta);
-            out.add(new ListenerStatus(l.netns(), l.local().getHostAddress(), l.localPort(),
+            out.add(new ListenerStatus(l.netns(), io.tcpulse.agent.model.Addresses.text(l.local()), l.localPort(),
                     l.acceptQueue(), l.acceptQueueMax(), l.synQueue(), synMax,
                     overflowTotals.getOrDefault(l.sockId(), 0L), l.drops(), pc.synAckRetransmits(),
                     pc.resetsSent(), pc.resetsReceived(), owner.apply(l), syncookies, verdict));

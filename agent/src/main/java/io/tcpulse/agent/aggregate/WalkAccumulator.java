@@ -4,8 +4,6 @@ import io.tcpulse.agent.model.SocketRecord;
 import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.probe.EventDecoder;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -82,7 +80,7 @@ public final class WalkAccumulator {
         }
         if (!isOutbound(netns, localPort)) return;
         Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
-                addr(b, at + SK_DADDR, family) + ":" + (b.getShort(at + SK_DPORT) & 0xffff));
+                io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
         DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
         if (!timewait) c.live++;
         else if (state == TcpState.TIME_WAIT) c.timeWait++;
@@ -125,10 +123,6 @@ public final class WalkAccumulator {
     private static String addr(ByteBuffer b, int at, int family) {
         byte[] raw = new byte[family == 10 ? 16 : 4];
         b.get(at, raw);
-        try {
-            return InetAddress.getByAddress(raw).getHostAddress();
-        } catch (UnknownHostException impossible) {
-            throw new IllegalStateException(impossible);
-        }
+        return io.tcpulse.agent.model.Addresses.text(raw);
     }
 }

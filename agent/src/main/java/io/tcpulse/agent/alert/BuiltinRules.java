@@ -74,7 +74,7 @@ public final class BuiltinRules {
     // ---- shared wording ----
 
     static String endpoint(String addr, int port) {
-        return (addr.contains(":") ? "[" + addr + "]" : addr) + ":" + port;
+        return io.tcpulse.agent.model.Addresses.endpoint(addr, port);
     }
 
     /** "tcpulse-storm (pid 4242, unit storm.service)", or "an unknown process". */

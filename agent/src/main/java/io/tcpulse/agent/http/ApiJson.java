@@ -10,7 +10,6 @@ import io.tcpulse.agent.model.TransitionCount;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -229,36 +228,9 @@ final class ApiJson {
         return raw < 0 ? "UNKNOWN" : "UNKNOWN(" + raw + ")";
     }
 
-    /**
-     * Address text without any name lookup; IPv6 in the RFC 5952 short form ("::1", not
-     * "0:0:0:0:0:0:0:1") so that the peer filter matches what users type.
-     */
+    /** Address text without any name lookup, as people read it (RFC 5952): see {@link io.tcpulse.agent.model.Addresses}. */
     static String address(InetAddress a) {
-        if (a == null) return null;
-        if (!(a instanceof Inet6Address)) return a.getHostAddress();
-        byte[] b = a.getAddress();
-        int[] groups = new int[8];
-        for (int i = 0; i < 8; i++) groups[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
-        // the longest run of two or more zero groups becomes "::" (the first one on a tie)
-        int bestStart = -1, bestLen = 1;
-        for (int i = 0; i < 8; ) {
-            if (groups[i] != 0) { i++; continue; }
-            int j = i;
-            while (j < 8 && groups[j] == 0) j++;
-            if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-            i = j;
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 8; i++) {
-            if (i == bestStart) {
-                sb.append("::");
-                i += bestLen - 1;
-                continue;
-            }
-            if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') sb.append(':');
-            sb.append(Integer.toHexString(groups[i]));
-        }
-        return sb.toString();
+        return io.tcpulse.agent.model.Addresses.text(a);
     }
 
     private static Double millisOrNull(long nanos) {

@@ -73,12 +73,12 @@ public final class EventDecoder {
     /** An address from family() and the two halves above, as getHostAddress() prints it. */
     public static String formatAddress(int family, long high, long low) {
         ByteBuffer raw = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(high).putLong(low);
-        return address(raw, 0, family).getHostAddress();
+        return io.tcpulse.agent.model.Addresses.text(address(raw, 0, family));
     }
 
     /** The peer's address and port as "ip:port". */
     public static String remoteAddress(ByteBuffer b, int at) {
-        return address(b, at + EV_DADDR, family(b, at)).getHostAddress() + ":" + (b.getShort(at + EV_DPORT) & 0xffff);
+        return io.tcpulse.agent.model.Addresses.endpoint(address(b, at + EV_DADDR, family(b, at)), b.getShort(at + EV_DPORT) & 0xffff);
     }
 
     public static int sampleRatio(ByteBuffer b, int at) { return Math.max(1, b.getInt(at + EV_SAMPLE_RATIO)); }

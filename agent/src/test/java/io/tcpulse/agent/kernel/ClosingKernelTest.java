@@ -68,6 +68,26 @@ class ClosingKernelTest {
                 "exhaustion metric");
     }
 
+    /** Issue 14: addresses as people read them: an IPv6 destination is "[::1]:8402", not "0:0:0:0:0:0:0:1:8402". */
+    @Test
+    void anIpv6DestinationIsWrittenInBracketsInTheLedgerAndItsMetric(Netns ns) throws Exception {
+        long inode = ns.inode();
+        ns.serve("--addr", "::1", "--port", "8402");
+        ns.exec(stormTool(), "connect", "--addr", "::1", "--port", "8402", "--count", "20", "--close", "client");
+        await(Duration.ofSeconds(20), () -> ns.ssCounts().keySet().equals(java.util.Set.of("LISTEN", "TIME_WAIT")),
+                () -> "ss still closing: " + ns.ssCounts());
+        long ss = timeWaitInSs(ns);
+        await(Duration.ofSeconds(10), () -> {
+            JsonArray by = api("/api/v1/timewait?netns=" + inode).getJsonArray("byRemote");
+            return !by.isEmpty() && by.getJsonObject(0).getLong("count") == ss;
+        }, () -> "timewait " + api("/api/v1/timewait?netns=" + inode).encode() + " vs ss " + ss);
+        JsonObject top = api("/api/v1/timewait?netns=" + inode).getJsonArray("byRemote").getJsonObject(0);
+        assertEquals("[::1]:8402", top.getString("remote"));
+        assertEquals("::1", top.getString("local"));
+        assertTrue(get(agent.port(), "/metrics").body().contains("tcpulse_timewait_port_exhaustion_ratio{netns=\"" + inode
+                + "\",remote=\"[::1]:8402\"}"), "the metric label says it the same way");
+    }
+
     static long timeWaitInSs(Netns ns) {
         try {
             return ns.exec("ss", "-tanH", "state", "time-wait").lines().filter(l -> !l.isBlank()).count();

@@ -83,8 +83,8 @@ class StateMachineKernelTest {
                 .map(JsonObject.class::cast)
                 .filter(e -> "SYN_SENT".equals(e.getString("from"))).findFirst().orElseThrow();
         assertEquals(6, established.getInteger("family"));
-        assertEquals("::1", established.getString("local").replace("0:0:0:0:0:0:0:1", "::1"));
-        assertEquals("::1", established.getString("remote").replace("0:0:0:0:0:0:0:1", "::1"));
+        assertEquals("::1", established.getString("local"));
+        assertEquals("::1", established.getString("remote"));
         assertEquals(8006, established.getInteger("remotePort"));
         assertTrue(established.getInteger("localPort") > 1024, established.encode());
         assertEquals("tcpulse-storm", established.getString("comm"));
