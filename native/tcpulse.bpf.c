@@ -134,6 +134,9 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 
 		if (tp)
 			e->aux = tp->srtt_us >> 3;
+	} else if (oldstate == S_SYN_SENT && newstate == S_CLOSE) {
+		/* a connect that failed, and why: ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH... (0: its owner closed it) */
+		e->aux = sk->sk_err;
 	}
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	e->oldstate = oldstate;

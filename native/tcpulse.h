@@ -43,7 +43,7 @@ struct tcpulse_event {
 	__u32 netns;         /* network namespace inode */
 	__u32 pid;           /* owner tgid; 0 = unknown */
 	__u32 sample_ratio;  /* this event stands for that many; 1 = unsampled */
-	__u32 aux;           /* kind-specific: SYN_RECV->ESTABLISHED: SYN-ACK RTT in us */
+	__u32 aux;           /* kind-specific: SYN_RECV->ESTABLISHED: SYN-ACK RTT in us; SYN_SENT->CLOSE: sk_err */
 	__u16 family;        /* AF_INET or AF_INET6 */
 	__u16 sport;         /* host byte order */
 	__u16 dport;         /* host byte order */

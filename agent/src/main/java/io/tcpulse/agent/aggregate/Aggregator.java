@@ -51,6 +51,9 @@ public final class Aggregator implements SnapshotSource {
     private Map<Long, Snapshot.Resets> resets = Map.of();
     private final ListenerTracker listenerTracker = new ListenerTracker();
     private final ResetPeers resetPeers = new ResetPeers();
+    private final PeerTable peerTable = new PeerTable();
+    private final Owners hostOwners;
+    private Map<Long, List<PeerReport>> peers = Map.of();
     private final ClosingTracker closing;
     private final OwnerResolver owners;
     private final HolderCache holders = new HolderCache(System::nanoTime);
@@ -96,6 +99,7 @@ public final class Aggregator implements SnapshotSource {
     public Aggregator(int recentCapacity, LongSupplier wallMillis, Owners hostOwners, long closeWaitMinAgeMs) {
         if (recentCapacity <= 0) throw new IllegalArgumentException("recentCapacity must be positive, got " + recentCapacity);
         this.owners = new OwnerResolver(hostOwners, holders);
+        this.hostOwners = hostOwners;
         // until the probe offers the kernel's walk: /proc, where this agent may look
         holders.source(() -> {
             Map<Long, List<io.tcpulse.agent.model.Holder>> held = hostOwners.scanHolders();
@@ -169,6 +173,7 @@ public final class Aggregator implements SnapshotSource {
             }
             int ratio = EventDecoder.sampleRatio(batch, at);
             samplingRatio = ratio;
+            peerTable.add(batch, at, from, to, ratio);
             if (to == TcpState.ESTABLISHED.kernel) {
                 if (from == TcpState.SYN_SENT.kernel) {
                     long ns = EventDecoder.prevStateNs(batch, at);
@@ -290,17 +295,62 @@ public final class Aggregator implements SnapshotSource {
         Map<Long, Snapshot.Resets> withPeers = new HashMap<>();
         rsts.forEach((n, r) -> withPeers.put(n, new Snapshot.Resets(r[0], r[1], resetPeers.top(n))));
         this.resets = Map.copyOf(withPeers);
+        this.peers = peers(walk);
         java.util.Set<Long> alive = new java.util.HashSet<>(info.keySet());
         alive.addAll(walk.stateCounts.keySet());
         for (Long gone : eviction.walked(alive)) {
             latency.remove(gone);
             resetPeers.evict(gone);
+            peerTable.evict(gone);
         }
         resetPeers.decay();
+        peerTable.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
         this.movesSilently = movesSilently(walk);
         this.walkedSockets = walk.sockets;
+    }
+
+    /**
+     * Per namespace, every destination this host connected to: the walk's sockets by state
+     * (summed over local addresses) beside the events' connects and failures. Built at each
+     * walk, not each snapshot: thousands of destinations are no per-tick cost.
+     */
+    private Map<Long, List<PeerReport>> peers(WalkAccumulator walk) {
+        record Dest(long netns, String remote) {}
+        Map<Dest, long[]> states = new HashMap<>();
+        walk.outbound.forEach((d, c) -> {
+            long[] into = states.computeIfAbsent(new Dest(d.netns(), d.remote()), k -> new long[13]);
+            for (int i = 0; i < into.length; i++) into[i] += c.states[i];
+        });
+        Map<Dest, PeerTable.PeerCounts> counts = new HashMap<>();
+        peerTable.counts().forEach((netns, rows) -> rows.forEach(r -> counts.put(new Dest(netns, r.remote()), r)));
+        java.util.Set<Dest> all = new java.util.HashSet<>(states.keySet());
+        all.addAll(counts.keySet());
+        Map<Long, List<PeerReport>> out = new HashMap<>();
+        for (Dest d : all) {
+            long[] s = states.getOrDefault(d, new long[13]);
+            Map<TcpState, Long> byState = new EnumMap<>(TcpState.class);
+            for (TcpState st : TcpState.COUNTED) if (s[st.kernel] > 0) byState.put(st, s[st.kernel]);
+            PeerTable.PeerCounts c = counts.get(d);
+            List<PeerReport.Owner> owners = new ArrayList<>();
+            if (c != null) {
+                c.owners().forEach((pid, o) -> owners.add(new PeerReport.Owner(pid, o.comm(),
+                        hostOwners.unitOf(o.cgroupId()).orElse(""))));
+                owners.sort(java.util.Comparator.comparingInt(PeerReport.Owner::pid));
+            }
+            Map<String, Long> failed = c != null ? c.failed() : zeroFailures();
+            out.computeIfAbsent(d.netns(), n -> new ArrayList<>()).add(new PeerReport(d.remote(), Collections.unmodifiableMap(byState),
+                    c == null ? 0 : c.connects(), c == null ? 0 : c.established(), failed, List.copyOf(owners)));
+        }
+        out.replaceAll((n, l) -> List.copyOf(l));
+        return Map.copyOf(out);
+    }
+
+    private static Map<String, Long> zeroFailures() {
+        Map<String, Long> m = new java.util.LinkedHashMap<>();
+        for (String r : PeerTable.REASONS) m.put(r, 0L);
+        return m;
     }
 
     /** Namespaces with latency histograms, with RST peers, and tracked for eviction (tests). */
@@ -329,7 +379,7 @@ public final class Aggregator implements SnapshotSource {
         current = new Snapshot(wallMillis.getAsLong(), health, Collections.unmodifiableMap(states),
                 transitionsNow, Collections.unmodifiableMap(lat),
                 newestFirst, listeners,
-                listenerStatus, timewait, closewait, netstat, resets);
+                listenerStatus, timewait, closewait, netstat, resets, peers);
         history.maybeRecord(current); // records only when a new second has begun
     }
 

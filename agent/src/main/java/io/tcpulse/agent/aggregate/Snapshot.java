@@ -30,7 +30,18 @@ public record Snapshot(
         Map<Long, CloseWaitReport> closewait,
         /* per netns: TcpExt counters from /proc/net/netstat, and RSTs sent/received */
         Map<Long, Map<String, Long>> netstat,
-        Map<Long, Resets> resets) {
+        Map<Long, Resets> resets,
+        /* per netns: destinations this host connected to (issue 14) */
+        Map<Long, List<PeerReport>> peers) {
+
+    /** Without destinations. */
+    public Snapshot(long wallMillis, Health health, Map<Long, Map<TcpState, Long>> states, List<TransitionCount> transitions,
+                    Map<Long, Latency> latency, List<Event> recent, List<SocketRecord> listeners, List<ListenerStatus> listenerStatus,
+                    Map<Long, TimeWaitReport> timewait, Map<Long, CloseWaitReport> closewait, Map<Long, Map<String, Long>> netstat,
+                    Map<Long, Resets> resets) {
+        this(wallMillis, health, states, transitions, latency, recent, listeners, listenerStatus, timewait, closewait, netstat,
+                resets, Map.of());
+    }
 
     /** RSTs of one namespace, exact (kernel counters). */
     public record Resets(long sent, long received, List<ResetPeer> byPeer) {
@@ -45,7 +56,7 @@ public record Snapshot(
     /** The same picture with another health (and time). */
     public Snapshot withHealth(long wallMillis, Health health) {
         return new Snapshot(wallMillis, health, states, transitions, latency, recent, listeners, listenerStatus,
-                timewait, closewait, netstat, resets);
+                timewait, closewait, netstat, resets, peers);
     }
 
     /** State counts of one namespace, or summed over all when netns is null; zeros included. */

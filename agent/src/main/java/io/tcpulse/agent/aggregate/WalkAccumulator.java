@@ -29,6 +29,8 @@ public final class WalkAccumulator {
         public long timeWait;   // substate TIME_WAIT
         public long otherTw;    // timewait socks still in substate FIN_WAIT2
         public long live;       // full sockets
+        /* every socket by its state as ss shows it (a timewait sock by its substate), by kernel number */
+        public final long[] states = new long[13];
     }
 
     final Map<Long, long[]> stateCounts = new HashMap<>();
@@ -68,7 +70,14 @@ public final class WalkAccumulator {
         count(netns, state);
         if (state == TcpState.LISTEN || (!timewait && (state == TcpState.CLOSE_WAIT
                 || state == TcpState.FIN_WAIT2 || state == TcpState.LAST_ACK))) {
-            accept(EventDecoder.decodeSock(b, at), false);
+            SocketRecord r = EventDecoder.decodeSock(b, at);
+            accept(r, false);
+            if (state != TcpState.LISTEN && isOutbound(netns, r.localPort())) {
+                DestCount c = outbound.computeIfAbsent(new Dest(netns, io.tcpulse.agent.model.Addresses.text(r.local()),
+                        io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort())), k -> new DestCount());
+                c.live++;
+                c.states[state.kernel]++;
+            }
             return;
         }
         if (state == TcpState.NEW_SYN_RECV) return;
@@ -82,6 +91,7 @@ public final class WalkAccumulator {
         Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
                 io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
         DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
+        c.states[state.kernel]++;
         if (!timewait) c.live++;
         else if (state == TcpState.TIME_WAIT) c.timeWait++;
         else c.otherTw++;

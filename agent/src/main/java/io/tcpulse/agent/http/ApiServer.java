@@ -161,6 +161,7 @@ public final class ApiServer extends VerticleBase {
         extraRoutes.forEach(r -> r.accept(router)); // GET /api/v1/alerts, /api/v1/alerts/rules
         ListenersApi.mount(router, source, this::listLimit); // GET /api/v1/listeners
         ClosingApi.mount(router, source, this::listLimit);   // GET /api/v1/timewait, /closewait, /resets
+        PeersApi.mount(router, source, this::listLimit);     // GET /api/v1/peers
         router.get("/metrics").handler(this::metrics);
         router.get("/*").handler(StaticHandler.create("dashboard")
                 .setCachingEnabled(false)

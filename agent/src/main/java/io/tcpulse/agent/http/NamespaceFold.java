@@ -78,8 +78,10 @@ final class NamespaceFold {
         Map<Long, Snapshot.Resets> resets = new HashMap<>();
         s.resets().forEach((ns, r) -> resets.merge(to.applyAsLong(ns), r,
                 (a, b) -> new Snapshot.Resets(a.sent() + b.sent(), a.received() + b.received())));
+        Map<Long, List<io.tcpulse.agent.aggregate.PeerReport>> peers = new HashMap<>();
+        s.peers().forEach((ns, rows) -> peers.computeIfAbsent(to.applyAsLong(ns), k -> new ArrayList<>()).addAll(rows));
         return new Snapshot(s.wallMillis(), s.health(), states, transitions, latency, s.recent(), s.listeners(), listeners,
-                timewait, closewait, netstat, resets);
+                timewait, closewait, netstat, resets, peers);
     }
 
     /** How many namespaces fold into OTHER with this bound. */
@@ -96,6 +98,7 @@ final class NamespaceFold {
         all.addAll(s.closewait().keySet());
         all.addAll(s.netstat().keySet());
         all.addAll(s.resets().keySet());
+        all.addAll(s.peers().keySet());
         return all;
     }
 

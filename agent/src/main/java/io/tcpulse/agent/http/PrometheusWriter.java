@@ -92,6 +92,7 @@ public final class PrometheusWriter {
         w.latency(s);
         w.listeners(s);
         w.closing(s);
+        w.peers(s);
         w.tcpExt(s);
         return w.out.toString();
     }
@@ -388,6 +389,39 @@ public final class PrometheusWriter {
     }
 
     static final int CLOSEWAIT_TOP = 20;
+    /** Destinations with series of their own; the rest of each namespace summed into remote="other". */
+    static final int PEERS_TOP = 100;
+
+    /** Failed connects per destination and reason: the PEERS_TOP most failing destinations, the rest per namespace as "other". */
+    private void peers(Snapshot s) {
+        record Row(long netns, String remote, java.util.Map<String, Long> failed, long total) {}
+        // one row per (netns, remote): folded namespaces may share a destination
+        Map<List<Object>, Map<String, Long>> merged = new LinkedHashMap<>();
+        s.peers().forEach((netns, ps) -> ps.forEach(p -> {
+            Map<String, Long> into = merged.computeIfAbsent(List.of(netns, p.remote()), k -> new LinkedHashMap<>());
+            p.failed().forEach((reason, n) -> into.merge(reason, n, Long::sum));
+        }));
+        List<Row> rows = new java.util.ArrayList<>();
+        merged.forEach((k, f) -> rows.add(new Row((Long) k.get(0), (String) k.get(1), f,
+                f.values().stream().mapToLong(Long::longValue).sum())));
+        rows.removeIf(r -> r.total() == 0);
+        rows.sort(Comparator.comparingLong((Row r) -> -r.total()).thenComparingLong(Row::netns).thenComparing(Row::remote));
+        Map<Long, Map<String, Long>> other = new TreeMap<>();
+        family("tcpulse_peer_connect_failures_total", "counter",
+                "Connects this host made that failed, by destination and reason (refused, timeout, unreachable, reset, other);"
+                        + " past the " + PEERS_TOP + " most failing destinations, per namespace as remote=\"other\".");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            if (i < PEERS_TOP && !OTHER.equals(r.remote())) {
+                r.failed().forEach((reason, n) -> sample("tcpulse_peer_connect_failures_total", n,
+                        "netns", netnsLabel(r.netns()), "remote", r.remote(), "reason", reason));
+            } else {
+                r.failed().forEach((reason, n) -> other.computeIfAbsent(r.netns(), k -> new java.util.LinkedHashMap<>()).merge(reason, n, Long::sum));
+            }
+        }
+        other.forEach((netns, f) -> f.forEach((reason, n) -> sample("tcpulse_peer_connect_failures_total", n,
+                "netns", netnsLabel(netns), "remote", OTHER, "reason", reason)));
+    }
 
     /** CLOSE_WAIT owners folded by (comm, unit), biggest first, the tail merged into "other". */
     static final class OwnerSeries {

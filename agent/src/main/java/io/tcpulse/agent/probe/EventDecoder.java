@@ -63,6 +63,10 @@ public final class EventDecoder {
     public static long ageNs(ByteBuffer b, int at) { return b.getLong(at + EV_AGE_NS); }
     public static long aux(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_AUX)); }
     public static int localPort(ByteBuffer b, int at) { return b.getShort(at + EV_SPORT) & 0xffff; }
+    public static int remotePort(ByteBuffer b, int at) { return b.getShort(at + EV_DPORT) & 0xffff; }
+    public static int pid(ByteBuffer b, int at) { return b.getInt(at + EV_PID); }
+    public static long cgroupId(ByteBuffer b, int at) { return b.getLong(at + EV_CGROUP_ID); }
+    public static String comm(ByteBuffer b, int at) { return cString(b, at + EV_COMM, 16); }
 
     public static int family(ByteBuffer b, int at) { return b.getShort(at + EV_FAMILY) & 0xffff; }
 
@@ -70,7 +74,7 @@ public final class EventDecoder {
     public static long remoteAddrHigh(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR); }
     public static long remoteAddrLow(ByteBuffer b, int at) { return b.getLong(at + EV_DADDR + 8); }
 
-    /** An address from family() and the two halves above, as getHostAddress() prints it. */
+    /** An address from family() and the two halves above, as people read it (model.Addresses). */
     public static String formatAddress(int family, long high, long low) {
         ByteBuffer raw = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(high).putLong(low);
         return io.tcpulse.agent.model.Addresses.text(address(raw, 0, family));

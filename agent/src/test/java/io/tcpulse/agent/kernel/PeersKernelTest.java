@@ -1,0 +1,151 @@
+package io.tcpulse.agent.kernel;
+
+import io.tcpulse.agent.Main;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static io.tcpulse.agent.kernel.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Issue 14: the destinations this host connects to. Connects that fail are counted per
+ * destination by the kernel's reason (a closed port: refused; SYNs into a black hole with
+ * tcp_syn_retries=1: timeout), live connections by state equal ss filtered by destination,
+ * over IPv4 and IPv6, addresses written as people read them.
+ */
+@KernelTest
+@AgentOptions({"--walk-interval-ms", "500", "--max-events-per-sec", "0"})
+class PeersKernelTest {
+    /** argv: host port n; n blocking connects at once, prints "errno count" lines (0: connected, then closed). */
+    static final String CONNECT = """
+            import socket, sys, threading, collections
+            host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+            out = collections.Counter()
+            lock = threading.Lock()
+            def one():
+                s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+                try:
+                    s.connect((host, port))
+                    r = 0
+                except OSError as e:
+                    r = e.errno
+                finally:
+                    s.close()
+                with lock:
+                    out[r] += 1
+            ts = [threading.Thread(target=one) for _ in range(n)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            for k, v in sorted(out.items()):
+                print(k, v)
+            """;
+    static final int ECONNREFUSED = 111, ETIMEDOUT = 110;
+
+    private final Main.Agent agent;
+
+    PeersKernelTest(Main.Agent agent) {
+        this.agent = agent;
+    }
+
+    @Test
+    void failedConnectsAreCountedPerDestinationAndReasonAndLiveOnesByState(Netns ns) throws Exception {
+        long inode = ns.inode();
+        // refused: a closed port, IPv4 and IPv6
+        assertEquals(ECONNREFUSED + " 7", connect(ns, "127.0.0.1", 8502, 7));
+        assertEquals(ECONNREFUSED + " 4", connect(ns, "::1", 8503, 4));
+        // timeout: SYNs into a black hole, given up after one retransmit (about 3 s)
+        ns.blackholePeer();
+        ns.sysctl("net.ipv4.tcp_syn_retries", "1");
+        assertEquals(ETIMEDOUT + " 3", connect(ns, "10.99.0.5", 80, 3));
+        // live: 10 connections held open, and 5 made and closed
+        ns.serve("--port", "8501", "--hold");
+        Process held = ns.spawn(stormTool(), "connect", "--port", "8501", "--count", "10", "--close", "none");
+        try {
+            ns.settledSs(Duration.ofSeconds(10), "ESTABLISHED", "LISTEN");
+            assertEquals("0 5", connect(ns, "127.0.0.1", 8501, 5));
+
+            await(Duration.ofSeconds(15), () -> {
+                Map<String, JsonObject> p = peers(inode);
+                return p.containsKey("127.0.0.1:8502") && p.containsKey("[::1]:8503") && p.containsKey("10.99.0.5:80")
+                        && p.containsKey("127.0.0.1:8501") && p.get("127.0.0.1:8501").getLong("connects") == 15
+                        && p.get("10.99.0.5:80").getJsonObject("failed").getLong("timeout") == 3;
+            }, () -> "peers " + peers(inode));
+            Map<String, JsonObject> p = peers(inode);
+            assertEquals(failed(7, 0), failedOf(p.get("127.0.0.1:8502")));
+            assertEquals(7, p.get("127.0.0.1:8502").getLong("connects"));
+            assertEquals(failed(4, 0), failedOf(p.get("[::1]:8503")), "IPv6 in brackets before its port");
+            assertEquals(failed(0, 3), failedOf(p.get("10.99.0.5:80")));
+            JsonObject live = p.get("127.0.0.1:8501");
+            assertEquals(failed(0, 0), failedOf(live));
+            assertEquals(15, live.getLong("established"));
+            // by state as ss shows the sockets towards it (the 5 closed ones wait in TIME_WAIT)
+            await(Duration.ofSeconds(10), () -> ssTowards(ns, "127.0.0.1:8501").equals(statesOf(peers(inode).get("127.0.0.1:8501"))),
+                    () -> "ss " + ssTowards(ns, "127.0.0.1:8501") + ", agent " + peers(inode).get("127.0.0.1:8501"));
+            assertTrue(live.getJsonArray("owners").stream().anyMatch(o -> "tcpulse-storm".equals(((JsonObject) o).getString("comm"))),
+                    live.encode());
+
+            String metrics = get(agent.port(), "/metrics").body();
+            assertTrue(metrics.contains("tcpulse_peer_connect_failures_total{netns=\"" + inode
+                    + "\",remote=\"127.0.0.1:8502\",reason=\"refused\"} 7\n"), "refusals in /metrics");
+            assertTrue(metrics.contains("tcpulse_peer_connect_failures_total{netns=\"" + inode
+                    + "\",remote=\"10.99.0.5:80\",reason=\"timeout\"} 3\n"), "timeouts in /metrics");
+        } finally {
+            held.destroy();
+        }
+    }
+
+    private static String connect(Netns ns, String host, int port, int n) throws Exception {
+        return ns.exec("python3", "-c", CONNECT, host, Integer.toString(port), Integer.toString(n)).strip();
+    }
+
+    private Map<String, JsonObject> peers(long inode) {
+        try {
+            Map<String, JsonObject> out = new TreeMap<>();
+            for (Object o : getJson(agent.port(), "/api/v1/peers?netns=" + inode).getJsonArray("peers")) {
+                out.put(((JsonObject) o).getString("remote"), (JsonObject) o);
+            }
+            return out;
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static Map<String, Long> failed(long refused, long timeout) {
+        return Map.of("refused", refused, "timeout", timeout, "unreachable", 0L, "reset", 0L, "other", 0L);
+    }
+
+    private static Map<String, Long> failedOf(JsonObject peer) {
+        Map<String, Long> out = new TreeMap<>();
+        peer.getJsonObject("failed").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
+        return out;
+    }
+
+    private static Map<String, Long> statesOf(JsonObject peer) {
+        Map<String, Long> out = new TreeMap<>();
+        if (peer != null) peer.getJsonObject("states").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
+        return out;
+    }
+
+    /** ss's sockets of the namespace towards dst ("ip:port"), by state as the agent names them. */
+    private static Map<String, Long> ssTowards(Netns ns, String dst) {
+        Map<String, Long> out = new TreeMap<>();
+        try {
+            for (String l : ns.exec("ss", "-tanH", "dst", dst).split("\n")) {
+                if (l.isBlank()) continue;
+                String st = l.trim().split("\\s+")[0];
+                String name = switch (st) {
+                    case "ESTAB" -> "ESTABLISHED";
+                    default -> st.replace('-', '_').replace("FIN_WAIT_", "FIN_WAIT");
+                };
+                out.merge(name, 1L, Long::sum);
+            }
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+        return out;
+    }
+}
