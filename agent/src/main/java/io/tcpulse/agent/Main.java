@@ -114,7 +114,11 @@ public final class Main {
     /** systemctl reload sends SIGHUP, which would otherwise stop the JVM. */
     private static void onSighup(Runnable action) {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> action.run());
+            sun.misc.SignalHandler old = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> action.run());
+            // the JVM keeps a signal ignored when the process started with it ignored (nohup): say so, once
+            if (old == sun.misc.SignalHandler.SIG_IGN) {
+                LOG.warning("SIGHUP is ignored in this process (started under nohup?): reload with POST /api/v1/reload");
+            }
         } catch (IllegalArgumentException e) { // -Xrs, or not a POSIX system
             LOG.warning("cannot handle SIGHUP, reload with POST /api/v1/reload: " + e.getMessage());
         }

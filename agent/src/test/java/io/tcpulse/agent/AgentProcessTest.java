@@ -26,7 +26,9 @@ class AgentProcessTest {
     static ProcessBuilder agent(Path stateDir, String... args) {
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", cp, "io.tcpulse.agent.Main",
+        // SIGHUP at its default whatever started the build (a nohup'd runner would have it ignored, and the
+        // JVM keeps an ignored SIGHUP ignored): the reload tests send it
+        List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=HUP", java, "-cp", cp, "io.tcpulse.agent.Main",
                 "--no-probe", "--state-dir", stateDir.toString()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectErrorStream(true);
