@@ -119,7 +119,9 @@ class ProbeLoopFaultKernelTest {
         Map<String, Long> more = clientCloseRound(ns, 8102, N);
         Map<String, Long> total = sum(expected, more);
         await(WAIT, () -> total.equals(transitionsOf(port, inode)),
-                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
+                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode)
+                        + ", ss " + ns.ssCounts() + ", state changes lost " + health().getJsonObject("events").getLong("stateChangesLost")
+                        + ", programs " + health().getJsonObject("probe").getJsonArray("programs"));
     }
 
     @Test
@@ -161,7 +163,9 @@ class ProbeLoopFaultKernelTest {
 
         Map<String, Long> total = sum(expected, more);
         await(WAIT, () -> total.equals(transitionsOf(port, inode)),
-                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode));
+                () -> "transitions after recovery: expected " + total + " got " + transitionsOf(port, inode)
+                        + ", ss " + ns.ssCounts() + ", state changes lost " + health().getJsonObject("events").getLong("stateChangesLost")
+                        + ", programs " + health().getJsonObject("probe").getJsonArray("programs"));
         await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
         assertFalse(error(health(), "counters", "EAGAIN").orElseThrow().getBoolean("failing"));
         assertTrue(metric("tcpulse_probe_errors_total{step=\"publish\",errno=\"IllegalStateException\"}") >= 1);
