@@ -299,6 +299,9 @@ class FdFloodKernelTest {
             socket.setSoTimeout(30_000);
             in = socket.getInputStream();
             out = socket.getOutputStream();
+            // a request at once: a connection with no request head for 10 s is closed as a slow client
+            // (the flood takes longer than that on a loaded host)
+            text("/api/v1/health");
         }
 
         synchronized String text(String path) {
