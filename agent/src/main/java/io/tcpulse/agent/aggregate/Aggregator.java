@@ -215,20 +215,16 @@ public final class Aggregator implements SnapshotSource {
         }
     }
 
-    /** Kernel health counters and the exact transition counters, read on a short tick. */
-    public void onCounters(long[] stats, List<TransitionCount> transitions) {
-        System.arraycopy(stats, 0, kernelStats, 0, Math.min(stats.length, kernelStats.length));
-        this.transitionsNow = List.copyOf(transitions);
-    }
-
     /**
-     * The same, with the programs' costs read just before the stats: a state change the first
+     * Kernel health counters and the exact transition counters, read on a short tick, with the
+     * programs' costs read just before the stats: a state change the first
      * program missed and its twin did not handle is lost. Kept monotonic: a miss whose twin
      * is still running counts as lost for no read, a handling counted after the misses were
      * read lowers the difference for one read only.
      */
     public void onCounters(List<ProgramCost> costs, String runStats, long[] stats, List<TransitionCount> transitions) {
-        onCounters(stats, transitions);
+        System.arraycopy(stats, 0, kernelStats, 0, Math.min(stats.length, kernelStats.length));
+        this.transitionsNow = List.copyOf(transitions);
         long firstMisses = -1;
         boolean twin = false;
         for (ProgramCost c : costs) {

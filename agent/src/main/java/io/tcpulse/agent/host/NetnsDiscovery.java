@@ -79,4 +79,13 @@ public final class NetnsDiscovery {
             return null;
         }
     }
+
+    /** Inode of the agent's own network namespace, -1 when /proc does not say. */
+    public static long ownNetns() {
+        try {
+            return ((Number) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self/ns/net"), "unix:ino")).longValue();
+        } catch (Exception e) {
+            return -1;
+        }
+    }
 }

@@ -101,14 +101,4 @@ final class NamespaceFold {
         all.addAll(s.peers().keySet());
         return all;
     }
-
-    /** The agent's own network namespace inode, 0 when /proc does not say. */
-    static long ownNetns() {
-        try {
-            String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/net")).toString();
-            return Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
-        } catch (Exception e) {
-            return 0;
-        }
-    }
 }

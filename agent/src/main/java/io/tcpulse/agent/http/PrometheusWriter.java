@@ -71,7 +71,7 @@ public final class PrometheusWriter {
         return out.toString();
     }
 
-    private static final long OWN_NETNS = NamespaceFold.ownNetns();
+    private static final long OWN_NETNS = io.tcpulse.agent.host.NetnsDiscovery.ownNetns();
 
     /** The netns label: the inode, or "other" for the namespaces folded together. */
     static String netnsLabel(long netns) {

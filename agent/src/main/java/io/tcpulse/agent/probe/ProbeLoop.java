@@ -197,7 +197,7 @@ public final class ProbeLoop implements AutoCloseable {
 
     private void walkUnlessQuiet() throws ProbeException {
         if (probe != null && activityAtWalk >= 0 && System.nanoTime() - walkedAtNanos < TimeUnit.MILLISECONDS.toNanos(QUIET_REWALK_MS)
-                && !aggregator.lastWalkMovesSilently() && activity() == activityAtWalk) {
+                && !aggregator.lastWalkMovesSilently() && activity(probe.transitions()) == activityAtWalk) {
             aggregator.onWalkSkipped();
             return;
         }
@@ -208,9 +208,9 @@ public final class ProbeLoop implements AutoCloseable {
      * Events seen, transitions counted, and the TCP segments and timewait sockets of the
      * walked namespaces, added up: it moves with any activity (a timewait expiring too).
      */
-    private long activity() throws ProbeException {
+    private long activity(List<TransitionCount> transitions) throws ProbeException {
         long n = probe.stats()[Probe.STAT_SEEN];
-        for (TransitionCount t : probe.transitions()) n += t.count();
+        for (TransitionCount t : transitions) n += t.count();
         for (Map.Entry<String, Integer> ns : walkedNamespaces) {
             NetnsInfoReader.Files f = files(ns.getKey(), ns.getValue());
             long segments = NetnsInfoReader.tcpSegments(f.read("/proc/thread-self/net/snmp"));
@@ -334,7 +334,7 @@ public final class ProbeLoop implements AutoCloseable {
     private void walk() throws ProbeException {
         long started = System.nanoTime();
         NetnsDiscovery.Namespaces found = discovery.discover();
-        long own = ownNetns();
+        long own = NetnsDiscovery.ownNetns();
         // what each namespace says of itself first: the walk needs its ephemeral port range
         long nowMs = System.currentTimeMillis();
         // a namespace's cookie tells a reused inode from the namespace that had it before
@@ -404,7 +404,7 @@ public final class ProbeLoop implements AutoCloseable {
         aggregator.onWalk(acc, info, transitions, ports, micros(started));
         walkedSincePublish = true;
         walkedAtNanos = System.nanoTime();
-        activityAtWalk = activity();
+        activityAtWalk = activity(transitions); // the walk's own read, not another
     }
 
     /**
@@ -531,15 +531,6 @@ public final class ProbeLoop implements AutoCloseable {
 
     private static long micros(long startedNanos) {
         return (System.nanoTime() - startedNanos) / 1000;
-    }
-
-    /** Inode of the agent's own network namespace. */
-    static long ownNetns() {
-        try {
-            return ((Number) Files.getAttribute(Path.of("/proc/self/ns/net"), "unix:ino")).longValue();
-        } catch (Exception e) {
-            return -1;
-        }
     }
 
     /** bpf_ktime_get_ns() and System.nanoTime() both read CLOCK_MONOTONIC on Linux. */

@@ -145,6 +145,18 @@ public final class KernelTestSupport {
         return expected;
     }
 
+    /** /api/v1/health of the agent at port, for await conditions (no checked exception). */
+    public static JsonObject healthOf(int port) {
+        try {
+            return getJson(port, "/api/v1/health");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The exact (not derived) transitions of a namespace from /api/v1/transitions, "FROM>TO" -> count. */
     public static Map<String, Long> transitionsOf(int apiPort, long netns) {
         try {

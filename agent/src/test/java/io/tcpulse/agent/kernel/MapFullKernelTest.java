@@ -73,16 +73,9 @@ class MapFullKernelTest {
     }
 
     private long mapFull() {
-        return health().getJsonObject("events").getJsonObject("mapFullByMap").getLong("port_counters");
+        return healthOf(agent.port()).getJsonObject("events").getJsonObject("mapFullByMap").getLong("port_counters");
     }
 
-    private JsonObject health() {
-        try {
-            return getJson(agent.port(), "/api/v1/health");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
 
     private static long outRsts(Netns ns) {
         return ns.snmpTcp().get("OutRsts");

@@ -40,7 +40,7 @@ class ProbeCostKernelTest {
         JsonObject[] health = new JsonObject[1];
         // the two programs are read a few microseconds apart: equal once no change lands in between
         await(Duration.ofSeconds(20), () -> {
-            health[0] = health();
+            health[0] = healthOf(agent.port());
             Map<String, JsonObject> p = programsByFeature(health[0]);
             return p.containsKey("stateChanges") && p.containsKey("nestedStateChanges")
                     && attempts(p.get("stateChanges")) == attempts(p.get("nestedStateChanges"));
@@ -74,13 +74,6 @@ class ProbeCostKernelTest {
         assertTrue(self.getDouble("cpuSeconds") > 0 && self.getLong("heapUsedBytes") > 0 && self.getLong("residentBytes") > 0, self.encode());
     }
 
-    private JsonObject health() {
-        try {
-            return getJson(agent.port(), "/api/v1/health");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
 
     private static Map<String, JsonObject> programsByFeature(JsonObject health) {
         Map<String, JsonObject> out = new HashMap<>();
