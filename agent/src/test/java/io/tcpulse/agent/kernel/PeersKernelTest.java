@@ -60,6 +60,10 @@ class PeersKernelTest {
         // timeout: SYNs into a black hole, given up after one retransmit (about 3 s)
         ns.blackholePeer();
         ns.sysctl("net.ipv4.tcp_syn_retries", "1");
+        // a neighbour entry nobody answers for: the SYNs leave and vanish. Without it ARP gives up
+        // after about as long as the SYN retries and the kernel calls the host unreachable instead
+        String dev = ns.exec("ip", "-o", "route", "get", "10.99.0.5").replaceAll("(?s).* dev (\\S+).*", "$1").strip();
+        ns.exec("ip", "neigh", "replace", "10.99.0.5", "lladdr", "02:00:00:00:00:99", "dev", dev, "nud", "permanent");
         assertEquals(ETIMEDOUT + " 3", connect(ns, "10.99.0.5", 80, 3));
         // live: 10 connections held open, and 5 made and closed
         ns.serve("--port", "8501", "--hold");
