@@ -12,6 +12,8 @@
 const volatile __u8 cfg_socket_cookie = 1;
 /* bpf_get_current_task_btf(): Linux 5.11 */
 const volatile __u8 cfg_task_btf = 1;
+/* bpf_task_pt_regs() and pointer comparisons: Linux 5.15 (nesting.bpf.h's context level) */
+const volatile __u8 cfg_stack_level = 1;
 /*
  * BPF_ATOMIC compare-and-exchange: Linux 5.12. Not a switch: older verifiers refuse its
  * encoding before looking at what is reachable, so the state-change programs come in a

@@ -46,7 +46,7 @@ struct tcpulse {
 	__u32 on;
 	char reason[TCPULSE_FEATURE_MAX][REASON_BYTES];
 	/* compat.bpf.h's switches as the trial loads set them, and the drop reasons */
-	__u8 socket_cookie, task_btf, cmpxchg;
+	__u8 socket_cookie, task_btf, cmpxchg, stack_level;
 	__u32 overflow_reason, no_socket_reason; /* no_socket_reason: RSTs of closed ports from drops */
 	int *ring_fds;
 	int nr_rings;
@@ -477,6 +477,8 @@ static void choose_variants(struct tcpulse *t)
 	t->socket_cookie = is_on(t, TCPULSE_FEATURE_SOCKET_COOKIES);
 	/* without it the same name is read with probe reads */
 	t->task_btf = !trial("trial_task_btf");
+	/* without it nested state changes share one stack of marks (nesting.bpf.h) */
+	t->stack_level = t->task_btf && !trial("trial_stack_level");
 	if (is_on(t, TCPULSE_FEATURE_SOCKET_SLOTS) && trial("trial_cmpxchg"))
 		turn_off(t, TCPULSE_FEATURE_SOCKET_SLOTS, "no BPF compare-and-swap (Linux 5.12): %s", failed_reason);
 	t->cmpxchg = is_on(t, TCPULSE_FEATURE_SOCKET_SLOTS);
@@ -557,6 +559,7 @@ static int configure(struct tcpulse *t, const struct tcpulse_opts *opts)
 
 	s->rodata->cfg_socket_cookie = t->socket_cookie;
 	s->rodata->cfg_task_btf = t->task_btf;
+	s->rodata->cfg_stack_level = t->stack_level;
 	s->rodata->cfg_reason_listen_overflow = t->overflow_reason;
 	s->rodata->cfg_reason_no_socket = t->no_socket_reason;
 	if (opts->max_events_per_sec) {
@@ -749,7 +752,7 @@ API struct tcpulse *tcpulse__open(const struct tcpulse_opts *user_opts, int *err
 	}
 	t->run_stats_fd = -1;
 	t->on = (1u << TCPULSE_FEATURE_MAX) - 1;
-	t->socket_cookie = t->task_btf = t->cmpxchg = 1;
+	t->socket_cookie = t->task_btf = t->cmpxchg = t->stack_level = 1;
 	for (f = 0; f < TCPULSE_FEATURE_MAX; f++) {
 		if (!(opts.disabled_features & (1u << f)))
 			continue;

@@ -29,3 +29,14 @@ int BPF_PROG(trial_cmpxchg)
 {
 	return __sync_val_compare_and_swap(&word, 0, 1);
 }
+
+/* nesting.bpf.h's context level: a stack address compared with the task's stack */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(trial_stack_level)
+{
+	volatile __u8 marker = 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 here = (__u64)&marker;
+
+	return here >= (__u64)task->stack && here < (__u64)bpf_task_pt_regs(task);
+}

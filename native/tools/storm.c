@@ -503,6 +503,19 @@ static void storm_accept_close(struct storm_acceptor *a)
 }
 
 /*
+ * Out of the epoll set first, then closed. close() alone leaves the registration while
+ * anything else holds the file (the agent's task_file walk does, for a moment): epoll
+ * then reports the old file under a number another thread may have reused by then, and
+ * an acceptor blocked reading a client's socket (a storm hung for good).
+ */
+static void unwatch_close(int epfd, int fd)
+{
+	if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+		die("epoll_ctl DEL");
+	xclose(fd);
+}
+
+/*
  * client mode: the server may only close after the client's FIN, or it would
  * be the one in TIME_WAIT. epoll lets one thread wait on all those FINs.
  */
@@ -534,7 +547,7 @@ static void storm_accept_wait_fin(struct storm_acceptor *a)
 				r = read(fd, buf, sizeof(buf));
 				if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR)))
 					continue;
-				xclose(fd);
+				unwatch_close(epfd, fd);
 				continue;
 			}
 			for (;;) {
@@ -807,7 +820,7 @@ static void serve_accept(struct server *s)
 
 static void serve_close(struct server *s, int fd)
 {
-	xclose(fd);
+	unwatch_close(s->epfd, fd);
 	conn_set(&s->conns, fd, CONN_FREE);
 	resume_accept(s);
 }
