@@ -7,6 +7,7 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define RCV_SHUTDOWN 1
+#define SEND_SHUTDOWN 2
 #define NSEC_PER_SEC 1000000000ULL
 
 /* TCP_* numbers from include/net/tcp_states.h */

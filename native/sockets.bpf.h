@@ -25,6 +25,9 @@ struct sk_info {
 	__u16 flags; /* TCPULSE_F_OWNER_KNOWN | TCPULSE_F_BORN_KNOWN | TCPULSE_F_ACTIVE */
 	__u16 sport; /* the local port once bound: the kernel clears it before the last ->CLOSE */
 	char comm[16];
+	/* an accepted socket: the SYN-ACK retransmits its total_retrans started with (the listener counts those) */
+	__u32 synack_retrans;
+	__u32 __pad;
 };
 
 /*

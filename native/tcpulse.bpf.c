@@ -25,6 +25,35 @@ const volatile __u32 cfg_reason_listen_overflow = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * What a full socket carried so far, from its tcp_sock (tcp_info's figures). Data bytes
+ * acknowledged: bytes_acked also counts a connect()ed socket's SYN and the FIN once the
+ * peer acknowledged everything after shutdown (bytes_sent minus bytes_retrans is no
+ * help: bytes_retrans counts retransmits the device refused too). Received:
+ * bytes_received counts a received FIN.
+ */
+static __always_inline void carried(struct sock *sk, const struct sk_info *si, __u8 flags, __u64 *sent,
+				    __u64 *received, __u32 *retransmits, __u32 *srtt_us)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u64 acked;
+
+	if (!tp)
+		return;
+	acked = tp->bytes_acked;
+	if ((flags & TCPULSE_F_ACTIVE) && acked)
+		acked--;
+	if ((sk->sk_shutdown & SEND_SHUTDOWN) && tp->snd_una == tp->write_seq && acked)
+		acked--;
+	*sent = acked;
+	*received = tp->bytes_received;
+	if ((sk->sk_shutdown & RCV_SHUTDOWN) && *received)
+		(*received)--;
+	/* an accepted socket's SYN-ACK retransmits are its listener's (tcp:tcp_retransmit_synack) */
+	*retransmits = tp->total_retrans - (si && si->synack_retrans <= tp->total_retrans ? si->synack_retrans : 0);
+	*srtt_us = tp->srtt_us >> 3;
+}
+
 static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cookie, int oldstate,
 					       int newstate, const bool cas)
 {
@@ -97,6 +126,13 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 		if (si->born_ns)
 			age_ns = now - si->born_ns;
 		si->state_ns = now;
+		if (oldstate == S_SYN_RECV && newstate == S_ESTABLISHED) {
+			struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+			/* tcp_create_openreq_child started total_retrans at the request's SYN-ACK retransmits */
+			if (tp)
+				si->synack_retrans = tp->total_retrans;
+		}
 		/* remember the local port even for events sampled out: a later ->CLOSE has lost it */
 		if (skc->skc_num)
 			si->sport = skc->skc_num;
@@ -138,6 +174,8 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 		/* a connect that failed, and why: ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH... (0: its owner closed it) */
 		e->aux = sk->sk_err;
 	}
+	if (newstate == S_CLOSE)
+		carried(sk, si, flags, &e->bytes_sent, &e->bytes_received, &e->retransmits, &e->srtt_us);
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	e->oldstate = oldstate;
 	e->newstate = newstate;
@@ -487,6 +525,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 			r.drops = sk->sk_drops.counter;
 		}
 		si = info_of(sk, r.sock_id);
+		carried(sk, si, si ? si->flags : 0, &r.bytes_sent, &r.bytes_received, &r.retransmits, &r.srtt_us);
 		if (si) {
 			r.pid = si->pid;
 			r.born_ns = si->born_ns;

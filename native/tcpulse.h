@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 5
+#define TCPULSE_ABI_VERSION 6
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -33,7 +33,7 @@ enum tcpulse_event_kind {
 #define TCPULSE_F_BORN_KNOWN   0x08 /* age_ns counts from the socket's creation */
 #define TCPULSE_F_ACTIVE       0x10 /* the socket connect()ed: its local port is ephemeral */
 
-/* one record in the per-CPU ring buffers: 120 bytes */
+/* one record in the per-CPU ring buffers: 144 bytes */
 struct tcpulse_event {
 	__u64 ts_ns;         /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 sock_id;       /* socket cookie, same as in tcpulse_sock */
@@ -55,15 +55,20 @@ struct tcpulse_event {
 	__u8 saddr[16];      /* IPv4 in the first 4 bytes, network order */
 	__u8 daddr[16];
 	char comm[16];       /* owner's process name, NUL padded */
+	/* ->CLOSE of a full socket: what it carried, as the kernel counted it (tcp_info's figures) */
+	__u64 bytes_sent;     /* data bytes the peer acknowledged */
+	__u64 bytes_received; /* data bytes received (the FIN not counted) */
+	__u32 retransmits;    /* segments retransmitted (total_retrans: what TcpRetransSegs counts) */
+	__u32 srtt_us;        /* smoothed RTT; 0 = no sample */
 };
-_Static_assert(sizeof(struct tcpulse_event) == 120, "tcpulse_event layout");
+_Static_assert(sizeof(struct tcpulse_event) == 144, "tcpulse_event layout");
 
 /* tcpulse_sock.flags */
 #define TCPULSE_SK_TIMEWAIT 0x01 /* a timewait mini-socket; state holds its substate */
 #define TCPULSE_SK_REQUEST  0x02 /* a request socket in a SYN queue (NEW_SYN_RECV) */
 #define TCPULSE_SK_OWNER    0x04 /* pid/comm were recorded by tcpulse */
 
-/* one socket from the iter/tcp walk: 128 bytes */
+/* one socket from the iter/tcp walk: 152 bytes */
 struct tcpulse_sock {
 	__u64 sock_id;         /* socket cookie */
 	__u64 ino;             /* socket inode (0 for timewait/request sockets) */
@@ -86,8 +91,13 @@ struct tcpulse_sock {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[16];
+	/* full sockets: their figures so far, as in tcpulse_event */
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u32 retransmits;
+	__u32 srtt_us;
 };
-_Static_assert(sizeof(struct tcpulse_sock) == 128, "tcpulse_sock layout");
+_Static_assert(sizeof(struct tcpulse_sock) == 152, "tcpulse_sock layout");
 
 /* tcpulse_holder.kind */
 enum tcpulse_holder_kind {

@@ -26,8 +26,8 @@ build=(
     openjdk-17-jdk-headless maven
 )
 test=(
-    # network namespaces and ss
-    iproute2
+    # network namespaces and ss; nft drops every nth segment for the retransmit tests
+    iproute2 nftables
     # operations tests: systemd-analyze verify/security on the unit, setpriv for the
     # unprivileged run, openssl for a TLS pair, lintian for the .deb
     systemd util-linux openssl lintian unzip

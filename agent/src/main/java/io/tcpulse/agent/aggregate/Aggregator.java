@@ -52,6 +52,7 @@ public final class Aggregator implements SnapshotSource {
     private final ListenerTracker listenerTracker = new ListenerTracker();
     private final ResetPeers resetPeers = new ResetPeers();
     private final PeerTable peerTable = new PeerTable();
+    private final ListenerChildren listenerChildren = new ListenerChildren();
     private final Owners hostOwners;
     private Map<Long, List<PeerReport>> peers = Map.of();
     private final ClosingTracker closing;
@@ -174,6 +175,7 @@ public final class Aggregator implements SnapshotSource {
             int ratio = EventDecoder.sampleRatio(batch, at);
             samplingRatio = ratio;
             peerTable.add(batch, at, from, to, ratio);
+            listenerChildren.add(batch, at, from, to, ratio);
             if (to == TcpState.ESTABLISHED.kernel) {
                 if (from == TcpState.SYN_SENT.kernel) {
                     long ns = EventDecoder.prevStateNs(batch, at);
@@ -282,7 +284,8 @@ public final class Aggregator implements SnapshotSource {
         this.transitionsAtWalk = at;
         this.transitionsNow = List.copyOf(transitionsAfter);
         this.listeners = List.copyOf(walk.listeners);
-        this.listenerStatus = listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners);
+        for (long walked : walk.walkedNetns()) listenerChildren.keepOnly(walked, walk.listeningPorts(walked));
+        this.listenerStatus = withChildren(listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners), walk);
         this.timewait = Map.copyOf(closing.timewait(walk, info, twEntries, wall));
         this.closewait = Map.copyOf(closing.closewait(walk, owners, info, System.nanoTime(), wall));
         Map<Long, Map<String, Long>> ns = new HashMap<>();
@@ -298,6 +301,7 @@ public final class Aggregator implements SnapshotSource {
             latency.remove(gone);
             resetPeers.evict(gone);
             peerTable.evict(gone);
+            listenerChildren.evict(gone);
         }
         resetPeers.decay();
         peerTable.decay();
@@ -305,6 +309,24 @@ public final class Aggregator implements SnapshotSource {
         this.lastWalkMicros = walkMicros;
         this.movesSilently = movesSilently(walk);
         this.walkedSockets = walk.sockets;
+    }
+
+    /** Each listener with the connections it accepted: live ones from the walk, the rest from events. */
+    private List<ListenerStatus> withChildren(List<ListenerStatus> statuses, WalkAccumulator walk) {
+        List<ListenerStatus> out = new ArrayList<>(statuses.size());
+        for (ListenerStatus l : statuses) {
+            WalkAccumulator.DestCount live = walk.children.getOrDefault(l.netns(), Map.of()).get(l.port());
+            ListenerChildren.Row closed = listenerChildren.row(l.netns(), l.port());
+            Carried carried = closed == null ? new Carried() : closed.carried.copy();
+            Map<TcpState, Long> states = new EnumMap<>(TcpState.class);
+            if (live != null) {
+                carried.addLive(live);
+                for (TcpState st : TcpState.COUNTED) if (live.states[st.kernel] > 0) states.put(st, live.states[st.kernel]);
+            }
+            out.add(l.withChildren(new ListenerStatus.Children(Collections.unmodifiableMap(states),
+                    closed == null ? 0 : closed.accepted, carried)));
+        }
+        return List.copyOf(out);
     }
 
     /**
@@ -315,9 +337,12 @@ public final class Aggregator implements SnapshotSource {
     private Map<Long, List<PeerReport>> peers(WalkAccumulator walk) {
         record Dest(long netns, String remote) {}
         Map<Dest, long[]> states = new HashMap<>();
+        Map<Dest, Carried> live = new HashMap<>();
         walk.outbound.forEach((d, c) -> {
-            long[] into = states.computeIfAbsent(new Dest(d.netns(), d.remote()), k -> new long[13]);
+            Dest dest = new Dest(d.netns(), d.remote());
+            long[] into = states.computeIfAbsent(dest, k -> new long[13]);
             for (int i = 0; i < into.length; i++) into[i] += c.states[i];
+            if (c.live > 0) live.computeIfAbsent(dest, k -> new Carried()).addLive(c);
         });
         Map<Dest, PeerTable.PeerCounts> counts = new HashMap<>();
         peerTable.counts().forEach((netns, rows) -> rows.forEach(r -> counts.put(new Dest(netns, r.remote()), r)));
@@ -336,8 +361,11 @@ public final class Aggregator implements SnapshotSource {
                 owners.sort(java.util.Comparator.comparingInt(PeerReport.Owner::pid));
             }
             Map<String, Long> failed = c != null ? c.failed() : zeroFailures();
+            Carried carried = c != null ? c.carried() : new Carried();
+            Carried now = live.get(d);
+            if (now != null) carried.add(now);
             out.computeIfAbsent(d.netns(), n -> new ArrayList<>()).add(new PeerReport(d.remote(), Collections.unmodifiableMap(byState),
-                    c == null ? 0 : c.connects(), c == null ? 0 : c.established(), failed, List.copyOf(owners)));
+                    c == null ? 0 : c.connects(), c == null ? 0 : c.established(), failed, List.copyOf(owners), carried));
         }
         out.replaceAll((n, l) -> List.copyOf(l));
         return Map.copyOf(out);

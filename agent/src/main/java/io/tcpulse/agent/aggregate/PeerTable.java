@@ -36,6 +36,7 @@ final class PeerTable {
     static final class Row {
         long connects, established;
         final long[] failed = new long[REASONS.size()];
+        final Carried carried = new Carried();
         /* pid -> the processes that connected (the first few): comm and cgroup of the socket */
         final Map<Integer, Owner> owners = new LinkedHashMap<>();
 
@@ -49,6 +50,7 @@ final class PeerTable {
             connects += o.connects;
             established += o.established;
             for (int i = 0; i < failed.length; i++) failed[i] += o.failed[i];
+            carried.add(o.carried);
             o.owners.forEach((pid, comm) -> {
                 if (owners.size() < MAX_OWNERS) owners.putIfAbsent(pid, comm);
             });
@@ -59,17 +61,22 @@ final class PeerTable {
     record Owner(String comm, long cgroupId) {}
 
     /** What a destination's row says, for snapshots (remote written as people read it). */
-    record PeerCounts(String remote, long connects, long established, Map<String, Long> failed, Map<Integer, Owner> owners) {}
+    record PeerCounts(String remote, long connects, long established, Map<String, Long> failed, Map<Integer, Owner> owners,
+                      Carried carried) {}
 
     private final Map<Long, Map<Key, Row>> byNetns = new HashMap<>();
 
-    /** A state event: counted when it is a connect()ed socket's SYN_SENT entry or exit. */
+    /**
+     * A state event: counted when it is a connect()ed socket's SYN_SENT entry or exit, or its
+     * end (what it carried).
+     */
     void add(ByteBuffer b, int at, int from, int to, int ratio) {
         if ((EventDecoder.flags(b, at) & Event.F_ACTIVE) == 0) return;
         boolean connect = from == TcpState.CLOSE.kernel && to == TcpState.SYN_SENT.kernel;
         boolean done = from == TcpState.SYN_SENT.kernel && to == TcpState.ESTABLISHED.kernel;
-        boolean failed = from == TcpState.SYN_SENT.kernel && to == TcpState.CLOSE.kernel;
-        if (!connect && !done && !failed) return;
+        boolean closed = to == TcpState.CLOSE.kernel;
+        boolean failed = from == TcpState.SYN_SENT.kernel && closed;
+        if (!connect && !done && !closed) return;
         Row row = row(EventDecoder.netns(b, at), new Key(EventDecoder.family(b, at), EventDecoder.remoteAddrHigh(b, at),
                 EventDecoder.remoteAddrLow(b, at), EventDecoder.remotePort(b, at)));
         if (connect) {
@@ -81,7 +88,8 @@ final class PeerTable {
         } else if (done) {
             row.established += ratio;
         } else {
-            row.failed[reason((int) EventDecoder.aux(b, at))] += ratio;
+            if (failed) row.failed[reason((int) EventDecoder.aux(b, at))] += ratio;
+            row.carried.addClosed(b, at, ratio);
         }
     }
 
@@ -138,7 +146,7 @@ final class PeerTable {
                 for (int i = 0; i < REASONS.size(); i++) failed.put(REASONS.get(i), r.failed[i]);
                 String remote = k.family() == 0 ? "other"
                         : io.tcpulse.agent.model.Addresses.endpoint(EventDecoder.formatAddress(k.family(), k.addrHigh(), k.addrLow()), k.port());
-                rows.add(new PeerCounts(remote, r.connects, r.established, failed, Map.copyOf(r.owners)));
+                rows.add(new PeerCounts(remote, r.connects, r.established, failed, Map.copyOf(r.owners), r.carried.copy()));
             });
             out.put(netns, List.copyOf(rows));
         });

@@ -31,6 +31,19 @@ public final class WalkAccumulator {
         public long live;       // full sockets
         /* every socket by its state as ss shows it (a timewait sock by its substate), by kernel number */
         public final long[] states = new long[13];
+        /* what the live sockets carried so far, and their smoothed RTTs (null: none sampled) */
+        public long retransmits, bytesSent, bytesReceived;
+        public Histogram rtt;
+
+        void carried(long retrans, long sent, long received, long srttUs) {
+            retransmits += retrans;
+            bytesSent += sent;
+            bytesReceived += received;
+            if (srttUs > 0) {
+                if (rtt == null) rtt = new Histogram();
+                rtt.record(srttUs * 1000, 1);
+            }
+        }
     }
 
     final Map<Long, long[]> stateCounts = new HashMap<>();
@@ -38,6 +51,8 @@ public final class WalkAccumulator {
     final List<SocketRecord> closeWait = new ArrayList<>();
     final List<SocketRecord> lingering = new ArrayList<>();
     final Map<Dest, DestCount> outbound = new HashMap<>();
+    /* per netns and listening port: the sockets it accepted that are still there */
+    final Map<Long, Map<Integer, DestCount>> children = new HashMap<>();
     final Map<Long, Map<Integer, Long>> timeWaitByLocalPort = new HashMap<>();
     final Map<Long, Long> timeWaitTotal = new HashMap<>();
     final Set<Long> walkedNetns = new HashSet<>();
@@ -77,6 +92,16 @@ public final class WalkAccumulator {
                         io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort())), k -> new DestCount());
                 c.live++;
                 c.states[state.kernel]++;
+                SocketRecord.Carried k = r.carried();
+                c.carried(k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
+            } else if (state != TcpState.LISTEN) {
+                DestCount c = childOf(netns, r.localPort());
+                if (c != null) {
+                    c.live++;
+                    c.states[state.kernel]++;
+                    SocketRecord.Carried k = r.carried();
+                    c.carried(k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
+                }
             }
             return;
         }
@@ -87,14 +112,42 @@ public final class WalkAccumulator {
             timeWaitTotal.merge(netns, 1L, Long::sum);
             timeWaitByLocalPort.computeIfAbsent(netns, n -> new HashMap<>()).merge(localPort, 1L, Long::sum);
         }
-        if (!isOutbound(netns, localPort)) return;
+        if (!isOutbound(netns, localPort)) {
+            DestCount c = childOf(netns, localPort);
+            if (c == null) return;
+            c.states[state.kernel]++;
+            if (!timewait) {
+                c.live++;
+                c.carried(Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
+                        b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
+            }
+            return;
+        }
         Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
                 io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
         DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
         c.states[state.kernel]++;
-        if (!timewait) c.live++;
-        else if (state == TcpState.TIME_WAIT) c.timeWait++;
-        else c.otherTw++;
+        if (!timewait) {
+            c.live++;
+            c.carried(Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
+                    b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
+        } else if (state == TcpState.TIME_WAIT) {
+            c.timeWait++;
+        } else {
+            c.otherTw++;
+        }
+    }
+
+    /** The ports the walk found listening in netns. */
+    public Set<Integer> listeningPorts(long netns) {
+        return listeningPorts.getOrDefault(netns, Set.of());
+    }
+
+    /** The live children of the listener on port, or null when no listener of the namespace has it. */
+    private DestCount childOf(long netns, int port) {
+        Set<Integer> ports = listeningPorts.get(netns);
+        if (ports == null || !ports.contains(port)) return null;
+        return children.computeIfAbsent(netns, n -> new HashMap<>()).computeIfAbsent(port, p -> new DestCount());
     }
 
     /** A decoded record (from /proc in degraded mode, or from acceptRaw). */

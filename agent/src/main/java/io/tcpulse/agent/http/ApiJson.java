@@ -222,6 +222,24 @@ final class ApiJson {
                 .put("buckets", buckets);
     }
 
+    /** What connections carried, into o: retransmits, bytesSent, bytesReceived, rtt {count, p50, p90, p99} in seconds. */
+    static JsonObject carried(JsonObject o, io.tcpulse.agent.aggregate.Carried c) {
+        Histogram h = c.rtt();
+        return o.put("retransmits", c.retransmits()).put("bytesSent", c.bytesSent()).put("bytesReceived", c.bytesReceived())
+                .put("rtt", new JsonObject().put("count", h.count()).put("p50", finiteOrNull(h.percentile(50)))
+                        .put("p90", finiteOrNull(h.percentile(90))).put("p99", finiteOrNull(h.percentile(99))));
+    }
+
+    /** Sockets by state, the states with none left out. */
+    static JsonObject states(Map<TcpState, Long> byState) {
+        JsonObject states = new JsonObject();
+        for (TcpState s : TcpState.COUNTED) {
+            Long n = byState.get(s);
+            if (n != null && n > 0) states.put(s.name(), n);
+        }
+        return states;
+    }
+
     /** The state's name, or UNKNOWN(n) for a number this agent does not know. */
     static String stateName(TcpState s, int raw) {
         if (s != null) return s.name();

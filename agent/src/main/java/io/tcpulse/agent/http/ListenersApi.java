@@ -43,7 +43,7 @@ final class ListenersApi {
     }
 
     static JsonObject listener(ListenerStatus l) {
-        return new JsonObject()
+        JsonObject j = new JsonObject()
                 .put("netns", l.netns()).put("addr", l.addr()).put("port", l.port())
                 .put("acceptQueue", l.acceptQueue()).put("acceptQueueMax", l.acceptQueueMax())
                 .put("acceptQueueFill", l.acceptQueueFill())
@@ -53,7 +53,10 @@ final class ListenersApi {
                 .put("resetsSent", l.resetsSent()).put("resetsReceived", l.resetsReceived())
                 .put("syncookies", l.syncookies())
                 .put("owner", owner(l.owner()))
-                .put("verdict", l.verdict());
+                .put("verdict", l.verdict())
+                .put("states", ApiJson.states(l.children().states()))
+                .put("accepted", l.children().accepted());
+        return ApiJson.carried(j, l.children().carried());
     }
 
     static JsonObject owner(OwnerInfo o) {

@@ -2,7 +2,6 @@ package io.tcpulse.agent.http;
 
 import io.tcpulse.agent.aggregate.PeerReport;
 import io.tcpulse.agent.aggregate.SnapshotSource;
-import io.tcpulse.agent.model.TcpState;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -40,16 +39,11 @@ final class PeersApi {
     }
 
     static JsonObject json(long netns, PeerReport p) {
-        JsonObject states = new JsonObject();
-        for (TcpState s : TcpState.COUNTED) {
-            Long n = p.states().get(s);
-            if (n != null && n > 0) states.put(s.name(), n);
-        }
         JsonArray owners = new JsonArray();
         p.owners().forEach(o -> owners.add(new JsonObject().put("pid", o.pid()).put("comm", o.comm()).put("unit", o.unit())));
-        return new JsonObject().put("netns", netns).put("remote", p.remote()).put("states", states)
+        JsonObject j = new JsonObject().put("netns", netns).put("remote", p.remote()).put("states", ApiJson.states(p.states()))
                 .put("connects", p.connects()).put("established", p.established())
-                .put("failed", new JsonObject(new java.util.LinkedHashMap<String, Object>(p.failed())))
-                .put("owners", owners);
+                .put("failed", new JsonObject(new java.util.LinkedHashMap<String, Object>(p.failed())));
+        return ApiJson.carried(j, p.carried()).put("owners", owners);
     }
 }

@@ -11,6 +11,7 @@ import io.tcpulse.agent.model.TransitionCount;
 import java.math.BigDecimal;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -257,6 +258,37 @@ public final class PrometheusWriter {
         listenerFamily(ls, "tcpulse_listen_overflows_total", "counter", "Accept-queue overflows attributed to the listener.", l -> l.overflows());
         listenerFamily(ls, "tcpulse_listen_drops_total", "counter", "Listen drops of the listener (sk_drops).", l -> l.drops());
         listenerFamily(ls, "tcpulse_listen_synack_retransmits_total", "counter", "SYN-ACKs the listener retransmitted (handshakes not completed).", l -> l.synAckRetransmits());
+        // what the listener's connections carried: series only where there is something (an idle listener costs none)
+        List<ListenerStatus> busy = ls.stream().filter(l -> l.children().accepted() > 0 || !l.children().carried().isEmpty()
+                || !l.children().states().isEmpty()).toList();
+        listenerFamily(busy, "tcpulse_listen_accepted_total", "counter", "Connections the listener's port accepted since the agent started.",
+                l -> l.children().accepted());
+        listenerFamily(busy, "tcpulse_listen_retransmits_total", "counter",
+                "Segments the connections the listener accepted retransmitted (data and FIN; SYN-ACKs are tcpulse_listen_synack_retransmits_total).",
+                l -> l.children().carried().retransmits());
+        family("tcpulse_listen_bytes_total", "counter", "Data bytes of the connections the listener accepted: sent (acknowledged by the peer) and received.");
+        for (var l : busy) {
+            String[] labels = listenerLabels(l);
+            sample("tcpulse_listen_bytes_total", l.children().carried().bytesSent(), with(labels, "direction", "sent"));
+            sample("tcpulse_listen_bytes_total", l.children().carried().bytesReceived(), with(labels, "direction", "received"));
+        }
+        family("tcpulse_listen_connections", "gauge", "The connections the listener accepted that are still there, by state (as at the last walk).");
+        for (var l : busy) {
+            String[] labels = listenerLabels(l);
+            l.children().states().forEach((st, n) -> sample("tcpulse_listen_connections", n, with(labels, "state", st.name())));
+        }
+    }
+
+    private static String[] listenerLabels(ListenerStatus l) {
+        boolean other = OTHER.equals(l.addr()) && l.port() < 0;
+        return new String[] {"netns", netnsLabel(l.netns()), "addr", l.addr(), "port", other ? OTHER : Integer.toString(l.port())};
+    }
+
+    private static String[] with(String[] labels, String name, String value) {
+        String[] out = Arrays.copyOf(labels, labels.length + 2);
+        out[labels.length] = name;
+        out[labels.length + 1] = value;
+        return out;
     }
 
     /**
@@ -274,7 +306,8 @@ public final class PrometheusWriter {
                     a.drops() + b.drops(), Math.max(a.synAckRetransmits(), b.synAckRetransmits()),
                     Math.max(a.resetsSent(), b.resetsSent()), Math.max(a.resetsReceived(), b.resetsReceived()),
                     a.owner(), a.syncookies(),
-                    ListenerStatus.VERDICT_OK.equals(a.verdict()) ? b.verdict() : a.verdict()));
+                    ListenerStatus.VERDICT_OK.equals(a.verdict()) ? b.verdict() : a.verdict(),
+                    a.children())); // per port already
         }
         return List.copyOf(out.values());
     }
@@ -335,6 +368,7 @@ public final class PrometheusWriter {
         for (int i = 0; i < n; i++) keep[order[i]] = true;
         List<ListenerStatus> out = new java.util.ArrayList<>(n + 8);
         Map<Long, long[]> rest = new TreeMap<>();
+        Map<Long, ListenerStatus.Children> restChildren = new HashMap<>();
         for (int i = 0; i < size; i++) {
             ListenerStatus l = ls.get(i);
             if (keep[i]) {
@@ -346,10 +380,11 @@ public final class PrometheusWriter {
             r[0] += l.acceptQueue(); r[1] += l.acceptQueueMax(); r[2] += l.synQueue(); r[3] += l.synQueueMax();
             r[4] += l.overflows(); r[5] += l.drops(); r[6] += l.synAckRetransmits();
             r[7] += l.resetsSent(); r[8] += l.resetsReceived();
+            restChildren.merge(l.netns(), l.children(), ListenerStatus.Children::plus);
         }
         rest.forEach((netns, r) -> out.add(new ListenerStatus(netns, OTHER, -1, (int) Math.min(Integer.MAX_VALUE, r[0]),
                 (int) Math.min(Integer.MAX_VALUE, r[1]), (int) Math.min(Integer.MAX_VALUE, r[2]), (int) Math.min(Integer.MAX_VALUE, r[3]),
-                r[4], r[5], r[6], r[7], r[8], null, false, ListenerStatus.VERDICT_OK)));
+                r[4], r[5], r[6], r[7], r[8], null, false, ListenerStatus.VERDICT_OK, restChildren.get(netns))));
         return out;
     }
 
@@ -421,6 +456,61 @@ public final class PrometheusWriter {
         }
         other.forEach((netns, f) -> f.forEach((reason, n) -> sample("tcpulse_peer_connect_failures_total", n,
                 "netns", netnsLabel(netns), "remote", OTHER, "reason", reason)));
+        peersCarried(s);
+    }
+
+    /** Destinations with an RTT histogram of their own (39 series each); the rest per namespace as "other". */
+    static final int PEER_RTT_TOP = 10;
+
+    /**
+     * What the connections to each destination carried: retransmits and bytes for the
+     * PEERS_TOP busiest destinations, the RTT histogram for the PEER_RTT_TOP busiest, the rest
+     * of each namespace summed into remote="other".
+     */
+    private void peersCarried(Snapshot s) {
+        record Row(long netns, String remote, io.tcpulse.agent.aggregate.Carried c) {}
+        Map<List<Object>, io.tcpulse.agent.aggregate.Carried> merged = new LinkedHashMap<>();
+        s.peers().forEach((netns, ps) -> ps.forEach(p -> merged.merge(List.of(netns, p.remote()), p.carried(),
+                io.tcpulse.agent.aggregate.Carried::sum)));
+        List<Row> rows = new java.util.ArrayList<>();
+        merged.forEach((k, c) -> {
+            if (!c.isEmpty()) rows.add(new Row((Long) k.get(0), (String) k.get(1), c));
+        });
+        rows.sort(Comparator.comparingLong((Row r) -> -(r.c().bytesSent() + r.c().bytesReceived() + r.c().retransmits()))
+                .thenComparingLong(Row::netns).thenComparing(Row::remote));
+        Map<Long, io.tcpulse.agent.aggregate.Carried> other = new TreeMap<>();
+        Map<Long, Histogram> otherRtt = new TreeMap<>();
+        family("tcpulse_peer_retransmits_total", "counter", "Segments retransmitted on connections this host opened, by destination (SYNs included).");
+        family("tcpulse_peer_bytes_total", "counter", "Data bytes of connections this host opened, by destination: sent (acknowledged by the peer) and received.");
+        family("tcpulse_peer_rtt_seconds", "histogram",
+                "Smoothed RTT of connections this host opened: one sample per closed connection, one per live connection at the last walk.");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            boolean own = i < PEERS_TOP && !OTHER.equals(r.remote());
+            if (own) {
+                String ns = netnsLabel(r.netns());
+                sample("tcpulse_peer_retransmits_total", r.c().retransmits(), "netns", ns, "remote", r.remote());
+                sample("tcpulse_peer_bytes_total", r.c().bytesSent(), "netns", ns, "remote", r.remote(), "direction", "sent");
+                sample("tcpulse_peer_bytes_total", r.c().bytesReceived(), "netns", ns, "remote", r.remote(), "direction", "received");
+            } else {
+                other.merge(r.netns(), r.c(), io.tcpulse.agent.aggregate.Carried::sum);
+            }
+            if (own && i < PEER_RTT_TOP) {
+                if (r.c().rtt().count() > 0) histogram("tcpulse_peer_rtt_seconds", r.c().rtt(), "netns", netnsLabel(r.netns()), "remote", r.remote());
+            } else if (own) {
+                otherRtt.computeIfAbsent(r.netns(), n -> new Histogram()).add(r.c().rtt());
+            }
+        }
+        other.forEach((netns, c) -> {
+            String ns = netnsLabel(netns);
+            sample("tcpulse_peer_retransmits_total", c.retransmits(), "netns", ns, "remote", OTHER);
+            sample("tcpulse_peer_bytes_total", c.bytesSent(), "netns", ns, "remote", OTHER, "direction", "sent");
+            sample("tcpulse_peer_bytes_total", c.bytesReceived(), "netns", ns, "remote", OTHER, "direction", "received");
+            otherRtt.computeIfAbsent(netns, n -> new Histogram()).add(c.rtt());
+        });
+        otherRtt.forEach((netns, h) -> {
+            if (h.count() > 0) histogram("tcpulse_peer_rtt_seconds", h, "netns", netnsLabel(netns), "remote", OTHER);
+        });
     }
 
     /** CLOSE_WAIT owners folded by (comm, unit), biggest first, the tail merged into "other". */

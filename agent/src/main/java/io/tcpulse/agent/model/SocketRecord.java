@@ -20,5 +20,20 @@ public record SocketRecord(
         long stateSinceNs,    // CLOCK_MONOTONIC ns when it entered state, 0 = unknown
         long bornNs,          // 0 = unknown
         int timerMs,          // timewait: ms to expiry
-        boolean timewait, boolean request) {
+        boolean timewait, boolean request,
+        Carried carried) {    // full sockets from the kernel walk; NONE elsewhere
+
+    /** What a full socket carried so far, as the kernel counts it (tcp_info's figures). */
+    public record Carried(long bytesSent, long bytesReceived, long retransmits, long srttUs) {
+        public static final Carried NONE = new Carried(0, 0, 0, 0);
+    }
+
+    /** A socket whose figures nobody read (/proc/net/tcp, tests). */
+    public SocketRecord(long netns, TcpState state, InetAddress local, int localPort, InetAddress remote, int remotePort,
+                        long sockId, long inode, long cgroupId, int pid, String comm, int uid,
+                        int acceptQueue, int acceptQueueMax, int synQueue, long drops,
+                        long stateSinceNs, long bornNs, int timerMs, boolean timewait, boolean request) {
+        this(netns, state, local, localPort, remote, remotePort, sockId, inode, cgroupId, pid, comm, uid,
+                acceptQueue, acceptQueueMax, synQueue, drops, stateSinceNs, bornNs, timerMs, timewait, request, Carried.NONE);
+    }
 }

@@ -26,7 +26,8 @@ final class NativeContract {
                 "age_ns", EV_AGE_NS, "cgroup_id", EV_CGROUP_ID, "netns", EV_NETNS, "pid", EV_PID, "sample_ratio", EV_SAMPLE_RATIO,
                 "aux", EV_AUX, "family", EV_FAMILY, "sport", EV_SPORT, "dport", EV_DPORT, "kind", EV_KIND,
                 "oldstate", EV_OLDSTATE, "newstate", EV_NEWSTATE, "flags", EV_FLAGS, "saddr", EV_SADDR, "daddr", EV_DADDR,
-                "comm", EV_COMM);
+                "comm", EV_COMM, "bytes_sent", EV_BYTES_SENT, "bytes_received", EV_BYTES_RECEIVED,
+                "retransmits", EV_RETRANSMITS, "srtt_us", EV_SRTT_US);
         put(m, "TCPULSE_EV_STATE", KIND_STATE);
         put(m, "TCPULSE_EV_RESET_SENT", KIND_RESET_SENT);
         put(m, "TCPULSE_EV_RESET_RECV", KIND_RESET_RECV);
@@ -41,7 +42,9 @@ final class NativeContract {
                 "state_ns", SK_STATE_NS, "born_ns", SK_BORN_NS, "netns", SK_NETNS, "pid", SK_PID, "ack_backlog", SK_ACK_BACKLOG,
                 "max_ack_backlog", SK_MAX_ACK_BACKLOG, "syn_qlen", SK_SYN_QLEN, "drops", SK_DROPS, "uid", SK_UID,
                 "timer_ms", SK_TIMER_MS, "family", SK_FAMILY, "sport", SK_SPORT, "dport", SK_DPORT, "state", SK_STATE,
-                "flags", SK_FLAGS, "saddr", SK_SADDR, "daddr", SK_DADDR, "comm", SK_COMM);
+                "flags", SK_FLAGS, "saddr", SK_SADDR, "daddr", SK_DADDR, "comm", SK_COMM,
+                "bytes_sent", SK_BYTES_SENT, "bytes_received", SK_BYTES_RECEIVED, "retransmits", SK_RETRANSMITS,
+                "srtt_us", SK_SRTT_US);
         put(m, "TCPULSE_SK_TIMEWAIT", SK_TIMEWAIT);
         put(m, "TCPULSE_SK_REQUEST", SK_REQUEST);
         struct(m, "tcpulse_holder", HolderDecoder.SIZE, "sock_id", HolderDecoder.SOCK_ID, "ino", HolderDecoder.INO,

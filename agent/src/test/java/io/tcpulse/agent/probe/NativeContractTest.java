@@ -23,7 +23,7 @@ class NativeContractTest {
                 "tcpulse_prog_stat")) {
             assertTrue(library.containsKey(s), s + " in " + library.keySet());
         }
-        assertEquals(120L, library.get("tcpulse_event"));
+        assertEquals(144L, library.get("tcpulse_event"));
         assertEquals(104L, library.get("tcpulse_event.comm"));
     }
 
