@@ -410,7 +410,9 @@ public final class Probe implements AutoCloseable {
         if (TcpulseNative.loadFailure() != null) throw new ProbeException("libtcpulse not loaded");
         byte[] buf = new byte[256 * 1024];
         int n = TcpulseNative.tcpulse__read_in_netns(netnsPath, file, buf, buf.length);
-        if (n < 0) throw new ProbeException("read " + file + " in " + netnsPath, -n, null);
+        if (n < 0) {
+            throw new ProbeException("read " + file + " in " + (netnsPath == null ? "the agent's namespace" : netnsPath), -n, null);
+        }
         return new String(buf, 0, n, StandardCharsets.UTF_8);
     }
 

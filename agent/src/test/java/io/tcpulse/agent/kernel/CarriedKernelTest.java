@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.Map;
-import java.util.TreeMap;
 
 import static io.tcpulse.agent.kernel.KernelTestSupport.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -101,9 +100,9 @@ class CarriedKernelTest {
         // connections held open: the listener's by state equal ss filtered by its port
         Process held = ns.spawn(stormTool(), "connect", "--port", "8601", "--count", "4", "--close", "none");
         try {
-            await(Duration.ofSeconds(15), () -> ssFromPort(ns, 8601).equals(statesOf(listener(inode, 8601)))
-                            && ssFromPort(ns, 8601).getOrDefault("ESTABLISHED", 0L) == 4,
-                    () -> "ss " + ssFromPort(ns, 8601) + ", agent " + listener(inode, 8601));
+            await(Duration.ofSeconds(15), () -> ns.ssCounts("state", "connected", "sport", "= :8601").equals(statesOf(listener(inode, 8601)))
+                            && ns.ssCounts("state", "connected", "sport", "= :8601").getOrDefault("ESTABLISHED", 0L) == 4,
+                    () -> "ss " + ns.ssCounts("state", "connected", "sport", "= :8601") + ", agent " + listener(inode, 8601));
             assertTrue(metrics(inode).contains("tcpulse_listen_connections{netns=\"" + inode
                     + "\",addr=\"127.0.0.1\",port=\"8601\",state=\"ESTABLISHED\"} 4\n"), "a listener's connections by state in /metrics");
         } finally {
@@ -181,15 +180,7 @@ class CarriedKernelTest {
     }
 
     private Map<String, JsonObject> peers(long inode) {
-        try {
-            Map<String, JsonObject> out = new TreeMap<>();
-            for (Object o : getJson(agent.port(), "/api/v1/peers?netns=" + inode).getJsonArray("peers")) {
-                out.put(((JsonObject) o).getString("remote"), (JsonObject) o);
-            }
-            return out;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return peersOf(agent.port(), inode);
     }
 
     private JsonObject listener(long inode, int port) {
@@ -201,31 +192,5 @@ class CarriedKernelTest {
         } catch (Exception e) {
             throw new AssertionError(e);
         }
-    }
-
-    private static Map<String, Long> statesOf(JsonObject listener) {
-        Map<String, Long> out = new TreeMap<>();
-        if (listener != null) listener.getJsonObject("states").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
-        return out;
-    }
-
-    /** ss's sockets of the namespace on local port (its listener left out), by state as the agent names them. */
-    private static Map<String, Long> ssFromPort(Netns ns, int port) {
-        Map<String, Long> out = new TreeMap<>();
-        try {
-            for (String l : ns.exec("ss", "-tanH", "sport", "= :" + port).split("\n")) {
-                if (l.isBlank()) continue;
-                String st = l.trim().split("\\s+")[0];
-                if (st.equals("LISTEN")) continue;
-                String name = switch (st) {
-                    case "ESTAB" -> "ESTABLISHED";
-                    default -> st.replace('-', '_').replace("FIN_WAIT_", "FIN_WAIT");
-                };
-                out.merge(name, 1L, Long::sum);
-            }
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-        return out;
     }
 }

@@ -145,27 +145,43 @@ public final class KernelTestSupport {
         return expected;
     }
 
+    /** /api/v1/peers of a namespace, by remote ("ip:port"). */
+    public static Map<String, JsonObject> peersOf(int apiPort, long netns) {
+        Map<String, JsonObject> out = new java.util.TreeMap<>();
+        for (Object o : json(apiPort, "/api/v1/peers?netns=" + netns).getJsonArray("peers")) {
+            out.put(((JsonObject) o).getString("remote"), (JsonObject) o);
+        }
+        return out;
+    }
+
+    /** The "states" object of a peer or listener as "STATE" -> count; empty for null. */
+    public static Map<String, Long> statesOf(JsonObject peerOrListener) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        if (peerOrListener != null) {
+            peerOrListener.getJsonObject("states").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
+        }
+        return out;
+    }
+
     /** /api/v1/health of the agent at port, for await conditions (no checked exception). */
     public static JsonObject healthOf(int port) {
-        try {
-            return getJson(port, "/api/v1/health");
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return json(port, "/api/v1/health");
     }
 
     /** The exact (not derived) transitions of a namespace from /api/v1/transitions, "FROM>TO" -> count. */
     public static Map<String, Long> transitionsOf(int apiPort, long netns) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (Object o : json(apiPort, "/api/v1/transitions?netns=" + netns).getJsonArray("transitions")) {
+            JsonObject t = (JsonObject) o;
+            if (!t.getBoolean("derived")) out.put(t.getString("from") + ">" + t.getString("to"), t.getLong("count"));
+        }
+        return out;
+    }
+
+    /** getJson for await conditions and messages: no checked exception. */
+    private static JsonObject json(int apiPort, String path) {
         try {
-            Map<String, Long> out = new java.util.TreeMap<>();
-            for (Object o : getJson(apiPort, "/api/v1/transitions?netns=" + netns).getJsonArray("transitions")) {
-                JsonObject t = (JsonObject) o;
-                if (!t.getBoolean("derived")) out.put(t.getString("from") + ">" + t.getString("to"), t.getLong("count"));
-            }
-            return out;
+            return getJson(apiPort, path);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         } catch (InterruptedException e) {

@@ -118,10 +118,15 @@ public final class Netns implements AutoCloseable {
         return p;
     }
 
-    /** ss -tan inside the namespace: count per state, named like TcpState (ESTAB -> ESTABLISHED). */
-    public Map<String, Long> ssCounts() {
+    /**
+     * ss -tan inside the namespace, with ss's own filter words if any ("dst", "10.0.0.1:80";
+     * "state", "connected", "sport", "= :80"): count per state, named like TcpState (ESTAB -> ESTABLISHED).
+     */
+    public Map<String, Long> ssCounts(String... filter) {
         Map<String, Long> out = new TreeMap<>();
-        String[] lines = read("ss", "-tanH").split("\n");
+        List<String> cmd = new ArrayList<>(List.of("ss", "-tanH"));
+        cmd.addAll(List.of(filter));
+        String[] lines = read(cmd.toArray(String[]::new)).split("\n");
         for (String l : lines) {
             if (l.isBlank()) continue;
             String st = l.trim().split("\\s+")[0];

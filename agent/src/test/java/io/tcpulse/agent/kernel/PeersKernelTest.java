@@ -87,8 +87,8 @@ class PeersKernelTest {
             assertEquals(failed(0, 0), failedOf(live));
             assertEquals(15, live.getLong("established"));
             // by state as ss shows the sockets towards it (the 5 closed ones wait in TIME_WAIT)
-            await(Duration.ofSeconds(10), () -> ssTowards(ns, "127.0.0.1:8501").equals(statesOf(peers(inode).get("127.0.0.1:8501"))),
-                    () -> "ss " + ssTowards(ns, "127.0.0.1:8501") + ", agent " + peers(inode).get("127.0.0.1:8501"));
+            await(Duration.ofSeconds(10), () -> ns.ssCounts("dst", "127.0.0.1:8501").equals(statesOf(peers(inode).get("127.0.0.1:8501"))),
+                    () -> "ss " + ns.ssCounts("dst", "127.0.0.1:8501") + ", agent " + peers(inode).get("127.0.0.1:8501"));
             assertTrue(live.getJsonArray("owners").stream().anyMatch(o -> "tcpulse-storm".equals(((JsonObject) o).getString("comm"))),
                     live.encode());
 
@@ -107,15 +107,7 @@ class PeersKernelTest {
     }
 
     private Map<String, JsonObject> peers(long inode) {
-        try {
-            Map<String, JsonObject> out = new TreeMap<>();
-            for (Object o : getJson(agent.port(), "/api/v1/peers?netns=" + inode).getJsonArray("peers")) {
-                out.put(((JsonObject) o).getString("remote"), (JsonObject) o);
-            }
-            return out;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        return peersOf(agent.port(), inode);
     }
 
     private static Map<String, Long> failed(long refused, long timeout) {
@@ -125,31 +117,6 @@ class PeersKernelTest {
     private static Map<String, Long> failedOf(JsonObject peer) {
         Map<String, Long> out = new TreeMap<>();
         peer.getJsonObject("failed").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
-        return out;
-    }
-
-    private static Map<String, Long> statesOf(JsonObject peer) {
-        Map<String, Long> out = new TreeMap<>();
-        if (peer != null) peer.getJsonObject("states").forEach(e -> out.put(e.getKey(), ((Number) e.getValue()).longValue()));
-        return out;
-    }
-
-    /** ss's sockets of the namespace towards dst ("ip:port"), by state as the agent names them. */
-    private static Map<String, Long> ssTowards(Netns ns, String dst) {
-        Map<String, Long> out = new TreeMap<>();
-        try {
-            for (String l : ns.exec("ss", "-tanH", "dst", dst).split("\n")) {
-                if (l.isBlank()) continue;
-                String st = l.trim().split("\\s+")[0];
-                String name = switch (st) {
-                    case "ESTAB" -> "ESTABLISHED";
-                    default -> st.replace('-', '_').replace("FIN_WAIT_", "FIN_WAIT");
-                };
-                out.merge(name, 1L, Long::sum);
-            }
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
         return out;
     }
 }
