@@ -35,7 +35,20 @@ public final class WalkAccumulator {
         public long retransmits, bytesSent, bytesReceived;
         public Histogram rtt;
 
-        void carried(long retrans, long sent, long received, long srttUs) {
+        /** A live full socket of the walk (a raw tcpulse_sock): counted by its state, what it carried added. */
+        void live(int state, ByteBuffer b, int at) {
+            live(state, Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
+                    b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
+        }
+
+        /** The same for a decoded socket. */
+        void live(int state, SocketRecord.Carried k) {
+            live(state, k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
+        }
+
+        private void live(int state, long retrans, long sent, long received, long srttUs) {
+            live++;
+            states[state]++;
             retransmits += retrans;
             bytesSent += sent;
             bytesReceived += received;
@@ -90,18 +103,10 @@ public final class WalkAccumulator {
             if (state != TcpState.LISTEN && isOutbound(netns, r.localPort())) {
                 DestCount c = outbound.computeIfAbsent(new Dest(netns, io.tcpulse.agent.model.Addresses.text(r.local()),
                         io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort())), k -> new DestCount());
-                c.live++;
-                c.states[state.kernel]++;
-                SocketRecord.Carried k = r.carried();
-                c.carried(k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
+                c.live(state.kernel, r.carried());
             } else if (state != TcpState.LISTEN) {
                 DestCount c = childOf(netns, r.localPort());
-                if (c != null) {
-                    c.live++;
-                    c.states[state.kernel]++;
-                    SocketRecord.Carried k = r.carried();
-                    c.carried(k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
-                }
+                if (c != null) c.live(state.kernel, r.carried());
             }
             return;
         }
@@ -115,27 +120,20 @@ public final class WalkAccumulator {
         if (!isOutbound(netns, localPort)) {
             DestCount c = childOf(netns, localPort);
             if (c == null) return;
-            c.states[state.kernel]++;
-            if (!timewait) {
-                c.live++;
-                c.carried(Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
-                        b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
-            }
+            if (timewait) c.states[state.kernel]++;
+            else c.live(state.kernel, b, at);
             return;
         }
         Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
                 io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
         DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
-        c.states[state.kernel]++;
         if (!timewait) {
-            c.live++;
-            c.carried(Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
-                    b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
-        } else if (state == TcpState.TIME_WAIT) {
-            c.timeWait++;
-        } else {
-            c.otherTw++;
+            c.live(state.kernel, b, at);
+            return;
         }
+        c.states[state.kernel]++;
+        if (state == TcpState.TIME_WAIT) c.timeWait++;
+        else c.otherTw++;
     }
 
     /** The ports the walk found listening in netns. */
