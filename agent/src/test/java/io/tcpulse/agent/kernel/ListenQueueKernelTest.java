@@ -67,35 +67,56 @@ class ListenQueueKernelTest {
         synFlood(ns, true);
     }
 
+    /*
+     * The flood is repeated every second while the first part waits: a single burst leaves
+     * the SYN queue full for about two seconds only (its requests are pruned after two
+     * SYN-ACK retransmits once the queue is more than half full), which a loaded machine's
+     * polls of the agent, ss and netstat could miss (issue 10: a CI run did). Exactness is
+     * judged once the flood stopped and the queue drained, when nothing moves any more.
+     */
     private void synFlood(Netns ns, boolean cookies) throws Exception {
         ns.blackholePeer(); // removed with ns
         long inode = ns.inode();
         ns.sysctl("net.ipv4.tcp_syncookies", cookies ? "1" : "0");
         ns.serve("--addr", "0.0.0.0", "--port", "8202", "--backlog", "8");
-        // the agent re-reads sysctls every 5 s: the flood's window (SYN-ACK retransmits before
-        // the queue is pruned) is shorter, so the setting must be seen first
+        // the agent re-reads sysctls every 5 s: the setting must be seen before the verdict is judged
         await(Duration.ofSeconds(10), () -> {
             JsonObject l = listener(inode, 8202);
             return l != null && l.getBoolean("syncookies") == cookies;
         }, () -> "listener " + listener(inode, 8202) + " with tcp_syncookies " + cookies);
         Map<String, Long> before = ns.tcpExt();
-        ns.exec(stormTool(), "synflood", "--addr", "10.98.0.1", "--port", "8202", "--count", "30");
-        // SYN-ACKs are retransmitted after 1 s; wait for them to be counted (a full queue of
-        // old requests is pruned after two retransmits, so this holds for a few seconds only)
+        Process flood = ns.spawn("sh", "-c", "while :; do " + stormTool()
+                + " synflood --addr 10.98.0.1 --port 8202 --count 30 >/dev/null || exit 1; sleep 1; done");
         JsonObject[] seen = new JsonObject[1];
-        await(Duration.ofSeconds(10), () -> {
+        try {
+            // while it lasts: a full SYN queue, SYN-ACKs retransmitted, the verdict says so
+            await(Duration.ofSeconds(20), () -> {
+                JsonObject l = listener(inode, 8202);
+                seen[0] = l;
+                return l != null && l.getLong("synAckRetransmits") > 0 && l.getInteger("synQueue") >= 8
+                        && "syn-flood-suspected".equals(l.getString("verdict"))
+                        && ns.ssCounts().getOrDefault("SYN_RECV", 0L) >= 8;
+            }, () -> "listener " + seen[0] + " vs ss " + ns.ssCounts() + " and TcpExt " + ns.tcpExt()
+                    + (flood.isAlive() ? "" : "; the flood loop ended with " + flood.exitValue()));
+        } finally {
+            flood.destroy();
+            flood.waitFor();
+        }
+        assertEquals(8, seen[0].getInteger("synQueueMax"));
+        assertEquals(cookies, seen[0].getBoolean("syncookies"));
+
+        // drained: every SYN-ACK retransmit the kernel counted is the listener's, and its queue is ss's
+        long[] kernel = new long[1];
+        await(Duration.ofSeconds(30), () -> {
+            long retrans = ns.tcpExt().get("TCPSynRetrans") - before.get("TCPSynRetrans");
             JsonObject l = listener(inode, 8202);
-            Map<String, Long> now = ns.tcpExt();
-            long retrans = now.get("TCPSynRetrans") - before.get("TCPSynRetrans");
             long halfOpen = ns.ssCounts().getOrDefault("SYN_RECV", 0L);
+            boolean settled = retrans == ns.tcpExt().get("TCPSynRetrans") - before.get("TCPSynRetrans"); // nothing moved meanwhile
             seen[0] = l;
-            return l != null && retrans > 0 && l.getLong("synAckRetransmits") == retrans
-                    && halfOpen >= 8 && l.getInteger("synQueue") == halfOpen
-                    && "syn-flood-suspected".equals(l.getString("verdict"));
-        }, () -> "listener " + seen[0] + " vs ss " + ns.ssCounts() + " and TcpExt " + ns.tcpExt());
-        JsonObject l = seen[0];
-        assertEquals(8, l.getInteger("synQueueMax"));
-        assertEquals(cookies, l.getBoolean("syncookies"));
+            kernel[0] = retrans;
+            return settled && halfOpen == 0 && l != null && l.getInteger("synQueue") == 0
+                    && l.getLong("synAckRetransmits") == retrans;
+        }, () -> "listener " + seen[0] + " vs TCPSynRetrans " + kernel[0] + " since the flood, ss " + ns.ssCounts());
         Map<String, Long> after = ns.tcpExt();
         if (cookies) {
             assertTrue(after.get("SyncookiesSent") - before.get("SyncookiesSent") > 0, "cookies sent: " + after);
