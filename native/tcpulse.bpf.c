@@ -33,7 +33,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * bytes_received counts a received FIN.
  */
 static __always_inline void carried(struct sock *sk, const struct sk_info *si, __u8 flags, __u64 *sent,
-				    __u64 *received, __u32 *retransmits, __u32 *srtt_us)
+				    __u64 *received, __u32 *retransmits, __u32 *srtt_us, __u32 *segs_out)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	__u64 acked;
@@ -52,6 +52,7 @@ static __always_inline void carried(struct sock *sk, const struct sk_info *si, _
 	/* an accepted socket's SYN-ACK retransmits are its listener's (tcp:tcp_retransmit_synack) */
 	*retransmits = tp->total_retrans - (si && si->synack_retrans <= tp->total_retrans ? si->synack_retrans : 0);
 	*srtt_us = tp->srtt_us >> 3;
+	*segs_out = tp->segs_out;
 }
 
 static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cookie, int oldstate,
@@ -175,7 +176,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 		e->aux = sk->sk_err;
 	}
 	if (newstate == S_CLOSE)
-		carried(sk, si, flags, &e->bytes_sent, &e->bytes_received, &e->retransmits, &e->srtt_us);
+		carried(sk, si, flags, &e->bytes_sent, &e->bytes_received, &e->retransmits, &e->srtt_us, &e->segs_out);
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	e->oldstate = oldstate;
 	e->newstate = newstate;
@@ -525,7 +526,7 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 			r.drops = sk->sk_drops.counter;
 		}
 		si = info_of(sk, r.sock_id);
-		carried(sk, si, si ? si->flags : 0, &r.bytes_sent, &r.bytes_received, &r.retransmits, &r.srtt_us);
+		carried(sk, si, si ? si->flags : 0, &r.bytes_sent, &r.bytes_received, &r.retransmits, &r.srtt_us, &r.segs_out);
 		if (si) {
 			r.pid = si->pid;
 			r.born_ns = si->born_ns;

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 6
+#define TCPULSE_ABI_VERSION 7
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -33,7 +33,7 @@ enum tcpulse_event_kind {
 #define TCPULSE_F_BORN_KNOWN   0x08 /* age_ns counts from the socket's creation */
 #define TCPULSE_F_ACTIVE       0x10 /* the socket connect()ed: its local port is ephemeral */
 
-/* one record in the per-CPU ring buffers: 144 bytes */
+/* one record in the per-CPU ring buffers: 152 bytes */
 struct tcpulse_event {
 	__u64 ts_ns;         /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 sock_id;       /* socket cookie, same as in tcpulse_sock */
@@ -60,15 +60,17 @@ struct tcpulse_event {
 	__u64 bytes_received; /* data bytes received (the FIN not counted) */
 	__u32 retransmits;    /* segments retransmitted (total_retrans: what TcpRetransSegs counts) */
 	__u32 srtt_us;        /* smoothed RTT; 0 = no sample */
+	__u32 segs_out;       /* segments sent, retransmits included (TcpOutSegs leaves retransmits out) */
+	__u32 __pad2;
 };
-_Static_assert(sizeof(struct tcpulse_event) == 144, "tcpulse_event layout");
+_Static_assert(sizeof(struct tcpulse_event) == 152, "tcpulse_event layout");
 
 /* tcpulse_sock.flags */
 #define TCPULSE_SK_TIMEWAIT 0x01 /* a timewait mini-socket; state holds its substate */
 #define TCPULSE_SK_REQUEST  0x02 /* a request socket in a SYN queue (NEW_SYN_RECV) */
 #define TCPULSE_SK_OWNER    0x04 /* pid/comm were recorded by tcpulse */
 
-/* one socket from the iter/tcp walk: 152 bytes */
+/* one socket from the iter/tcp walk: 160 bytes */
 struct tcpulse_sock {
 	__u64 sock_id;         /* socket cookie */
 	__u64 ino;             /* socket inode (0 for timewait/request sockets) */
@@ -96,8 +98,10 @@ struct tcpulse_sock {
 	__u64 bytes_received;
 	__u32 retransmits;
 	__u32 srtt_us;
+	__u32 segs_out;
+	__u32 __pad2;
 };
-_Static_assert(sizeof(struct tcpulse_sock) == 152, "tcpulse_sock layout");
+_Static_assert(sizeof(struct tcpulse_sock) == 160, "tcpulse_sock layout");
 
 /* tcpulse_holder.kind */
 enum tcpulse_holder_kind {

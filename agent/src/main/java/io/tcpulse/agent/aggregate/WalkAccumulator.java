@@ -32,24 +32,25 @@ public final class WalkAccumulator {
         /* every socket by its state as ss shows it (a timewait sock by its substate), by kernel number */
         public final long[] states = new long[13];
         /* what the live sockets carried so far, and their smoothed RTTs (null: none sampled) */
-        public long retransmits, bytesSent, bytesReceived;
+        public long retransmits, segmentsSent, bytesSent, bytesReceived;
         public Histogram rtt;
 
         /** A live full socket of the walk (a raw tcpulse_sock): counted by its state, what it carried added. */
         void live(int state, ByteBuffer b, int at) {
-            live(state, Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), b.getLong(at + SK_BYTES_SENT),
-                    b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
+            live(state, Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), Integer.toUnsignedLong(b.getInt(at + SK_SEGS_OUT)),
+                    b.getLong(at + SK_BYTES_SENT), b.getLong(at + SK_BYTES_RECEIVED), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)));
         }
 
         /** The same for a decoded socket. */
         void live(int state, SocketRecord.Carried k) {
-            live(state, k.retransmits(), k.bytesSent(), k.bytesReceived(), k.srttUs());
+            live(state, k.retransmits(), k.segmentsSent(), k.bytesSent(), k.bytesReceived(), k.srttUs());
         }
 
-        private void live(int state, long retrans, long sent, long received, long srttUs) {
+        private void live(int state, long retrans, long segments, long sent, long received, long srttUs) {
             live++;
             states[state]++;
             retransmits += retrans;
+            segmentsSent += segments;
             bytesSent += sent;
             bytesReceived += received;
             if (srttUs > 0) {

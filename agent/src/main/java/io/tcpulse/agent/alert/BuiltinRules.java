@@ -6,6 +6,7 @@ import io.tcpulse.agent.aggregate.Histogram;
 import io.tcpulse.agent.aggregate.Latency;
 import io.tcpulse.agent.aggregate.ListenerStatus;
 import io.tcpulse.agent.aggregate.OwnerInfo;
+import io.tcpulse.agent.aggregate.PeerReport;
 import io.tcpulse.agent.aggregate.Snapshot;
 import io.tcpulse.agent.aggregate.TimeWaitReport;
 import io.tcpulse.agent.config.AlertsConfig;
@@ -63,6 +64,9 @@ public final class BuiltinRules {
                 case "closeWaitLeak" -> new CloseWaitLeak(r);
                 case "resetStorm" -> new ResetStorm(r, p);
                 case "handshakeLatency" -> new HandshakeLatency(r, p);
+                case "connectFailures" -> new ConnectFailures(r, p, false);
+                case "connectFailureRate" -> new ConnectFailures(r, p, true);
+                case "retransmitRatio" -> new RetransmitRatio(r, p);
                 case "eventsLost" -> new EventsLost(r, p);
                 case "probeUnavailable" -> new ProbeUnavailable(r, probeExpected);
                 default -> throw new IllegalArgumentException("no implementation for rule " + r.name());
@@ -486,6 +490,151 @@ public final class BuiltinRules {
             }
             return Histogram.UPPER_SECONDS[Histogram.BUCKETS - 1];
         }
+    }
+
+    // ---- how connections fare ----
+
+    /** The first process that connected there: a destination's owner labels. */
+    static SortedMap<String, String> ownerLabels(PeerReport p) {
+        if (p.owners().isEmpty()) return new TreeMap<>();
+        PeerReport.Owner o = p.owners().get(0);
+        return ownerLabels(new OwnerInfo(o.pid(), o.comm(), unit(o.unit()), ""));
+    }
+
+    static String owners(PeerReport p) {
+        if (p.owners().isEmpty()) return "an unknown process";
+        PeerReport.Owner o = p.owners().get(0);
+        String first = owner(new OwnerInfo(o.pid(), o.comm(), unit(o.unit()), ""));
+        return p.owners().size() == 1 ? first : first + " and " + (p.owners().size() - 1) + " more";
+    }
+
+    /**
+     * Failed connects towards one destination within the window: over the connects made
+     * there (connectFailures, a ratio, quiet below minConnects) or per second
+     * (connectFailureRate). The commonest reason of the window is a label.
+     */
+    static final class ConnectFailures implements Rule {
+        private final AlertsConfig.Rule settings;
+        private final boolean rate;
+        private final CounterWindow window;
+
+        ConnectFailures(AlertsConfig.Rule settings, Rule previous, boolean rate) {
+            this.settings = settings;
+            this.rate = rate;
+            this.window = previous instanceof ConnectFailures p && p.rate == rate ? p.window : new CounterWindow();
+        }
+
+        @Override public AlertsConfig.Rule settings() { return settings; }
+
+        @Override public Duration warmup() { return settings.duration("window"); }
+
+        @Override
+        public List<Sample> evaluate(Snapshot s, long now) {
+            Duration w = settings.duration("window");
+            long wm = w.toMillis();
+            List<Sample> out = new ArrayList<>();
+            window.begin();
+            for (var e : s.peers().entrySet()) {
+                for (PeerReport p : e.getValue()) {
+                    SortedMap<String, String> id = Sample.labels("netns", e.getKey(), "remote", p.remote());
+                    long connects = window.increase(List.of(id, "connects"), now, p.connects(), wm);
+                    double perSecond = window.rate(List.of(id, "failed"), now, p.failedTotal(), wm);
+                    Map<String, Long> byReason = new TreeMap<>();
+                    long failed = 0;
+                    String top = null;
+                    for (var r : p.failed().entrySet()) {
+                        long n = window.increase(List.of(id, r.getKey()), now, r.getValue(), wm);
+                        if (n == 0) continue;
+                        byReason.put(r.getKey(), n);
+                        failed += n;
+                        if (top == null || n > byReason.get(top)) top = r.getKey();
+                    }
+                    double value;
+                    if (rate) value = perSecond;
+                    else value = connects < (long) settings.number("minConnects") ? Double.NaN : Math.min(1, (double) failed / connects);
+                    if (Double.isNaN(value) && failed == 0) continue;
+                    SortedMap<String, String> details = ownerLabels(p);
+                    if (top != null) details.put("reason", top);
+                    String reasons = byReason.isEmpty() ? "" : " (" + String.join(", ", byReason.entrySet().stream()
+                            .map(r -> r.getValue() + " " + r.getKey()).toList()) + ")";
+                    String figure = rate ? num(value) + " failed connects/s" : Math.round(value * 100) + "% of connects failing";
+                    out.add(new Sample(id, details, value, null,
+                            "Connects to " + p.remote() + ": " + figure + (top == null ? "" : ", mostly " + top),
+                            failed + " of " + connects + " connects to " + p.remote() + " (netns " + e.getKey() + ") failed in the last "
+                                    + dur(w) + reasons + "; made by " + owners(p) + ". refused: nothing listens there (or a"
+                                    + " firewall rejects); timeout: SYNs unanswered; unreachable: no route; reset: an RST"
+                                    + " answered the SYN."));
+                }
+            }
+            window.end();
+            return out;
+        }
+    }
+
+    /**
+     * Segments retransmitted over segments sent within the window, towards one destination
+     * and on one listener's connections (its SYN-ACKs are synFlood's); quiet below minSegments.
+     */
+    static final class RetransmitRatio implements Rule {
+        private final AlertsConfig.Rule settings;
+        private final CounterWindow window;
+
+        RetransmitRatio(AlertsConfig.Rule settings, Rule previous) {
+            this.settings = settings;
+            this.window = previous instanceof RetransmitRatio p ? p.window : new CounterWindow();
+        }
+
+        @Override public AlertsConfig.Rule settings() { return settings; }
+
+        @Override public Duration warmup() { return settings.duration("window"); }
+
+        private record Ratio(long retransmits, long segments, double value) {}
+
+        private Ratio ratio(Object id, long now, io.tcpulse.agent.aggregate.Carried c, long wm) {
+            long retrans = window.increase(List.of(id, "retransmits"), now, c.retransmits(), wm);
+            long segments = window.increase(List.of(id, "segments"), now, c.segmentsSent(), wm);
+            boolean enough = segments >= (long) settings.number("minSegments");
+            return new Ratio(retrans, segments, enough ? Math.min(1, (double) retrans / segments) : Double.NaN);
+        }
+
+        @Override
+        public List<Sample> evaluate(Snapshot s, long now) {
+            Duration w = settings.duration("window");
+            long wm = w.toMillis();
+            List<Sample> out = new ArrayList<>();
+            window.begin();
+            for (var e : s.peers().entrySet()) {
+                for (PeerReport p : e.getValue()) {
+                    SortedMap<String, String> id = Sample.labels("netns", e.getKey(), "remote", p.remote());
+                    Ratio r = ratio(id, now, p.carried(), wm);
+                    if (Double.isNaN(r.value())) continue;
+                    out.add(new Sample(id, ownerLabels(p), r.value(), null,
+                            "Retransmits towards " + p.remote() + ": " + percent(r.value()) + " of segments",
+                            r.retransmits() + " of the " + r.segments() + " segments sent to " + p.remote() + " (netns "
+                                    + e.getKey() + ") in the last " + dur(w) + " were retransmissions, on connections of "
+                                    + owners(p) + ": loss or congestion on the path, or an overloaded receiver."));
+                }
+            }
+            Set<List<Object>> ports = new HashSet<>(); // a port's connections are counted once, however many listeners share it
+            for (ListenerStatus l : s.listenerStatus()) {
+                if (!ports.add(List.of(l.netns(), l.port()))) continue;
+                SortedMap<String, String> id = listenerId(l);
+                Ratio r = ratio(id, now, l.children().carried(), wm);
+                if (Double.isNaN(r.value())) continue;
+                String where = endpoint(l.addr(), l.port());
+                out.add(new Sample(id, ownerLabels(l.owner()), r.value(), null,
+                        "Retransmits on " + where + ": " + percent(r.value()) + " of segments (" + owner(l.owner()) + ")",
+                        r.retransmits() + " of the " + r.segments() + " segments the connections accepted on " + where
+                                + " (netns " + l.netns() + ", " + owner(l.owner()) + ") sent in the last " + dur(w)
+                                + " were retransmissions: loss or congestion towards its clients."));
+            }
+            window.end();
+            return out;
+        }
+    }
+
+    static String percent(double ratio) {
+        return num(ratio * 100) + "%";
     }
 
     // ---- the agent itself ----

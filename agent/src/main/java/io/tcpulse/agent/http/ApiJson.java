@@ -222,10 +222,15 @@ final class ApiJson {
                 .put("buckets", buckets);
     }
 
-    /** What connections carried, into o: retransmits, bytesSent, bytesReceived, rtt {count, p50, p90, p99} in seconds. */
+    /**
+     * What connections carried, into o: retransmits, segmentsSent, retransmitRatio (null before
+     * any segment), bytesSent, bytesReceived, rtt {count, p50, p90, p99} in seconds.
+     */
     static JsonObject carried(JsonObject o, io.tcpulse.agent.aggregate.Carried c) {
         Histogram h = c.rtt();
-        return o.put("retransmits", c.retransmits()).put("bytesSent", c.bytesSent()).put("bytesReceived", c.bytesReceived())
+        return o.put("retransmits", c.retransmits()).put("segmentsSent", c.segmentsSent())
+                .put("retransmitRatio", c.segmentsSent() == 0 ? null : (double) c.retransmits() / c.segmentsSent())
+                .put("bytesSent", c.bytesSent()).put("bytesReceived", c.bytesReceived())
                 .put("rtt", new JsonObject().put("count", h.count()).put("p50", finiteOrNull(h.percentile(50)))
                         .put("p90", finiteOrNull(h.percentile(90))).put("p99", finiteOrNull(h.percentile(99))));
     }

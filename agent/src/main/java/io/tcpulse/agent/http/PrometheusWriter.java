@@ -266,6 +266,9 @@ public final class PrometheusWriter {
         listenerFamily(busy, "tcpulse_listen_retransmits_total", "counter",
                 "Segments the connections the listener accepted retransmitted (data and FIN; SYN-ACKs are tcpulse_listen_synack_retransmits_total).",
                 l -> l.children().carried().retransmits());
+        listenerFamily(busy, "tcpulse_listen_segments_sent_total", "counter",
+                "Segments the connections the listener accepted sent, retransmits included (the denominator of a retransmit ratio).",
+                l -> l.children().carried().segmentsSent());
         family("tcpulse_listen_bytes_total", "counter", "Data bytes of the connections the listener accepted: sent (acknowledged by the peer) and received.");
         for (var l : busy) {
             String[] labels = listenerLabels(l);
@@ -468,46 +471,60 @@ public final class PrometheusWriter {
      * of each namespace summed into remote="other".
      */
     private void peersCarried(Snapshot s) {
-        record Row(long netns, String remote, io.tcpulse.agent.aggregate.Carried c) {}
+        record Row(String netns, String remote, io.tcpulse.agent.aggregate.Carried c, long connects) {}
         Map<List<Object>, io.tcpulse.agent.aggregate.Carried> merged = new LinkedHashMap<>();
-        s.peers().forEach((netns, ps) -> ps.forEach(p -> merged.merge(List.of(netns, p.remote()), p.carried(),
-                io.tcpulse.agent.aggregate.Carried::sum)));
-        List<Row> rows = new java.util.ArrayList<>();
+        Map<List<Object>, Long> connects = new HashMap<>();
+        s.peers().forEach((netns, ps) -> ps.forEach(p -> {
+            merged.merge(List.of(netns, p.remote()), p.carried(), io.tcpulse.agent.aggregate.Carried::sum);
+            connects.merge(List.of(netns, p.remote()), p.connects(), Long::sum);
+        }));
+        record Ranked(long netns, String remote, io.tcpulse.agent.aggregate.Carried c, long connects) {}
+        List<Ranked> ranked = new java.util.ArrayList<>();
         merged.forEach((k, c) -> {
-            if (!c.isEmpty()) rows.add(new Row((Long) k.get(0), (String) k.get(1), c));
+            long n = connects.get(k);
+            if (!c.isEmpty() || n > 0) ranked.add(new Ranked((Long) k.get(0), (String) k.get(1), c, n));
         });
-        rows.sort(Comparator.comparingLong((Row r) -> -(r.c().bytesSent() + r.c().bytesReceived() + r.c().retransmits()))
-                .thenComparingLong(Row::netns).thenComparing(Row::remote));
+        ranked.sort(Comparator.comparingLong((Ranked r) -> -(r.c().bytesSent() + r.c().bytesReceived() + r.c().retransmits()))
+                .thenComparingLong(Ranked::netns).thenComparing(Ranked::remote));
+        // the busiest destinations by name, the rest of each namespace summed into remote="other"
+        List<Row> rows = new java.util.ArrayList<>();
+        List<Row> rttRows = new java.util.ArrayList<>();
         Map<Long, io.tcpulse.agent.aggregate.Carried> other = new TreeMap<>();
+        Map<Long, Long> otherConnects = new TreeMap<>();
         Map<Long, Histogram> otherRtt = new TreeMap<>();
-        family("tcpulse_peer_retransmits_total", "counter", "Segments retransmitted on connections this host opened, by destination (SYNs included).");
-        family("tcpulse_peer_bytes_total", "counter", "Data bytes of connections this host opened, by destination: sent (acknowledged by the peer) and received.");
-        family("tcpulse_peer_rtt_seconds", "histogram",
-                "Smoothed RTT of connections this host opened: one sample per closed connection, one per live connection at the last walk.");
-        for (int i = 0; i < rows.size(); i++) {
-            Row r = rows.get(i);
+        for (int i = 0; i < ranked.size(); i++) {
+            Ranked r = ranked.get(i);
             boolean own = i < PEERS_TOP && !OTHER.equals(r.remote());
             if (own) {
-                String ns = netnsLabel(r.netns());
-                sample("tcpulse_peer_retransmits_total", r.c().retransmits(), "netns", ns, "remote", r.remote());
-                sample("tcpulse_peer_bytes_total", r.c().bytesSent(), "netns", ns, "remote", r.remote(), "direction", "sent");
-                sample("tcpulse_peer_bytes_total", r.c().bytesReceived(), "netns", ns, "remote", r.remote(), "direction", "received");
+                rows.add(new Row(netnsLabel(r.netns()), r.remote(), r.c(), r.connects()));
             } else {
                 other.merge(r.netns(), r.c(), io.tcpulse.agent.aggregate.Carried::sum);
+                otherConnects.merge(r.netns(), r.connects(), Long::sum);
             }
             if (own && i < PEER_RTT_TOP) {
-                if (r.c().rtt().count() > 0) histogram("tcpulse_peer_rtt_seconds", r.c().rtt(), "netns", netnsLabel(r.netns()), "remote", r.remote());
-            } else if (own) {
+                if (r.c().rtt().count() > 0) rttRows.add(new Row(netnsLabel(r.netns()), r.remote(), r.c(), r.connects()));
+            } else {
                 otherRtt.computeIfAbsent(r.netns(), n -> new Histogram()).add(r.c().rtt());
             }
         }
-        other.forEach((netns, c) -> {
-            String ns = netnsLabel(netns);
-            sample("tcpulse_peer_retransmits_total", c.retransmits(), "netns", ns, "remote", OTHER);
-            sample("tcpulse_peer_bytes_total", c.bytesSent(), "netns", ns, "remote", OTHER, "direction", "sent");
-            sample("tcpulse_peer_bytes_total", c.bytesReceived(), "netns", ns, "remote", OTHER, "direction", "received");
-            otherRtt.computeIfAbsent(netns, n -> new Histogram()).add(c.rtt());
-        });
+        other.forEach((netns, c) -> rows.add(new Row(netnsLabel(netns), OTHER, c, otherConnects.get(netns))));
+        // one group of lines per family, as the exposition format requires
+        family("tcpulse_peer_connects_total", "counter",
+                "Connects this host made, by destination (the denominator of a connect failure ratio).");
+        for (Row r : rows) sample("tcpulse_peer_connects_total", r.connects(), "netns", r.netns(), "remote", r.remote());
+        family("tcpulse_peer_retransmits_total", "counter", "Segments retransmitted on connections this host opened, by destination (SYNs included).");
+        for (Row r : rows) sample("tcpulse_peer_retransmits_total", r.c().retransmits(), "netns", r.netns(), "remote", r.remote());
+        family("tcpulse_peer_segments_sent_total", "counter",
+                "Segments sent on connections this host opened, retransmits included (the denominator of a retransmit ratio), by destination.");
+        for (Row r : rows) sample("tcpulse_peer_segments_sent_total", r.c().segmentsSent(), "netns", r.netns(), "remote", r.remote());
+        family("tcpulse_peer_bytes_total", "counter", "Data bytes of connections this host opened, by destination: sent (acknowledged by the peer) and received.");
+        for (Row r : rows) {
+            sample("tcpulse_peer_bytes_total", r.c().bytesSent(), "netns", r.netns(), "remote", r.remote(), "direction", "sent");
+            sample("tcpulse_peer_bytes_total", r.c().bytesReceived(), "netns", r.netns(), "remote", r.remote(), "direction", "received");
+        }
+        family("tcpulse_peer_rtt_seconds", "histogram",
+                "Smoothed RTT of connections this host opened: one sample per closed connection, one per live connection at the last walk.");
+        for (Row r : rttRows) histogram("tcpulse_peer_rtt_seconds", r.c().rtt(), "netns", r.netns(), "remote", r.remote());
         otherRtt.forEach((netns, h) -> {
             if (h.count() > 0) histogram("tcpulse_peer_rtt_seconds", h, "netns", netnsLabel(netns), "remote", OTHER);
         });

@@ -24,8 +24,8 @@ public record SocketRecord(
         Carried carried) {    // full sockets from the kernel walk; NONE elsewhere
 
     /** What a full socket carried so far, as the kernel counts it (tcp_info's figures). */
-    public record Carried(long bytesSent, long bytesReceived, long retransmits, long srttUs) {
-        public static final Carried NONE = new Carried(0, 0, 0, 0);
+    public record Carried(long bytesSent, long bytesReceived, long retransmits, long srttUs, long segmentsSent) {
+        public static final Carried NONE = new Carried(0, 0, 0, 0, 0);
     }
 
     /** A socket whose figures nobody read (/proc/net/tcp, tests). */

@@ -19,21 +19,23 @@ public final class EventDecoder {
     private EventDecoder() {}
 
     /* struct tcpulse_event */
-    public static final int EVENT_SIZE = 144;
+    public static final int EVENT_SIZE = 152;
     public static final int EV_TS_NS = 0, EV_SOCK_ID = 8, EV_PREV_STATE_NS = 16, EV_AGE_NS = 24,
             EV_CGROUP_ID = 32, EV_NETNS = 40, EV_PID = 44, EV_SAMPLE_RATIO = 48, EV_AUX = 52,
             EV_FAMILY = 56, EV_SPORT = 58, EV_DPORT = 60, EV_KIND = 62, EV_OLDSTATE = 63,
             EV_NEWSTATE = 64, EV_FLAGS = 65, EV_SADDR = 72, EV_DADDR = 88, EV_COMM = 104,
-            EV_BYTES_SENT = 120, EV_BYTES_RECEIVED = 128, EV_RETRANSMITS = 136, EV_SRTT_US = 140;
+            EV_BYTES_SENT = 120, EV_BYTES_RECEIVED = 128, EV_RETRANSMITS = 136, EV_SRTT_US = 140,
+            EV_SEGS_OUT = 144;
 
     /* struct tcpulse_sock */
-    public static final int SOCK_SIZE = 152;
+    public static final int SOCK_SIZE = 160;
     public static final int SK_SOCK_ID = 0, SK_INO = 8, SK_CGROUP_ID = 16, SK_STATE_NS = 24,
             SK_BORN_NS = 32, SK_NETNS = 40, SK_PID = 44, SK_ACK_BACKLOG = 48,
             SK_MAX_ACK_BACKLOG = 52, SK_SYN_QLEN = 56, SK_DROPS = 60, SK_UID = 64,
             SK_TIMER_MS = 68, SK_FAMILY = 72, SK_SPORT = 74, SK_DPORT = 76, SK_STATE = 78,
             SK_FLAGS = 79, SK_SADDR = 80, SK_DADDR = 96, SK_COMM = 112,
-            SK_BYTES_SENT = 128, SK_BYTES_RECEIVED = 136, SK_RETRANSMITS = 144, SK_SRTT_US = 148;
+            SK_BYTES_SENT = 128, SK_BYTES_RECEIVED = 136, SK_RETRANSMITS = 144, SK_SRTT_US = 148,
+            SK_SEGS_OUT = 152;
 
     /* struct tcpulse_transition and struct tcpulse_port_count */
     public static final int TRANSITION_SIZE = 24;
@@ -44,7 +46,7 @@ public final class EventDecoder {
     /* struct tcpulse_prog_stat */
     public static final int PROG_STAT_SIZE = 64;
     public static final int PS_NAME = 0, PS_RUNS = 32, PS_RUN_NS = 40, PS_RECURSION_MISSES = 48, PS_FEATURE = 56;
-    public static final int ABI_VERSION = 6;
+    public static final int ABI_VERSION = 7;
 
     static final int AF_INET = 2, AF_INET6 = 10;
     public static final int SK_TIMEWAIT = 0x01, SK_REQUEST = 0x02;
@@ -74,6 +76,7 @@ public final class EventDecoder {
     public static long bytesReceived(ByteBuffer b, int at) { return b.getLong(at + EV_BYTES_RECEIVED); }
     public static long retransmits(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_RETRANSMITS)); }
     public static long srttUs(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_SRTT_US)); }
+    public static long segmentsSent(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_SEGS_OUT)); }
 
     public static int family(ByteBuffer b, int at) { return b.getShort(at + EV_FAMILY) & 0xffff; }
 
@@ -152,7 +155,8 @@ public final class EventDecoder {
                 b.getLong(at + SK_STATE_NS), b.getLong(at + SK_BORN_NS), b.getInt(at + SK_TIMER_MS),
                 (flags & SK_TIMEWAIT) != 0, (flags & SK_REQUEST) != 0,
                 new SocketRecord.Carried(b.getLong(at + SK_BYTES_SENT), b.getLong(at + SK_BYTES_RECEIVED),
-                        Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US))));
+                        Integer.toUnsignedLong(b.getInt(at + SK_RETRANSMITS)), Integer.toUnsignedLong(b.getInt(at + SK_SRTT_US)),
+                        Integer.toUnsignedLong(b.getInt(at + SK_SEGS_OUT))));
     }
 
     static InetAddress address(ByteBuffer b, int at, int family) {

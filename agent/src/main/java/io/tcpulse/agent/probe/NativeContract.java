@@ -27,7 +27,7 @@ final class NativeContract {
                 "aux", EV_AUX, "family", EV_FAMILY, "sport", EV_SPORT, "dport", EV_DPORT, "kind", EV_KIND,
                 "oldstate", EV_OLDSTATE, "newstate", EV_NEWSTATE, "flags", EV_FLAGS, "saddr", EV_SADDR, "daddr", EV_DADDR,
                 "comm", EV_COMM, "bytes_sent", EV_BYTES_SENT, "bytes_received", EV_BYTES_RECEIVED,
-                "retransmits", EV_RETRANSMITS, "srtt_us", EV_SRTT_US);
+                "retransmits", EV_RETRANSMITS, "srtt_us", EV_SRTT_US, "segs_out", EV_SEGS_OUT);
         put(m, "TCPULSE_EV_STATE", KIND_STATE);
         put(m, "TCPULSE_EV_RESET_SENT", KIND_RESET_SENT);
         put(m, "TCPULSE_EV_RESET_RECV", KIND_RESET_RECV);
@@ -44,7 +44,7 @@ final class NativeContract {
                 "timer_ms", SK_TIMER_MS, "family", SK_FAMILY, "sport", SK_SPORT, "dport", SK_DPORT, "state", SK_STATE,
                 "flags", SK_FLAGS, "saddr", SK_SADDR, "daddr", SK_DADDR, "comm", SK_COMM,
                 "bytes_sent", SK_BYTES_SENT, "bytes_received", SK_BYTES_RECEIVED, "retransmits", SK_RETRANSMITS,
-                "srtt_us", SK_SRTT_US);
+                "srtt_us", SK_SRTT_US, "segs_out", SK_SEGS_OUT);
         put(m, "TCPULSE_SK_TIMEWAIT", SK_TIMEWAIT);
         put(m, "TCPULSE_SK_REQUEST", SK_REQUEST);
         struct(m, "tcpulse_holder", HolderDecoder.SIZE, "sock_id", HolderDecoder.SOCK_ID, "ino", HolderDecoder.INO,

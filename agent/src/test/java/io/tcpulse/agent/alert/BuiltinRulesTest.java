@@ -1,9 +1,11 @@
 package io.tcpulse.agent.alert;
 
+import io.tcpulse.agent.aggregate.Carried;
 import io.tcpulse.agent.aggregate.CloseWaitReport;
 import io.tcpulse.agent.aggregate.Latency;
 import io.tcpulse.agent.aggregate.ListenerStatus;
 import io.tcpulse.agent.aggregate.OwnerInfo;
+import io.tcpulse.agent.aggregate.PeerReport;
 import io.tcpulse.agent.aggregate.Snapshot;
 import io.tcpulse.agent.aggregate.TimeWaitReport;
 import io.tcpulse.agent.config.AlertsConfig;
@@ -185,6 +187,75 @@ class BuiltinRulesTest {
                 .findFirst().orElseThrow();
         assertEquals(false, quiet.evaluate(Parts.empty().health(health(false, 0)).snapshot(), at(0)).get(0).condition(),
                 "--no-probe was asked for: not an alert");
+    }
+
+    /** A destination as PeerTable reports it: every reason present, zeros included. */
+    private static PeerReport peer(String remote, long connects, Map<String, Long> failed, Carried carried) {
+        Map<String, Long> all = new java.util.LinkedHashMap<>();
+        for (String reason : List.of("refused", "timeout", "unreachable", "reset", "other")) all.put(reason, failed.getOrDefault(reason, 0L));
+        return new PeerReport(remote, Map.of(), connects, connects, all,
+                List.of(new PeerReport.Owner(4242, "curl", "backup.service")), carried);
+    }
+
+    @Test
+    void connectFailuresAreARatioOfTheWindowsConnectsWithTheCommonestReason() {
+        Rule r = rule("connectFailures"); // window 5m, minConnects 10
+        Parts p = Parts.empty();
+        assertTrue(r.evaluate(p.peers(peer("[2001:db8::1]:443", 100, Map.of("refused", 50L), Carried.of(0, 0, 0, 0))).snapshot(), at(0))
+                .stream().allMatch(x -> Double.isNaN(x.value())), "what happened before the agent looked says nothing");
+        List<Sample> few = r.evaluate(p.peers(peer("[2001:db8::1]:443", 109, Map.of("refused", 58L), Carried.of(0, 0, 0, 0))).snapshot(), at(60));
+        assertTrue(Double.isNaN(few.get(0).value()), "9 connects in the window: fewer than minConnects");
+        Sample s = r.evaluate(p.peers(peer("[2001:db8::1]:443", 120, Map.of("refused", 60L, "timeout", 1L),
+                Carried.of(0, 0, 0, 0))).snapshot(), at(120)).get(0);
+        // 20 connects in the window; 10 refused + 1 timeout failed
+        assertEquals(11.0 / 20, s.value(), 1e-9);
+        assertEquals(Map.of("netns", Long.toString(NS), "remote", "[2001:db8::1]:443"), s.identity());
+        assertEquals("refused", s.details().get("reason"));
+        assertEquals("curl", s.details().get("comm"));
+        assertTrue(s.summary().contains("55% of connects failing, mostly refused"), s.summary());
+        assertTrue(s.description().startsWith("11 of 20 connects to [2001:db8::1]:443"), s.description());
+        assertTrue(s.description().contains("(10 refused, 1 timeout)"), s.description());
+        // the window slides past the failures: the ratio falls with the next healthy connects
+        Sample later = r.evaluate(p.peers(peer("[2001:db8::1]:443", 140, Map.of("refused", 60L, "timeout", 1L),
+                Carried.of(0, 0, 0, 0))).snapshot(), at(420)).get(0);
+        assertEquals(0.0, later.value(), "only the 20 healthy connects of the last 5m");
+    }
+
+    @Test
+    void connectFailureRateIsPerSecondOverItsWindow() {
+        Rule r = rule("connectFailureRate"); // window 1m
+        Parts p = Parts.empty();
+        r.evaluate(p.peers(peer("10.0.0.9:80", 0, Map.of("timeout", 0L), Carried.of(0, 0, 0, 0))).snapshot(), at(0));
+        Sample s = r.evaluate(p.peers(peer("10.0.0.9:80", 90, Map.of("timeout", 90L), Carried.of(0, 0, 0, 0))).snapshot(), at(30)).get(0);
+        assertEquals(3.0, s.value(), 1e-9);
+        assertEquals("timeout", s.details().get("reason"));
+        assertTrue(s.summary().contains("3 failed connects/s"), s.summary());
+    }
+
+    @Test
+    void retransmitRatioPerDestinationAndPerListenerPortAboveMinSegments() {
+        Rule r = rule("retransmitRatio"); // window 5m, minSegments 1000
+        ListenerStatus l = listener(8080, 0, "ok");
+        ListenerStatus sameGroup = listener(8080, 0, "ok");
+        java.util.function.BiFunction<Long, Long, ListenerStatus.Children> children = (re, seg) ->
+                new ListenerStatus.Children(Map.of(), 10, Carried.of(re, seg, 0, 0));
+        Parts p0 = Parts.empty().peers(peer("10.0.0.7:5432", 1, Map.of(), Carried.of(5, 100, 0, 0)))
+                .listeners(l.withChildren(children.apply(0L, 0L)), sameGroup.withChildren(children.apply(0L, 0L)));
+        assertEquals(List.of(), r.evaluate(p0.snapshot(), at(0)), "no window yet: nothing to say");
+        Parts p1 = Parts.empty().peers(peer("10.0.0.7:5432", 1, Map.of(), Carried.of(35, 1100, 0, 0)))
+                .listeners(l.withChildren(children.apply(4L, 999L)), sameGroup.withChildren(children.apply(4L, 999L)));
+        List<Sample> out = r.evaluate(p1.snapshot(), at(60));
+        assertEquals(1, out.size(), "the listener sent 999 segments, fewer than minSegments: " + out);
+        assertEquals(0.03, out.get(0).value(), 1e-9, "30 of 1000 segments in the window");
+        assertEquals("10.0.0.7:5432", out.get(0).identity().get("remote"));
+        assertTrue(out.get(0).summary().contains("3% of segments"), out.get(0).summary());
+        Parts p2 = Parts.empty().peers(peer("10.0.0.7:5432", 1, Map.of(), Carried.of(35, 1100, 0, 0)))
+                .listeners(l.withChildren(children.apply(54L, 2999L)), sameGroup.withChildren(children.apply(54L, 2999L)));
+        out = r.evaluate(p2.snapshot(), at(120));
+        Sample port = out.stream().filter(x -> x.identity().containsKey("port")).findFirst().orElseThrow();
+        assertEquals(1, out.stream().filter(x -> x.identity().containsKey("port")).count(), "a port's connections once");
+        assertEquals(54.0 / 2999, port.value(), 1e-9);
+        assertEquals("nginx", port.details().get("comm"));
     }
 
     @Test

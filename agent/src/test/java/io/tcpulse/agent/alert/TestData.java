@@ -5,6 +5,7 @@ import io.tcpulse.agent.aggregate.Health;
 import io.tcpulse.agent.aggregate.Latency;
 import io.tcpulse.agent.aggregate.ListenerStatus;
 import io.tcpulse.agent.aggregate.OwnerInfo;
+import io.tcpulse.agent.aggregate.PeerReport;
 import io.tcpulse.agent.aggregate.Snapshot;
 import io.tcpulse.agent.aggregate.SnapshotSource;
 import io.tcpulse.agent.aggregate.TimeWaitReport;
@@ -34,22 +35,23 @@ final class TestData {
     /** Only the parts the rules read; everything else empty. */
     record Parts(List<ListenerStatus> listeners, Map<Long, TimeWaitReport> timewait, Map<Long, CloseWaitReport> closewait,
                  Map<Long, Map<String, Long>> netstat, Map<Long, Snapshot.Resets> resets, Map<Long, Latency> latency,
-                 Health health) {
+                 Health health, Map<Long, List<PeerReport>> peers) {
         static Parts empty() {
-            return new Parts(List.of(), Map.of(), Map.of(), Map.of(), Map.of(), Map.of(), TestData.health(true, 0));
+            return new Parts(List.of(), Map.of(), Map.of(), Map.of(), Map.of(), Map.of(), TestData.health(true, 0), Map.of());
         }
 
-        Parts listeners(ListenerStatus... l) { return new Parts(List.of(l), timewait, closewait, netstat, resets, latency, health); }
-        Parts timewait(Map<Long, TimeWaitReport> t) { return new Parts(listeners, t, closewait, netstat, resets, latency, health); }
-        Parts closewait(Map<Long, CloseWaitReport> c) { return new Parts(listeners, timewait, c, netstat, resets, latency, health); }
-        Parts netstat(Map<Long, Map<String, Long>> n) { return new Parts(listeners, timewait, closewait, n, resets, latency, health); }
-        Parts resets(Map<Long, Snapshot.Resets> r) { return new Parts(listeners, timewait, closewait, netstat, r, latency, health); }
-        Parts latency(Map<Long, Latency> l) { return new Parts(listeners, timewait, closewait, netstat, resets, l, health); }
-        Parts health(Health h) { return new Parts(listeners, timewait, closewait, netstat, resets, latency, h); }
+        Parts listeners(ListenerStatus... l) { return new Parts(List.of(l), timewait, closewait, netstat, resets, latency, health, peers); }
+        Parts timewait(Map<Long, TimeWaitReport> t) { return new Parts(listeners, t, closewait, netstat, resets, latency, health, peers); }
+        Parts closewait(Map<Long, CloseWaitReport> c) { return new Parts(listeners, timewait, c, netstat, resets, latency, health, peers); }
+        Parts netstat(Map<Long, Map<String, Long>> n) { return new Parts(listeners, timewait, closewait, n, resets, latency, health, peers); }
+        Parts resets(Map<Long, Snapshot.Resets> r) { return new Parts(listeners, timewait, closewait, netstat, r, latency, health, peers); }
+        Parts latency(Map<Long, Latency> l) { return new Parts(listeners, timewait, closewait, netstat, resets, l, health, peers); }
+        Parts health(Health h) { return new Parts(listeners, timewait, closewait, netstat, resets, latency, h, peers); }
+        Parts peers(PeerReport... p) { return new Parts(listeners, timewait, closewait, netstat, resets, latency, health, Map.of(NS, List.of(p))); }
 
         Snapshot snapshot() {
             return new Snapshot(T0.toEpochMilli(), health, Map.of(), List.of(), latency, List.of(), List.of(),
-                    listeners, timewait, closewait, netstat, resets);
+                    listeners, timewait, closewait, netstat, resets, peers);
         }
     }
 

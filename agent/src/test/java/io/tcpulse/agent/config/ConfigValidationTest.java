@@ -60,8 +60,9 @@ class ConfigValidationTest {
                             "synflood": {"enabled": false}
                         }}}""",
                         "line 2: alerts.rules.synflood is not a built-in rule (rules: acceptQueueFull, acceptQueueOverflow,"
-                                + " closeWaitLeak, eventsLost, handshakeLatency, probeUnavailable, resetStorm, synFlood,"
-                                + " synQueueDrops, timeWaitExhaustion, timeWaitOverflow)"),
+                                + " closeWaitLeak, connectFailureRate, connectFailures, eventsLost, handshakeLatency,"
+                                + " probeUnavailable, resetStorm, retransmitRatio, synFlood, synQueueDrops,"
+                                + " timeWaitExhaustion, timeWaitOverflow)"),
                 bad("""
                         {"alerts": {"rules": {"acceptQueueFull": {
                             "for": "1m",

@@ -89,6 +89,15 @@ class CarriedKernelTest {
         assertEquals(3, l6.getLong("accepted"), l6.encode());
         assertEquals(5, l4.getJsonObject("rtt").getLong("count"), l4.encode());
 
+        // every segment the namespace sent came from one of these sockets (segs_out), or was a
+        // listener's SYN-ACK: nothing was lost, so none was retransmitted and no TIME_WAIT sock answered
+        long segments = 0;
+        for (JsonObject p : peers(inode).values()) segments += p.getLong("segmentsSent");
+        for (JsonObject l : new JsonObject[] {l4, l6}) segments += l.getLong("segmentsSent") + l.getLong("accepted");
+        assertEquals(0, tcpSnmp(ns, "RetransSegs"));
+        assertEquals(tcpSnmp(ns, "OutSegs"), segments, "segments sent by destinations + listeners' connections + SYN-ACKs");
+        assertEquals(0.0, v4.getDouble("retransmitRatio"), v4.encode());
+
         String metrics = get(agent.port(), "/metrics").body();
         assertTrue(metrics.contains("tcpulse_peer_bytes_total{netns=\"" + inode + "\",remote=\"[::1]:8602\",direction=\"sent\"} 210000\n"),
                 "bytes per destination in /metrics");
@@ -158,17 +167,22 @@ class CarriedKernelTest {
     }
 
     private static long retransSegs(Netns ns) {
+        return tcpSnmp(ns, "RetransSegs");
+    }
+
+    /** A Tcp counter of the namespace's /proc/net/snmp. */
+    private static long tcpSnmp(Netns ns, String name) {
         try {
             String[] lines = ns.exec("cat", "/proc/net/snmp").split("\n");
             for (int i = 0; i + 1 < lines.length; i++) {
                 if (!lines[i].startsWith("Tcp:") || !lines[i + 1].startsWith("Tcp:")) continue;
                 String[] names = lines[i].trim().split("\\s+"), values = lines[i + 1].trim().split("\\s+");
-                for (int k = 0; k < names.length; k++) if (names[k].equals("RetransSegs")) return Long.parseLong(values[k]);
+                for (int k = 0; k < names.length; k++) if (names[k].equals(name)) return Long.parseLong(values[k]);
             }
         } catch (Exception e) {
             throw new AssertionError(e);
         }
-        throw new AssertionError("no Tcp RetransSegs in /proc/net/snmp");
+        throw new AssertionError("no Tcp " + name + " in /proc/net/snmp");
     }
 
     private String metrics(long inode) {

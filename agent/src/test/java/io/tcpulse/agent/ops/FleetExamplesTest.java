@@ -29,7 +29,8 @@ public class FleetExamplesTest {
     static final List<String> EQUIVALENTS = List.of(
             "TcpulseAcceptQueueOverflow", "TcpulseAcceptQueueFull", "TcpulseSynFloodSuspected",
             "TcpulseSynQueueDropsWithoutSyncookies", "TcpulseTimeWaitPortExhaustion", "TcpulseTimeWaitBucketOverflow",
-            "TcpulseCloseWaitLeak", "TcpulseResetStorm", "TcpulseHandshakeLatencyHigh", "TcpulseEventsLost",
+            "TcpulseCloseWaitLeak", "TcpulseResetStorm", "TcpulseHandshakeLatencyHigh", "TcpulseConnectFailures",
+            "TcpulseConnectFailureRate", "TcpulseRetransmitRatioHigh", "TcpulseEventsLost",
             "TcpulseProbeUnavailable");
 
     @Test

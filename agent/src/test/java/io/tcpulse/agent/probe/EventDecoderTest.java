@@ -143,7 +143,7 @@ class EventDecoderTest {
         ByteBuffer b = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
         Result r = decode(b, 0, 40, 0);
         assertNull(r.event());
-        assertEquals("short record: 40 bytes, expected 144", r.problem());
+        assertEquals("short record: 40 bytes, expected 152", r.problem());
         // a record claiming full length but cut by the buffer's end
         assertNull(decode(b, 0, EVENT_SIZE, 0).event());
     }

@@ -23,7 +23,7 @@ class NativeContractTest {
                 "tcpulse_prog_stat")) {
             assertTrue(library.containsKey(s), s + " in " + library.keySet());
         }
-        assertEquals(144L, library.get("tcpulse_event"));
+        assertEquals(152L, library.get("tcpulse_event"));
         assertEquals(104L, library.get("tcpulse_event.comm"));
     }
 
