@@ -7,6 +7,7 @@ import { state, on, emit } from './state.js';
 import * as stateMachine from './views/stateMachine.js';
 import * as history from './views/history.js';
 import * as listeners from './views/listeners.js';
+import * as destinations from './views/destinations.js';
 import * as timewait from './views/timewait.js';
 import * as closewait from './views/closewait.js';
 import * as events from './views/events.js';
@@ -17,7 +18,7 @@ import { formatClock, formatInt } from './views/dom.js';
 
 const $ = (id) => document.getElementById(id);
 
-const VIEWS = ['overview', 'listeners', 'timewait', 'closewait', 'events', 'alerts', 'latency'];
+const VIEWS = ['overview', 'listeners', 'destinations', 'timewait', 'closewait', 'events', 'alerts', 'latency'];
 
 const netnsSelect = $('netns');
 const banner = $('banner');
@@ -42,6 +43,7 @@ function start() {
   history.mount({ statesBox: $('chart-states'), ratesBox: $('chart-transitions'), rangeSelect: $('range'),
     pause: $('charts-pause'), status: $('history-status') });
   listeners.mount({ table: $('listeners-table'), status: $('listeners-status'), detailBox: $('listener-detail') });
+  destinations.mount({ table: $('destinations-table'), status: $('destinations-status') });
   timewait.mount({ summaryBox: $('timewait-summary'), remoteTable: $('timewait-remote'),
     portsTable: $('timewait-ports'), status: $('timewait-status') });
   closewait.mount({ table: $('closewait-table'), totalEl: $('closewait-total'), status: $('closewait-status') });
@@ -56,6 +58,16 @@ function start() {
 
   on('states', renderTiles);
   connect();
+
+  // A page kept in the back/forward cache keeps its connections open: its stream would hold
+  // one of the six a browser gives a host, and a few such pages starve the page in front.
+  window.addEventListener('pagehide', () => {
+    if (stream) stream.close();
+    stream = null;
+  });
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) connect();
+  });
 }
 
 function selectNetns(netns) {

@@ -64,6 +64,57 @@ export function formatRate(r) {
   return `${(r / 1e6).toFixed(1)}M`;
 }
 
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+
+/** Bytes in binary units, three digits: 512 B, 1.50 KiB, 12.3 MiB, 512 GiB. */
+export function formatBytes(n) {
+  if (n === null || n === undefined || Number.isNaN(n)) return '–';
+  if (Math.abs(n) < 1024) return `${Math.round(n)} B`;
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (Math.abs(v) >= 1023.5 && i < BYTE_UNITS.length - 1); // 1023.6 KiB reads 1.00 MiB, not 1024 KiB
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${BYTE_UNITS[i]}`;
+}
+
+/** Seconds as milliseconds, three digits: 0.045 ms, 3.10 ms, 12.5 ms, 1,500 ms; '–' for none. */
+export function formatMs(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+  const ms = s * 1e3;
+  const digits = ms < 1 ? 3 : ms < 10 ? 2 : ms < 100 ? 1 : 0;
+  return `${ms.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ms`;
+}
+
+/** A ratio as a percentage: 0.05 -> 5.0%; '–' for none; tiny ones are not rounded to 0. */
+export function formatPercent(r) {
+  if (r === null || r === undefined || !Number.isFinite(r)) return '–';
+  const p = r * 100;
+  if (p > 0 && p < 0.01) return '<0.01%';
+  return `${p.toFixed(p > 0 && p < 0.1 ? 2 : 1)}%`;
+}
+
+/** The states in the kernel's order (TcpState.COUNTED), for "ESTABLISHED 12 · CLOSE_WAIT 3" lists. */
+const STATE_ORDER = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'];
+
+/**
+ * Sockets by state, compact: "ESTABLISHED 12 · CLOSE_WAIT 3"; the states in `always` are
+ * listed even at 0, the others only when there are some. '' when there is nothing to list.
+ */
+export function formatStates(states, always = []) {
+  const s = states ?? {};
+  const names = [...STATE_ORDER, ...Object.keys(s).filter((k) => !STATE_ORDER.includes(k)).sort()];
+  return names.filter((k) => always.includes(k) || (s[k] ?? 0) > 0)
+    .map((k) => `${k} ${formatInt(s[k] ?? 0)}`).join(' · ');
+}
+
+/** The sum of a "states" object's counts. */
+export function stateTotal(states) {
+  return Object.values(states ?? {}).reduce((a, n) => a + (Number(n) || 0), 0);
+}
+
 export function formatSeconds(s) {
   if (s === null || s === undefined) return '–';
   if (s < 1e-3) return `${(s * 1e6).toFixed(0)} µs`;

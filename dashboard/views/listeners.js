@@ -1,10 +1,12 @@
 // Listening sockets (GET /api/v1/listeners): accept-queue and SYN-queue fill, overflows,
-// drops, SYN-ACK retransmits, owner and verdict; sortable; a row opens the listener's
-// own charts (GET /api/v1/history/listener).
+// drops, SYN-ACK retransmits, the connections the port accepted (by state, how many, what
+// they carried: retransmits, bytes, RTT), owner and verdict; sortable; a row opens the
+// listener's own charts (GET /api/v1/history/listener).
 
 import { poll, query } from '../api.js';
 import { state, on, netnsParam } from '../state.js';
-import { el, bar, emptyRow, formatHolders, formatInt, formatOwner, formatRate, endpoint } from './dom.js';
+import { el, bar, emptyRow, endpoint, formatBytes, formatHolders, formatInt, formatMs, formatOwner, formatPercent,
+  formatRate, formatStates, stateTotal } from './dom.js';
 import { TimeChart } from './charts.js';
 
 const COLUMNS = [
@@ -18,6 +20,13 @@ const COLUMNS = [
   { key: 'resetsSent', title: 'RST sent', sort: (l) => l.resetsSent ?? 0, num: true },
   { key: 'owner', title: 'owner', sort: (l) => formatOwner(l.owner).toLowerCase() },
   { key: 'verdict', title: 'verdict', sort: (l) => VERDICT_ORDER[l.verdict] ?? 9 },
+  // what the connections the port accepted did
+  { key: 'accepted', title: 'accepted', sort: (l) => l.accepted ?? 0, num: true },
+  { key: 'connections', title: 'connections', sort: (l) => stateTotal(l.states), num: true },
+  { key: 'retransmits', title: 'retransmits', sort: (l) => l.retransmits ?? 0, num: true },
+  { key: 'bytesSent', title: 'sent', sort: (l) => l.bytesSent ?? 0, num: true },
+  { key: 'bytesReceived', title: 'received', sort: (l) => l.bytesReceived ?? 0, num: true },
+  { key: 'rtt', title: 'RTT p50 / p99', sort: (l) => rtt(l, 'p99') ?? -1, num: true },
 ];
 const VERDICT_ORDER = { 'syn-flood-suspected': 0, 'accept-queue-full': 1, ok: 2 };
 const VERDICT_TEXT = {
@@ -49,6 +58,14 @@ let poller;
 
 function fill(n, max) {
   return max > 0 ? n / max : n;
+}
+
+/** A percentile of the accepted connections' RTT in seconds, null when nothing was sampled. */
+function rtt(l, pct) {
+  const r = l.rtt;
+  if (!r || !(r.count > 0)) return null;
+  const v = r[pct];
+  return v === null || v === undefined || !Number.isFinite(v) ? null : v;
 }
 
 export function mount({ table, status, detailBox }) {
@@ -155,6 +172,16 @@ function row(l) {
     el('td', { dataset: { field: 'verdict' } },
       el('span', { class: `verdict ${l.verdict}`, title: VERDICT_SENTENCE[l.verdict] ?? '',
         text: VERDICT_TEXT[l.verdict] ?? String(l.verdict) })),
+    el('td', { class: 'num', dataset: { field: 'accepted' }, text: formatInt(l.accepted) }),
+    el('td', { class: 'num', dataset: { field: 'connections' },
+      text: l.states === undefined ? '–' : formatStates(l.states) || 'none' }),
+    el('td', { class: 'num', dataset: { field: 'retransmits' }, text: formatInt(l.retransmits),
+      title: l.retransmitRatio === null || l.retransmitRatio === undefined ? null
+        : `${formatPercent(l.retransmitRatio)} of the segments sent` }),
+    el('td', { class: 'num', dataset: { field: 'bytesSent' }, text: formatBytes(l.bytesSent) }),
+    el('td', { class: 'num', dataset: { field: 'bytesReceived' }, text: formatBytes(l.bytesReceived) }),
+    el('td', { class: 'num', dataset: { field: 'rtt' }, title: l.rtt?.count > 0 ? `${formatInt(l.rtt.count)} RTT samples` : null,
+      text: rtt(l, 'p50') === null ? '–' : `${formatMs(rtt(l, 'p50'))} / ${formatMs(rtt(l, 'p99'))}` }),
   );
   const open = () => select({ key, netns: l.netns, addr: l.addr, port: l.port, owner: l.owner, verdict: l.verdict });
   tr.addEventListener('click', open);

@@ -37,7 +37,7 @@ class DashboardAssetsTest {
             assertTrue(uplot.body().contains("export { uPlot as default }"));
             assertEquals(200, HistoryApiTest.get("/vendor/uplot/dist/uPlot.min.css").statusCode());
             assertEquals(200, HistoryApiTest.get("/vendor/uplot/LICENSE").statusCode());
-            for (String f : List.of("/api.js", "/state.js", "/views/stateMachine.js", "/views/listeners.js")) {
+            for (String f : List.of("/api.js", "/state.js", "/views/stateMachine.js", "/views/listeners.js", "/views/destinations.js")) {
                 assertEquals(200, HistoryApiTest.get(f).statusCode(), f);
             }
             // the npm manifest stays out of the jar

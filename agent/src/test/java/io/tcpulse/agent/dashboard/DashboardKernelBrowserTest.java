@@ -27,12 +27,15 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import static io.tcpulse.agent.dashboard.KernelFixture.*;
+import static io.tcpulse.agent.kernel.KernelTestSupport.peersOf;
+import static io.tcpulse.agent.kernel.KernelTestSupport.statesOf;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * The dashboard in headless Chromium against a real agent on the real kernel, with
  * traffic in a network namespace of the test's own: the page shows what the API says,
- * overflows reach the listener row, process names stay text, and the page survives
+ * overflows reach the listener row, the destinations view shows the connects the API
+ * counts for the test's own clients, process names stay text, and the page survives
  * the agent restarting. Each test saves screenshots under target/screenshots/.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -138,6 +141,42 @@ class DashboardKernelBrowserTest {
                 () -> "no history chart: " + browser.text("history-status"), "kernel-counts");
         assertTrue(browser.js("return location.search").toString().contains("netns=" + inode));
         browser.screenshot("kernel-state-counts");
+
+        // the destinations the test's clients connected to: the connects and live sockets the API counts
+        browser.click("a[data-testid='nav-destinations']");
+        Map<String, Long> connects = Map.of("127.0.0.1:8101", 30L, "127.0.0.1:8102", 10L, "127.0.0.1:8103", 5L);
+        browser.await(WAIT, () -> {
+            Map<String, JsonObject> api = peersOf(agent.port(), inode);
+            Map<String, Map<String, Object>> shown = pageDestinations();
+            for (var e : connects.entrySet()) {
+                JsonObject p = api.get(e.getKey());
+                Map<String, Object> row = shown.get(e.getKey());
+                if (p == null || row == null || p.getLong("connects") != (long) e.getValue()) return false;
+                if (!String.valueOf(p.getLong("connects")).equals(row.get("connects"))) return false;
+                long live = statesOf(p).values().stream().mapToLong(Long::longValue).sum();
+                if (!String.valueOf(live).equals(row.get("live"))) return false;
+            }
+            return true;
+        }, () -> "destinations: page " + pageDestinations() + ", API " + peersOf(agent.port(), inode) + ", expected connects "
+                + connects, "kernel-destinations");
+        // the 5 held connections are ESTABLISHED towards 8103
+        assertTrue(String.valueOf(pageDestinations().get("127.0.0.1:8103").get("states")).startsWith("ESTABLISHED 5 "),
+                pageDestinations().toString());
+        browser.screenshot("kernel-destinations");
+    }
+
+    /** The destination rows as shown, by remote: connects, live sockets, states, owners (text), read in one go. */
+    @SuppressWarnings("unchecked")
+    private Map<String, Map<String, Object>> pageDestinations() {
+        return (Map<String, Map<String, Object>>) browser.js("""
+                const out = {};
+                for (const r of document.querySelectorAll("tr[data-testid='destination-row']")) {
+                    const td = (f) => r.querySelector(`td[data-field='${f}']`);
+                    out[r.dataset.remote] = {connects: td('connects').textContent, live: td('live').querySelector('.total').textContent,
+                            states: td('live').querySelector('.states').textContent,
+                            owners: [...td('owners').querySelectorAll('.comm')].map(c => c.textContent)};
+                }
+                return out;""");
     }
 
     @Test
@@ -203,6 +242,18 @@ class DashboardKernelBrowserTest {
         }
         assertNoMarkup();
         browser.screenshot("kernel-xss-listeners");
+
+        // the destination it connected to names it as text too, with the connects the API counts
+        browser.get(url() + "?netns=" + inode + "#destinations");
+        browser.await(WAIT, () -> {
+            Map<String, Object> row = pageDestinations().get("127.0.0.1:8301");
+            JsonObject api = peersOf(agent.port(), inode).get("127.0.0.1:8301");
+            return row != null && api != null && api.getLong("connects") == 3
+                    && "3".equals(row.get("connects")) && row.get("owners").toString().contains(comm + " (");
+        }, () -> "destination 127.0.0.1:8301: page " + pageDestinations().get("127.0.0.1:8301") + ", API "
+                + peersOf(agent.port(), inode).get("127.0.0.1:8301"), "kernel-xss");
+        assertNoMarkup();
+        browser.screenshot("kernel-xss-destinations");
     }
 
     private void assertNoMarkup() {

@@ -12,6 +12,7 @@ import org.openqa.selenium.WebElement;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -149,6 +150,165 @@ class DashboardViewsBrowserTest {
     private List<String> ports() {
         return (List<String>) browser.js(
                 "return [...document.querySelectorAll(\"tr[data-testid='listener-row']\")].map(r => r.dataset.port);");
+    }
+
+    @Test
+    void listenersShowWhatTheirAcceptedConnectionsCarried() {
+        open("#listeners");
+        browser.await(WAIT, () -> browser.all("#listeners-table tr[data-testid='listener-row']").size() == 3,
+                () -> "listener rows: " + browser.all("#listeners-table tbody tr").size(), "views-listeners-carried");
+        assertEquals(Map.of("accepted", "1,234", "connections", "ESTABLISHED 12 · CLOSE_WAIT 3", "retransmits", "17",
+                        "bytesSent", "3.00 MiB", "bytesReceived", "1.50 KiB", "rtt", "0.250 ms / 4.20 ms"),
+                cells("tr[data-testid='listener-row'][data-port='8080']", LISTENER_CARRIED));
+        // no connection now and no RTT sampled
+        assertEquals(Map.of("accepted", "0", "connections", "none", "retransmits", "0",
+                        "bytesSent", "4.00 KiB", "bytesReceived", "2.00 KiB", "rtt", "–"),
+                cells("tr[data-testid='listener-row'][data-port='22']", LISTENER_CARRIED));
+        // an agent that does not report them yet
+        assertEquals(Map.of("accepted", "–", "connections", "–", "retransmits", "–",
+                        "bytesSent", "–", "bytesReceived", "–", "rtt", "–"),
+                cells("tr[data-testid='listener-row'][data-port='443']", LISTENER_CARRIED));
+
+        browser.click("th[data-key='bytesSent'] button");
+        assertEquals(List.of("8080", "22", "443"), ports());
+        browser.click("th[data-key='connections'] button");
+        assertEquals("8080", ports().get(0), "15 connections, the others none");
+        browser.click("th[data-key='connections'] button");
+        assertEquals("ascending", browser.driver.findElement(By.cssSelector("th[data-key='connections']")).getAttribute("aria-sort"));
+        assertEquals("8080", ports().get(2));
+        assertNoInjection("views-listeners-carried");
+        browser.screenshot("views-listeners-carried");
+    }
+
+    private static final List<String> LISTENER_CARRIED =
+            List.of("accepted", "connections", "retransmits", "bytesSent", "bytesReceived", "rtt");
+
+    /** The text of a row's cells (td[data-field]), read in one go: rows are rendered anew on every update. */
+    @SuppressWarnings("unchecked")
+    private Map<String, String> cells(String rowCss, List<String> fields) {
+        return (Map<String, String>) browser.js("""
+                const r = document.querySelector(arguments[0]);
+                return Object.fromEntries(arguments[1].map(f => [f, r.querySelector(`td[data-field='${f}']`).textContent]));""",
+                rowCss, fields);
+    }
+
+    /** The destination rows' remotes in the order shown. */
+    @SuppressWarnings("unchecked")
+    private List<String> remotes() {
+        return (List<String>) browser.js(
+                "return [...document.querySelectorAll(\"tr[data-testid='destination-row']\")].map(r => r.dataset.remote);");
+    }
+
+    /** One destination row's figures, each part of a cell by its own element, read in one go. */
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> destination(String remote) {
+        return (Map<String, Object>) browser.js("""
+                const r = [...document.querySelectorAll("tr[data-testid='destination-row']")].find(t => t.dataset.remote === arguments[0]);
+                const td = (f) => r.querySelector(`td[data-field='${f}']`);
+                const part = (f, css) => td(f).querySelector(css).textContent;
+                return {netns: td('netns').textContent, live: part('live', '.total'), states: part('live', '.states'),
+                        connects: td('connects').textContent, failed: part('failed', '.total'),
+                        reasons: part('failed', '.reasons'),
+                        reasonElements: Object.fromEntries([...td('failed').querySelectorAll('[data-reason]')]
+                                .map(e => [e.dataset.reason, e.textContent])),
+                        failureRatio: td('failureRatio').textContent, retransmits: part('retransmits', '.total'),
+                        retransmitRatio: part('retransmits', '.ratio'),
+                        bytesSent: td('bytesSent').textContent, bytesReceived: td('bytesReceived').textContent,
+                        rtt: [td('rttP50').textContent, td('rttP90').textContent, td('rttP99').textContent],
+                        owners: [...td('owners').querySelectorAll('.owner')].map(o => [o.querySelector('.comm').textContent,
+                                o.querySelector('.unit') ? o.querySelector('.unit').textContent : '']),
+                        ownersText: td('owners').textContent};""", remote);
+    }
+
+    @Test
+    void destinationsShowFailuresBytesRttAndOwnersAndSort() {
+        open("#destinations");
+        browser.await(WAIT, () -> remotes().size() == 3,
+                () -> "destination rows: " + browser.all("#destinations-table tbody tr").size() + ", note '"
+                        + browser.text("destinations-status") + "'", "views-destinations");
+        // the agent's order (most active first) until a header is clicked
+        assertEquals(List.of("10.0.0.7:5432", "[2001:db8::1]:443", "192.0.2.9:80"), remotes());
+        assertEquals("none", browser.driver.findElement(By.cssSelector("#destinations-table th[data-key='failed']"))
+                .getAttribute("aria-sort"));
+
+        Map<String, Object> db = destination("10.0.0.7:5432");
+        assertEquals(String.valueOf(FakeAgent.NS), db.get("netns"));
+        assertEquals("44", db.get("live"));
+        assertEquals("ESTABLISHED 12 · SYN_SENT 2 · TIME_WAIT 30", db.get("states"));
+        assertEquals("200", db.get("connects"));
+        assertEquals("10", db.get("failed"));
+        assertEquals("refused 7 · timeout 3", db.get("reasons"));
+        assertEquals(Map.of("refused", "refused 7", "timeout", "timeout 3"), db.get("reasonElements"));
+        assertEquals("5.0%", db.get("failureRatio"));
+        assertEquals("42", db.get("retransmits"));
+        assertEquals("0.5% of segments", db.get("retransmitRatio"));
+        assertEquals("1.50 MiB", db.get("bytesSent"));
+        assertEquals("5.00 GiB", db.get("bytesReceived"));
+        assertEquals(List.of("0.512 ms", "3.10 ms", "12.5 ms"), db.get("rtt"));
+        assertEquals(List.of(List.of("<img src=x oner (4242)", "evil-" + FakeAgent.HOSTILE + ".service"),
+                List.of("psql (4243)", "app.service")), db.get("owners"));
+
+        Map<String, Object> v6 = destination("[2001:db8::1]:443");
+        assertEquals("3", v6.get("live"));
+        assertEquals("ESTABLISHED 3 · SYN_SENT 0", v6.get("states"), "ESTABLISHED and SYN_SENT are always shown");
+        assertEquals("0", v6.get("failed"));
+        assertEquals("", v6.get("reasons"));
+        assertEquals("0.0%", v6.get("failureRatio"));
+        assertEquals("2.00 KiB", v6.get("bytesSent"));
+        assertEquals("900 B", v6.get("bytesReceived"));
+        assertEquals(List.of("–", "–", "–"), v6.get("rtt"), "no RTT sampled (count 0)");
+        assertEquals(List.of(List.of("curl (9)", "")), v6.get("owners"));
+
+        Map<String, Object> dark = destination("192.0.2.9:80");
+        assertEquals("ESTABLISHED 0 · SYN_SENT 1", dark.get("states"));
+        assertEquals("timeout 4", dark.get("reasons"));
+        assertEquals("80.0%", dark.get("failureRatio"));
+        assertEquals("0 B", dark.get("bytesSent"));
+        assertEquals(List.of("–", "–", "–"), dark.get("rtt"), "no rtt in the answer");
+        assertEquals(List.of(), dark.get("owners"));
+        assertEquals("–", dark.get("ownersText"));
+
+        // failure ratio: largest first, then reversed
+        browser.click("#destinations-table th[data-key='failureRatio'] button");
+        assertEquals(List.of("192.0.2.9:80", "10.0.0.7:5432", "[2001:db8::1]:443"), remotes());
+        assertEquals("descending", browser.driver.findElement(By.cssSelector("#destinations-table th[data-key='failureRatio']"))
+                .getAttribute("aria-sort"));
+        browser.click("#destinations-table th[data-key='failureRatio'] button");
+        assertEquals(List.of("[2001:db8::1]:443", "10.0.0.7:5432", "192.0.2.9:80"), remotes());
+        assertEquals("ascending", browser.driver.findElement(By.cssSelector("#destinations-table th[data-key='failureRatio']"))
+                .getAttribute("aria-sort"));
+        // remote: by address as a number (10.x before 192.x), IPv6 after IPv4
+        browser.click("#destinations-table th[data-key='remote'] button");
+        assertEquals(List.of("10.0.0.7:5432", "192.0.2.9:80", "[2001:db8::1]:443"), remotes());
+        // RTT p99, largest first: the one sampled, then the others in the agent's order
+        browser.click("#destinations-table th[data-key='rttP99'] button");
+        assertEquals(List.of("10.0.0.7:5432", "[2001:db8::1]:443", "192.0.2.9:80"), remotes());
+        // bytes received, smallest first after a second click; the order holds when the next poll renders the rows anew
+        browser.click("#destinations-table th[data-key='bytesReceived'] button");
+        browser.click("#destinations-table th[data-key='bytesReceived'] button");
+        assertEquals(List.of("192.0.2.9:80", "[2001:db8::1]:443", "10.0.0.7:5432"), remotes());
+        browser.js("document.querySelector(\"tr[data-testid='destination-row']\").dataset.seen = '1';");
+        browser.await(WAIT, () -> browser.all("tr[data-testid='destination-row'][data-seen]").isEmpty(),
+                () -> "the rows were not rendered again", "views-destinations");
+        assertEquals(List.of("192.0.2.9:80", "[2001:db8::1]:443", "10.0.0.7:5432"), remotes());
+
+        assertNoInjection("views-destinations");
+        browser.screenshot("views-destinations");
+    }
+
+    @Test
+    void destinationsFollowTheNamespaceAndSayWhenThereAreNone() {
+        open("?netns=4026531840#destinations");
+        browser.await(WAIT, () -> "no destinations: nothing in this view connected anywhere since the agent started".equals(
+                        browser.js("const e = document.querySelector('#destinations-table tbody tr.empty'); return e ? e.textContent : null")),
+                () -> "no empty-state row: " + browser.byId("destinations-table").getText(), "views-destinations-empty");
+        assertEquals(List.of(), remotes());
+        browser.screenshot("views-destinations-empty");
+        // the namespace that has them, picked in the header
+        new org.openqa.selenium.support.ui.Select(browser.byId("netns")).selectByValue(String.valueOf(FakeAgent.NS));
+        browser.await(WAIT, () -> remotes().size() == 3, () -> "rows after picking net:[" + FakeAgent.NS + "]: " + remotes(),
+                "views-destinations-empty");
+        assertTrue(browser.js("return location.search").toString().contains("netns=" + FakeAgent.NS));
     }
 
     @Test
@@ -299,6 +459,24 @@ class DashboardViewsBrowserTest {
             agent.outage = null;
             agent.probeErrors = new JsonArray();
         }
+    }
+
+    /**
+     * A page left for another keeps no stream open, even where the browser keeps it in its
+     * back/forward cache: a browser gives a host six connections, and pages holding theirs
+     * made the next page wait a minute for one. Coming back, it is live again.
+     */
+    @Test
+    void aPageLeftBehindClosesItsStream() {
+        open("#overview");
+        browser.await(WAIT, () -> agent.openStreams.get() >= 1, () -> "no stream open on the server", "views-pagehide");
+        browser.get("about:blank");
+        browser.await(WAIT, () -> agent.openStreams.get() == 0,
+                () -> agent.openStreams.get() + " streams still open after leaving the page", "views-pagehide");
+        browser.raw().navigate().back();
+        browser.await(WAIT, () -> "open".equals(browser.js("return document.getElementById('conn').dataset.state"))
+                        && agent.openStreams.get() == 1,
+                () -> "back on the page: " + browser.text("conn") + ", streams open " + agent.openStreams.get(), "views-pagehide");
     }
 
     @Test

@@ -33,6 +33,8 @@ final class FakeAgent implements AutoCloseable {
     /* the probe loop's step failures and the outage, as /api/v1/health has them */
     volatile JsonArray probeErrors = new JsonArray();
     volatile JsonObject outage = null;
+    /** Event streams the server holds open now. */
+    final java.util.concurrent.atomic.AtomicInteger openStreams = new java.util.concurrent.atomic.AtomicInteger();
 
     FakeAgent() throws Exception {
         Router r = Router.router(vertx);
@@ -45,6 +47,7 @@ final class FakeAgent implements AutoCloseable {
         r.get("/api/v1/history").handler(ctx -> ctx.json(history(Integer.parseInt(param(ctx, "seconds", "900")))));
         r.get("/api/v1/history/listener").handler(ctx -> ctx.json(listenerHistory()));
         r.get("/api/v1/listeners").handler(ctx -> ctx.json(listeners()));
+        r.get("/api/v1/peers").handler(ctx -> ctx.json(peers(ctx.request().getParam("netns"))));
         r.get("/api/v1/timewait").handler(ctx -> ctx.json(timewait()));
         r.get("/api/v1/closewait").handler(ctx -> ctx.json(closewait()));
         r.get("/api/v1/alerts").handler(ctx -> ctx.json(alerts()));
@@ -68,6 +71,7 @@ final class FakeAgent implements AutoCloseable {
         HttpServerResponse res = ctx.response().setChunked(true)
                 .putHeader("Content-Type", "text/event-stream; charset=utf-8").putHeader("Cache-Control", "no-cache");
         res.write("retry: 1000\n\n");
+        openStreams.incrementAndGet();
         long[] seq = {0};
         Runnable tick = () -> {
             res.write("event: states\ndata: " + states().encode() + "\n\n");
@@ -75,7 +79,10 @@ final class FakeAgent implements AutoCloseable {
         };
         tick.run();
         long timer = vertx.setPeriodic(500, id -> tick.run());
-        res.closeHandler(v -> vertx.cancelTimer(timer));
+        res.closeHandler(v -> {
+            vertx.cancelTimer(timer);
+            openStreams.decrementAndGet();
+        });
     }
 
     JsonObject states() {
@@ -163,11 +170,66 @@ final class FakeAgent implements AutoCloseable {
                 .put("verdict", verdict);
     }
 
+    /** The connections a listener's port accepted: by state, how many, what they carried. */
+    static JsonObject accepted(JsonObject listener, JsonObject states, long accepted, long retransmits,
+                               long bytesSent, long bytesReceived, JsonObject rtt) {
+        return listener.put("states", states).put("accepted", accepted).put("retransmits", retransmits)
+                .put("bytesSent", bytesSent).put("bytesReceived", bytesReceived).put("rtt", rtt);
+    }
+
+    static JsonObject rtt(long count, Double p50, Double p90, Double p99) {
+        return new JsonObject().put("count", count).put("p50", p50).put("p90", p90).put("p99", p99);
+    }
+
     static JsonObject listeners() {
         return new JsonObject().put("listeners", new JsonArray()
-                .add(listener("0.0.0.0", 8080, 5, 4, 46, HOSTILE.substring(0, 15), "evil-" + HOSTILE + ".service", "accept-queue-full"))
-                .add(listener("127.0.0.1", 22, 0, 128, 0, "sshd", "ssh.service", "ok"))
+                .add(accepted(listener("0.0.0.0", 8080, 5, 4, 46, HOSTILE.substring(0, 15), "evil-" + HOSTILE + ".service", "accept-queue-full"),
+                        new JsonObject().put("ESTABLISHED", 12).put("CLOSE_WAIT", 3), 1234, 17, 3L << 20, 1536,
+                        rtt(40, 0.00025, 0.001, 0.0042)))
+                .add(accepted(listener("127.0.0.1", 22, 0, 128, 0, "sshd", "ssh.service", "ok"),
+                        new JsonObject(), 0, 0, 4096, 2048, rtt(0, null, null, null)))
+                // an older agent's answer: no figures about the accepted connections
                 .add(listener("::", 443, 1, 511, 3, "nginx", "nginx.service", "ok")));
+    }
+
+    static JsonObject failed(long refused, long timeout, long unreachable, long reset, long other) {
+        return new JsonObject().put("refused", refused).put("timeout", timeout).put("unreachable", unreachable)
+                .put("reset", reset).put("other", other);
+    }
+
+    static JsonObject owner(int pid, String comm, String unit) {
+        return new JsonObject().put("pid", pid).put("comm", comm).put("unit", unit);
+    }
+
+    /**
+     * GET /api/v1/peers: three destinations of namespace NS in the agent's order (most active
+     * first), a hostile process name and unit among the owners; none in another namespace.
+     */
+    static JsonObject peers(String netns) {
+        JsonArray peers = new JsonArray()
+                .add(new JsonObject().put("netns", NS).put("remote", "10.0.0.7:5432")
+                        .put("states", new JsonObject().put("ESTABLISHED", 12).put("SYN_SENT", 2).put("TIME_WAIT", 30))
+                        .put("connects", 200).put("established", 180).put("failed", failed(7, 3, 0, 0, 0))
+                        .put("retransmits", 42).put("segmentsSent", 8400).put("retransmitRatio", 0.005)
+                        .put("bytesSent", 1_572_864L).put("bytesReceived", 5L << 30)
+                        .put("rtt", rtt(212, 0.000512, 0.0031, 0.0125))
+                        .put("owners", new JsonArray().add(owner(4242, HOSTILE.substring(0, 15), "evil-" + HOSTILE + ".service"))
+                                .add(owner(4243, "psql", "app.service"))))
+                .add(new JsonObject().put("netns", NS).put("remote", "[2001:db8::1]:443")
+                        .put("states", new JsonObject().put("ESTABLISHED", 3))
+                        .put("connects", 40).put("established", 40).put("failed", failed(0, 0, 0, 0, 0))
+                        .put("retransmits", 0).put("bytesSent", 2048).put("bytesReceived", 900)
+                        .put("rtt", rtt(0, null, null, null))
+                        .put("owners", new JsonArray().add(owner(9, "curl", ""))))
+                // nothing sampled and no owner known: rtt absent, owners empty
+                .add(new JsonObject().put("netns", NS).put("remote", "192.0.2.9:80")
+                        .put("states", new JsonObject().put("SYN_SENT", 1))
+                        .put("connects", 5).put("established", 0).put("failed", failed(0, 4, 0, 0, 0))
+                        .put("retransmits", 9).put("bytesSent", 0).put("bytesReceived", 0)
+                        .put("owners", new JsonArray()));
+        if (netns != null && !netns.isBlank() && !netns.equals(String.valueOf(NS))) peers = new JsonArray();
+        return new JsonObject().put("total", peers.size()).put("peers", peers)
+                .put("page", new JsonObject().put("offset", 0).put("limit", 200).put("total", peers.size()).put("returned", peers.size()));
     }
 
     static JsonObject timewait() {
