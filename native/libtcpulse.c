@@ -194,7 +194,7 @@ static const struct {
 	L_FIELD(tcpulse_event, kind), L_FIELD(tcpulse_event, oldstate), L_FIELD(tcpulse_event, newstate),
 	L_FIELD(tcpulse_event, flags), L_FIELD(tcpulse_event, saddr), L_FIELD(tcpulse_event, daddr),
 	L_FIELD(tcpulse_event, comm), L_FIELD(tcpulse_event, bytes_sent), L_FIELD(tcpulse_event, bytes_received),
-	L_FIELD(tcpulse_event, retransmits), L_FIELD(tcpulse_event, srtt_us), L_FIELD(tcpulse_event, segs_out),
+	L_FIELD(tcpulse_event, retransmits), L_FIELD(tcpulse_event, srtt_us), L_FIELD(tcpulse_event, segs_out), L_FIELD(tcpulse_event, netns_cookie_lo),
 	L_VALUE(TCPULSE_EV_STATE), L_VALUE(TCPULSE_EV_RESET_SENT), L_VALUE(TCPULSE_EV_RESET_RECV),
 	L_VALUE(TCPULSE_EV_SYNACK_RETRANS), L_VALUE(TCPULSE_EV_LISTEN_OVERFLOW),
 	L_VALUE(TCPULSE_F_OWNER_KNOWN), L_VALUE(TCPULSE_F_TIMEWAIT), L_VALUE(TCPULSE_F_TW_FIN_WAIT2),

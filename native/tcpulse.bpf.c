@@ -165,6 +165,7 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 	e->age_ns = age_ns;
 	e->cgroup_id = sock_cgroup_id(sk);
 	e->netns = netns;
+	e->netns_cookie_lo = (__u32)cookie;
 	if (oldstate == S_SYN_RECV && newstate == S_ESTABLISHED) {
 		/* the child's first RTT sample is its SYN-ACK's: the server side of the handshake */
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
@@ -258,6 +259,7 @@ static __always_inline void emit_sock_event(const struct sock_common *skc, struc
 	if (skc) {
 		e->sock_id = sock_common_id(skc);
 		e->netns = netns_of(skc);
+		e->netns_cookie_lo = (__u32)netns_cookie_of(skc);
 		e->oldstate = e->newstate = skc->skc_state;
 		read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	}
@@ -341,6 +343,7 @@ static __always_inline void reset_for_segment(const struct sk_buff *skb, bool an
 	struct net *net = dev ? dev->nd_net.net : NULL;
 	struct tcphdr th = {};
 	struct tcpulse_event *e;
+	__u64 cookie;
 	__u32 netns = 0;
 	__u8 ver = 0;
 	void *rb;
@@ -359,13 +362,14 @@ static __always_inline void reset_for_segment(const struct sk_buff *skb, bool an
 		return;
 	if (net)
 		netns = net->ns.inum;
+	cookie = net_cookie_of(net);
 	{
 		struct tcpulse_port_key key = {
 			.netns = netns, .port = reset_port(net, NULL, bpf_ntohs(th.dest)),
 			.what = TCPULSE_PC_RESET_SENT,
 		};
 
-		key.netns_cookie = net_cookie_of(net);
+		key.netns_cookie = cookie;
 		bump(&port_counters, &key, TCPULSE_STAT_MAP_FULL_PORT_COUNTERS);
 	}
 
@@ -374,6 +378,7 @@ static __always_inline void reset_for_segment(const struct sk_buff *skb, bool an
 	if (!e)
 		return;
 	e->netns = netns;
+	e->netns_cookie_lo = (__u32)cookie;
 	e->sport = bpf_ntohs(th.dest);
 	e->dport = bpf_ntohs(th.source);
 	if ((ver >> 4) == 6) {

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define TCPULSE_ABI_VERSION 7
+#define TCPULSE_ABI_VERSION 8
 
 /* event kinds (tcpulse_event.kind) */
 enum tcpulse_event_kind {
@@ -61,7 +61,7 @@ struct tcpulse_event {
 	__u32 retransmits;    /* segments retransmitted (total_retrans: what TcpRetransSegs counts) */
 	__u32 srtt_us;        /* smoothed RTT; 0 = no sample */
 	__u32 segs_out;       /* segments sent, retransmits included (TcpOutSegs leaves retransmits out) */
-	__u32 __pad2;
+	__u32 netns_cookie_lo; /* the namespace's cookie, low 32 bits: tells a namespace from an older one that had its inode; 0 = unknown */
 };
 _Static_assert(sizeof(struct tcpulse_event) == 152, "tcpulse_event layout");
 

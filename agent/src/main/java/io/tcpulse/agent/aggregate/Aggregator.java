@@ -63,6 +63,9 @@ public final class Aggregator implements SnapshotSource {
     private final RecentEvents recent;
     /* per-namespace state outlives its namespace by a grace period, then goes (issue 11) */
     private final NetnsEviction eviction;
+    private final NetnsGenerations generations = new NetnsGenerations();
+    /* namespaces whose inode a new namespace took, and late events of such replaced ones (dropped) */
+    private long netnsReplaced, staleNetnsEvents;
 
     /* health */
     private boolean probeAvailable;
@@ -151,26 +154,39 @@ public final class Aggregator implements SnapshotSource {
     public void onEvents(ByteBuffer batch, int count, long monoToWallNs) {
         Latency cachedLatency = null;
         long cachedNetns = -1;
+        int cachedCookie = 0;
         for (int i = 0; i < count; i++) {
             int at = i * EventDecoder.EVENT_SIZE;
             consumed++;
             int kind = EventDecoder.kind(batch, at);
-            if (kind == EventDecoder.KIND_RESET_SENT || kind == EventDecoder.KIND_RESET_RECV) {
-                eviction.touch(EventDecoder.netns(batch, at));
+            boolean reset = kind == EventDecoder.KIND_RESET_SENT || kind == EventDecoder.KIND_RESET_RECV;
+            if (!reset && kind != EventDecoder.KIND_STATE) continue;
+            long netns = EventDecoder.netns(batch, at);
+            int cookie = EventDecoder.netnsCookieLo(batch, at);
+            if (netns != cachedNetns || cookie != cachedCookie) {
+                NetnsGenerations.Verdict v = generations.check(netns, cookie);
+                if (v == NetnsGenerations.Verdict.STALE) {
+                    staleNetnsEvents++;
+                    cachedNetns = -1;
+                    continue;
+                }
+                if (v == NetnsGenerations.Verdict.REPLACED) {
+                    forgetEventState(netns);
+                    netnsReplaced++;
+                }
+                cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
+                eviction.touch(netns);
+                cachedNetns = netns;
+                cachedCookie = cookie;
+            }
+            if (reset) {
                 resetPeers.add(batch, at);
                 continue;
             }
-            if (kind != EventDecoder.KIND_STATE) continue;
             int from = EventDecoder.oldState(batch, at), to = EventDecoder.newState(batch, at);
             if (TcpState.ofKernel(from) == null || TcpState.ofKernel(to) == null) {
                 decodeErrors++;
                 continue;
-            }
-            long netns = EventDecoder.netns(batch, at);
-            if (netns != cachedNetns) {
-                cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
-                eviction.touch(netns);
-                cachedNetns = netns;
             }
             int ratio = EventDecoder.sampleRatio(batch, at);
             samplingRatio = ratio;
@@ -237,6 +253,14 @@ public final class Aggregator implements SnapshotSource {
         programs = new Health.Programs(runStats, costs, Math.max(programs.stateChangesLost(), lost));
     }
 
+    /** What events built up for a namespace: it is gone, or a new one took its inode. */
+    private void forgetEventState(long netns) {
+        latency.remove(netns);
+        resetPeers.evict(netns);
+        peerTable.evict(netns);
+        listenerChildren.evict(netns);
+    }
+
     /** Whether the last walk found sockets that change with neither an event nor a counter: request sockets, a queue to drain. */
     public boolean lastWalkMovesSilently() {
         return movesSilently;
@@ -298,10 +322,8 @@ public final class Aggregator implements SnapshotSource {
         java.util.Set<Long> alive = new java.util.HashSet<>(info.keySet());
         alive.addAll(walk.stateCounts.keySet());
         for (Long gone : eviction.walked(alive)) {
-            latency.remove(gone);
-            resetPeers.evict(gone);
-            peerTable.evict(gone);
-            listenerChildren.evict(gone);
+            forgetEventState(gone);
+            generations.forget(gone);
         }
         resetPeers.decay();
         peerTable.decay();

@@ -25,7 +25,7 @@ public final class EventDecoder {
             EV_FAMILY = 56, EV_SPORT = 58, EV_DPORT = 60, EV_KIND = 62, EV_OLDSTATE = 63,
             EV_NEWSTATE = 64, EV_FLAGS = 65, EV_SADDR = 72, EV_DADDR = 88, EV_COMM = 104,
             EV_BYTES_SENT = 120, EV_BYTES_RECEIVED = 128, EV_RETRANSMITS = 136, EV_SRTT_US = 140,
-            EV_SEGS_OUT = 144;
+            EV_SEGS_OUT = 144, EV_NETNS_COOKIE_LO = 148;
 
     /* struct tcpulse_sock */
     public static final int SOCK_SIZE = 160;
@@ -46,7 +46,7 @@ public final class EventDecoder {
     /* struct tcpulse_prog_stat */
     public static final int PROG_STAT_SIZE = 64;
     public static final int PS_NAME = 0, PS_RUNS = 32, PS_RUN_NS = 40, PS_RECURSION_MISSES = 48, PS_FEATURE = 56;
-    public static final int ABI_VERSION = 7;
+    public static final int ABI_VERSION = 8;
 
     static final int AF_INET = 2, AF_INET6 = 10;
     public static final int SK_TIMEWAIT = 0x01, SK_REQUEST = 0x02;
@@ -77,6 +77,8 @@ public final class EventDecoder {
     public static long retransmits(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_RETRANSMITS)); }
     public static long srttUs(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_SRTT_US)); }
     public static long segmentsSent(ByteBuffer b, int at) { return Integer.toUnsignedLong(b.getInt(at + EV_SEGS_OUT)); }
+    /** The low 32 bits of the namespace's cookie (0: unknown): which namespace of those that had the inode. */
+    public static int netnsCookieLo(ByteBuffer b, int at) { return b.getInt(at + EV_NETNS_COOKIE_LO); }
 
     public static int family(ByteBuffer b, int at) { return b.getShort(at + EV_FAMILY) & 0xffff; }
 

@@ -27,7 +27,8 @@ final class NativeContract {
                 "aux", EV_AUX, "family", EV_FAMILY, "sport", EV_SPORT, "dport", EV_DPORT, "kind", EV_KIND,
                 "oldstate", EV_OLDSTATE, "newstate", EV_NEWSTATE, "flags", EV_FLAGS, "saddr", EV_SADDR, "daddr", EV_DADDR,
                 "comm", EV_COMM, "bytes_sent", EV_BYTES_SENT, "bytes_received", EV_BYTES_RECEIVED,
-                "retransmits", EV_RETRANSMITS, "srtt_us", EV_SRTT_US, "segs_out", EV_SEGS_OUT);
+                "retransmits", EV_RETRANSMITS, "srtt_us", EV_SRTT_US, "segs_out", EV_SEGS_OUT,
+                "netns_cookie_lo", EV_NETNS_COOKIE_LO);
         put(m, "TCPULSE_EV_STATE", KIND_STATE);
         put(m, "TCPULSE_EV_RESET_SENT", KIND_RESET_SENT);
         put(m, "TCPULSE_EV_RESET_RECV", KIND_RESET_RECV);

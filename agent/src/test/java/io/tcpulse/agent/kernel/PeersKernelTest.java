@@ -5,6 +5,8 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -65,6 +67,11 @@ class PeersKernelTest {
         String dev = ns.exec("ip", "-o", "route", "get", "10.99.0.5").replaceAll("(?s).* dev (\\S+).*", "$1").strip();
         ns.exec("ip", "neigh", "replace", "10.99.0.5", "lladdr", "02:00:00:00:00:99", "dev", dev, "nud", "permanent");
         assertEquals(ETIMEDOUT + " 3", connect(ns, "10.99.0.5", 80, 3));
+        // the same over IPv6 (no duplicate address detection: the address is usable at once)
+        ns.exec("ip", "-6", "addr", "add", "fd98::1/64", "dev", dev, "nodad");
+        ns.exec("ip", "-6", "route", "add", "fd99::/64", "dev", dev);
+        ns.exec("ip", "-6", "neigh", "replace", "fd99::5", "lladdr", "02:00:00:00:00:99", "dev", dev, "nud", "permanent");
+        assertEquals(ETIMEDOUT + " 2", connect(ns, "fd99::5", 443, 2));
         // live: 10 connections held open, and 5 made and closed
         ns.serve("--port", "8501", "--hold");
         Process held = ns.spawn(stormTool(), "connect", "--port", "8501", "--count", "10", "--close", "none");
@@ -76,13 +83,16 @@ class PeersKernelTest {
                 Map<String, JsonObject> p = peers(inode);
                 return p.containsKey("127.0.0.1:8502") && p.containsKey("[::1]:8503") && p.containsKey("10.99.0.5:80")
                         && p.containsKey("127.0.0.1:8501") && p.get("127.0.0.1:8501").getLong("connects") == 15
-                        && p.get("10.99.0.5:80").getJsonObject("failed").getLong("timeout") == 3;
+                        && p.get("10.99.0.5:80").getJsonObject("failed").getLong("timeout") == 3
+                        && p.containsKey("[fd99::5]:443") && p.get("[fd99::5]:443").getJsonObject("failed").getLong("timeout") == 2;
             }, () -> "peers " + peers(inode));
             Map<String, JsonObject> p = peers(inode);
             assertEquals(failed(7, 0), failedOf(p.get("127.0.0.1:8502")));
             assertEquals(7, p.get("127.0.0.1:8502").getLong("connects"));
             assertEquals(failed(4, 0), failedOf(p.get("[::1]:8503")), "IPv6 in brackets before its port");
             assertEquals(failed(0, 3), failedOf(p.get("10.99.0.5:80")));
+        assertEquals(failed(0, 2), failedOf(p.get("[fd99::5]:443")));
+        assertEquals(2, p.get("[fd99::5]:443").getLong("connects"));
             JsonObject live = p.get("127.0.0.1:8501");
             assertEquals(failed(0, 0), failedOf(live));
             assertEquals(15, live.getLong("established"));
@@ -97,8 +107,50 @@ class PeersKernelTest {
                     + "\",remote=\"127.0.0.1:8502\",reason=\"refused\"} 7\n"), "refusals in /metrics");
             assertTrue(metrics.contains("tcpulse_peer_connect_failures_total{netns=\"" + inode
                     + "\",remote=\"10.99.0.5:80\",reason=\"timeout\"} 3\n"), "timeouts in /metrics");
+            assertTrue(metrics.contains("tcpulse_peer_connect_failures_total{netns=\"" + inode
+                    + "\",remote=\"[fd99::5]:443\",reason=\"timeout\"} 2\n"), "IPv6 timeouts in /metrics, the address in brackets");
         } finally {
             held.destroy();
+        }
+    }
+
+    /**
+     * The kernel gives a freed namespace inode to the next namespace: what the agent built
+     * from a dead namespace's events must not pass to its successor (containers churn).
+     */
+    @Test
+    void aNamespaceThatTakesADeadOnesInodeStartsWithNothingOfIt() throws Exception {
+        Netns first = Netns.create();
+        long inode;
+        try {
+            inode = first.inode();
+            assertEquals(ECONNREFUSED + " 3", connect(first, "127.0.0.1", 8504, 3));
+            await(Duration.ofSeconds(10), () -> peers(inode).containsKey("127.0.0.1:8504"), () -> "peers " + peers(inode));
+        } finally {
+            first.close();
+        }
+        // the inode is free once the kernel's cleanup ran: namespaces made meanwhile get others
+        Netns second = null;
+        List<Netns> others = new ArrayList<>();
+        try {
+            for (int i = 0; i < 100 && second == null; i++) {
+                Netns ns = Netns.create();
+                if (ns.inode() == inode) second = ns;
+                else others.add(ns);
+                for (Netns o : others) o.close();
+                others.clear();
+                if (second == null) Thread.sleep(50);
+            }
+            assertNotNull(second, "no new namespace got inode " + inode + " back in 100 tries");
+            Netns successor = second;
+            assertEquals(ECONNREFUSED + " 1", connect(successor, "127.0.0.1", 8505, 1));
+            await(Duration.ofSeconds(10), () -> peers(inode).containsKey("127.0.0.1:8505"), () -> "peers " + peers(inode));
+            assertEquals(List.of("127.0.0.1:8505"), List.copyOf(peers(inode).keySet()),
+                    "the dead namespace's destination is not the new one's");
+            assertEquals(failed(1, 0), failedOf(peers(inode).get("127.0.0.1:8505")));
+        } finally {
+            for (Netns o : others) o.close();
+            if (second != null) second.close();
         }
     }
 
