@@ -125,21 +125,27 @@ class CarriedKernelTest {
         // every 5th segment towards the server is lost: data, SYNs and the ACKs of the server's FIN
         ns.exec("nft", "add table inet loss");
         ns.exec("nft", "add chain inet loss out { type filter hook output priority 0 ; }");
-        ns.exec("nft", "add rule inet loss out tcp dport 8603 numgen inc mod 5 == 0 drop");
+        ns.exec("nft", "add rule inet loss out tcp dport { 8603, 8604 } numgen inc mod 5 == 0 drop");
         exchange(ns, "4", "127.0.0.1", 8603, 4, 1_000_000, 300_000);
+        exchange(ns, "6", "::1", 8604, 3, 700_000, 100_000);
 
-        // all four ended (their bytes are in) and every retransmitted segment placed
+        // all ended (their bytes are in) and every retransmitted segment placed, over IPv4 and IPv6
         await(Duration.ofSeconds(20), () -> {
             long segs = retransSegs(ns);
-            JsonObject p = peers(inode).get("127.0.0.1:8603");
-            return p != null && p.getLong("bytesSent") == 4_000_000 && segs > 0 && segs == placed(inode);
-        }, () -> "TcpRetransSegs " + retransSegs(ns) + ", placed " + placed(inode) + ": peer " + peers(inode).get("127.0.0.1:8603")
-                + ", listener " + listener(inode, 8603));
-        JsonObject peer = peers(inode).get("127.0.0.1:8603");
-        assertTrue(peer.getLong("retransmits") > 0, "the client side retransmitted: " + peer.encode());
+            JsonObject p4 = peers(inode).get("127.0.0.1:8603"), p6 = peers(inode).get("[::1]:8604");
+            return p4 != null && p4.getLong("bytesSent") == 4_000_000 && p6 != null && p6.getLong("bytesSent") == 2_100_000
+                    && segs > 0 && segs == placed(inode);
+        }, () -> "TcpRetransSegs " + retransSegs(ns) + ", placed " + placed(inode) + ": peers " + peers(inode)
+                + ", listeners " + listener(inode, 8603) + " " + listener(inode, 8604));
+        for (String remote : new String[] {"127.0.0.1:8603", "[::1]:8604"}) {
+            JsonObject peer = peers(inode).get(remote);
+            assertTrue(peer.getLong("retransmits") > 0, "the client side retransmitted: " + peer.encode());
+            assertEquals((double) peer.getLong("retransmits") / peer.getLong("segmentsSent"), peer.getDouble("retransmitRatio"), 1e-12);
+            assertTrue(metrics(inode).contains("tcpulse_peer_retransmits_total{netns=\"" + inode + "\",remote=\"" + remote + "\"} "
+                    + peer.getLong("retransmits") + "\n"), "retransmits per destination in /metrics");
+        }
         assertEquals(4_000_000L, listener(inode, 8603).getLong("bytesReceived"));
-        assertTrue(metrics(inode).contains("tcpulse_peer_retransmits_total{netns=\"" + inode + "\",remote=\"127.0.0.1:8603\"} "
-                + peer.getLong("retransmits") + "\n"), "retransmits per destination in /metrics");
+        assertEquals(2_100_000L, listener(inode, 8604).getLong("bytesReceived"));
     }
 
     /** The server on port answers n connections of the client, each sending size bytes and getting reply back. */
