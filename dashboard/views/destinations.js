@@ -5,7 +5,7 @@
 
 import { poll, query } from '../api.js';
 import { on, netnsParam } from '../state.js';
-import { el, emptyRow, formatBytes, formatInt, formatMs, formatOwner, formatPercent, formatStates, stateTotal } from './dom.js';
+import { el, emptyRow, formatBytes, formatInt, formatMs, formatOwner, formatPercent, formatStates, stateTotal, sortableHead } from './dom.js';
 
 /** Failure reasons in the order the API documents them; one it adds later goes last. */
 const REASONS = ['refused', 'timeout', 'unreachable', 'reset', 'other'];
@@ -32,30 +32,15 @@ const PAGE = 200;
 
 let body;
 let note;
-let heads = [];
-let sortKey = null; // null: the agent's order
-let sortAsc = true;
+const sort = { key: null, asc: true }; // key null: the agent's order
+let markSort = () => {};
 let rows = [];
 let poller;
 
 export function mount({ table, status }) {
   body = table.tBodies[0];
   note = status;
-  const headRow = table.tHead.rows[0];
-  heads = COLUMNS.map((c) => {
-    const button = el('button', { type: 'button', class: 'sort', dataset: { sort: c.key } }, c.title);
-    const th = el('th', { scope: 'col', class: c.num ? 'num' : null, 'aria-sort': 'none', dataset: { key: c.key } }, button);
-    button.addEventListener('click', () => {
-      if (sortKey === c.key) sortAsc = !sortAsc;
-      else {
-        sortKey = c.key;
-        sortAsc = !c.num; // numbers: largest first
-      }
-      render();
-    });
-    return th;
-  });
-  headRow.replaceChildren(...heads);
+  markSort = sortableHead(table.tHead.rows[0], COLUMNS, sort, render);
 
   poller = poll(() => `/api/v1/peers${query({ netns: netnsParam(), limit: PAGE })}`, 2000, onData, onError);
   on('netns', () => {
@@ -108,19 +93,17 @@ function remoteKey(remote) {
 }
 
 function render() {
-  const col = COLUMNS.find((c) => c.key === sortKey);
+  const col = COLUMNS.find((c) => c.key === sort.key);
   const indexed = rows.map((p, i) => ({ p, i }));
   if (col) {
     indexed.sort((a, b) => {
       const x = col.sort(a.p);
       const y = col.sort(b.p);
       const c = x < y ? -1 : x > y ? 1 : 0;
-      return (sortAsc ? c : -c) || a.i - b.i; // ties keep the agent's order
+      return (sort.asc ? c : -c) || a.i - b.i; // ties keep the agent's order
     });
   }
-  for (const th of heads) {
-    th.setAttribute('aria-sort', th.dataset.key === sortKey ? (sortAsc ? 'ascending' : 'descending') : 'none');
-  }
+  markSort();
   if (!indexed.length) {
     body.replaceChildren(emptyRow(COLUMNS.length, 'no destinations: nothing in this view connected anywhere since the agent started'));
     return;

@@ -159,6 +159,33 @@ export function formatHolders(owner) {
 }
 
 /** A table's "nothing here" row, or a note in place of a view's content. */
+/**
+ * Fills a table's head with sorting buttons: a click sorts by that column, another click
+ * reverses (numbers start with the largest). sort is {key, asc}, changed in place; onSort
+ * redraws. Returns what marks the heads' aria-sort after a redraw.
+ */
+export function sortableHead(headRow, columns, sort, onSort) {
+  const heads = columns.map((c) => {
+    const button = el('button', { type: 'button', class: 'sort', dataset: { sort: c.key } }, c.title);
+    const th = el('th', { scope: 'col', class: c.num ? 'num' : null, 'aria-sort': 'none', dataset: { key: c.key } }, button);
+    button.addEventListener('click', () => {
+      if (sort.key === c.key) sort.asc = !sort.asc;
+      else {
+        sort.key = c.key;
+        sort.asc = !c.num;
+      }
+      onSort();
+    });
+    return th;
+  });
+  headRow.replaceChildren(...heads);
+  return () => {
+    for (const th of heads) {
+      th.setAttribute('aria-sort', th.dataset.key === sort.key ? (sort.asc ? 'ascending' : 'descending') : 'none');
+    }
+  };
+}
+
 export function emptyRow(columns, text) {
   return el('tr', { class: 'empty' }, el('td', { colspan: columns, text }));
 }

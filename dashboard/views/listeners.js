@@ -5,8 +5,7 @@
 
 import { poll, query } from '../api.js';
 import { state, on, netnsParam } from '../state.js';
-import { el, bar, emptyRow, endpoint, formatBytes, formatHolders, formatInt, formatMs, formatOwner, formatPercent,
-  formatRate, formatStates, stateTotal } from './dom.js';
+import { el, bar, emptyRow, endpoint, formatBytes, formatHolders, formatInt, formatMs, formatOwner, formatPercent, formatRate, formatStates, stateTotal, sortableHead } from './dom.js';
 import { TimeChart } from './charts.js';
 
 const COLUMNS = [
@@ -42,9 +41,8 @@ const VERDICT_SENTENCE = {
 
 let body;
 let note;
-let heads = [];
-let sortKey = 'verdict';
-let sortAsc = true;
+const sort = { key: 'verdict', asc: true };
+let markSort = () => {};
 let rows = [];
 let selected = null; // { netns, addr, port }
 let detail;
@@ -71,21 +69,7 @@ function rtt(l, pct) {
 export function mount({ table, status, detailBox }) {
   body = table.tBodies[0];
   note = status;
-  const headRow = table.tHead.rows[0];
-  heads = COLUMNS.map((c) => {
-    const button = el('button', { type: 'button', class: 'sort', dataset: { sort: c.key } }, c.title);
-    const th = el('th', { scope: 'col', class: c.num ? 'num' : null, 'aria-sort': 'none', dataset: { key: c.key } }, button);
-    button.addEventListener('click', () => {
-      if (sortKey === c.key) sortAsc = !sortAsc;
-      else {
-        sortKey = c.key;
-        sortAsc = !c.num; // numbers: largest first
-      }
-      render();
-    });
-    return th;
-  });
-  headRow.replaceChildren(...heads);
+  markSort = sortableHead(table.tHead.rows[0], COLUMNS, sort, render);
 
   detail = detailBox;
   detailTitle = el('h3', { id: 'listener-detail-title' });
@@ -129,16 +113,14 @@ function onError(e) {
 }
 
 function render() {
-  const col = COLUMNS.find((c) => c.key === sortKey) ?? COLUMNS[0];
+  const col = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0];
   const sorted = rows.slice().sort((a, b) => {
     const x = col.sort(a);
     const y = col.sort(b);
     const c = x < y ? -1 : x > y ? 1 : a.port - b.port;
-    return sortAsc ? c : -c;
+    return sort.asc ? c : -c;
   });
-  for (const th of heads) {
-    th.setAttribute('aria-sort', th.dataset.key === sortKey ? (sortAsc ? 'ascending' : 'descending') : 'none');
-  }
+  markSort();
   if (!sorted.length) {
     body.replaceChildren(emptyRow(COLUMNS.length, 'no listening sockets in this view'));
     return;
