@@ -137,9 +137,12 @@ class CarriedKernelTest {
                     && segs > 0 && segs == placed(inode);
         }, () -> "TcpRetransSegs " + retransSegs(ns) + ", placed " + placed(inode) + ": peers " + peers(inode)
                 + ", listeners " + listener(inode, 8603) + " " + listener(inode, 8604));
+        // which packets the rule drops (data or pure ACKs) depends on timing: the 4 MB towards
+        // 8603 have always made the client retransmit, the smaller IPv6 exchange need not
+        assertTrue(peers(inode).get("127.0.0.1:8603").getLong("retransmits") > 0,
+                "the client side retransmitted: " + peers(inode).get("127.0.0.1:8603").encode());
         for (String remote : new String[] {"127.0.0.1:8603", "[::1]:8604"}) {
             JsonObject peer = peers(inode).get(remote);
-            assertTrue(peer.getLong("retransmits") > 0, "the client side retransmitted: " + peer.encode());
             assertEquals((double) peer.getLong("retransmits") / peer.getLong("segmentsSent"), peer.getDouble("retransmitRatio"), 1e-12);
             assertTrue(metrics(inode).contains("tcpulse_peer_retransmits_total{netns=\"" + inode + "\",remote=\"" + remote + "\"} "
                     + peer.getLong("retransmits") + "\n"), "retransmits per destination in /metrics");
