@@ -64,8 +64,6 @@ public final class Aggregator implements SnapshotSource {
     /* per-namespace state outlives its namespace by a grace period, then goes (issue 11) */
     private final NetnsEviction eviction;
     private final NetnsGenerations generations = new NetnsGenerations();
-    /* namespaces whose inode a new namespace took, and late events of such replaced ones (dropped) */
-    private long netnsReplaced, staleNetnsEvents;
 
     /* health */
     private boolean probeAvailable;
@@ -165,15 +163,11 @@ public final class Aggregator implements SnapshotSource {
             int cookie = EventDecoder.netnsCookieLo(batch, at);
             if (netns != cachedNetns || cookie != cachedCookie) {
                 NetnsGenerations.Verdict v = generations.check(netns, cookie);
-                if (v == NetnsGenerations.Verdict.STALE) {
-                    staleNetnsEvents++;
+                if (v == NetnsGenerations.Verdict.STALE) { // a late event of a replaced namespace: dropped
                     cachedNetns = -1;
                     continue;
                 }
-                if (v == NetnsGenerations.Verdict.REPLACED) {
-                    forgetEventState(netns);
-                    netnsReplaced++;
-                }
+                if (v == NetnsGenerations.Verdict.REPLACED) forgetEventState(netns);
                 cachedLatency = latency.computeIfAbsent(netns, n -> Latency.empty());
                 eviction.touch(netns);
                 cachedNetns = netns;

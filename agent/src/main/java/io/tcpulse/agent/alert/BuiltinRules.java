@@ -494,18 +494,20 @@ public final class BuiltinRules {
 
     // ---- how connections fare ----
 
-    /** The first process that connected there: a destination's owner labels. */
-    static SortedMap<String, String> ownerLabels(PeerReport p) {
-        if (p.owners().isEmpty()) return new TreeMap<>();
+    /** The first process that connected there, null when none is known: a destination's owner. */
+    static OwnerInfo firstOwner(PeerReport p) {
+        if (p.owners().isEmpty()) return null;
         PeerReport.Owner o = p.owners().get(0);
-        return ownerLabels(new OwnerInfo(o.pid(), o.comm(), unit(o.unit()), ""));
+        return new OwnerInfo(o.pid(), o.comm(), unit(o.unit()), "");
+    }
+
+    static SortedMap<String, String> ownerLabels(PeerReport p) {
+        return ownerLabels(firstOwner(p));
     }
 
     static String owners(PeerReport p) {
-        if (p.owners().isEmpty()) return "an unknown process";
-        PeerReport.Owner o = p.owners().get(0);
-        String first = owner(new OwnerInfo(o.pid(), o.comm(), unit(o.unit()), ""));
-        return p.owners().size() == 1 ? first : first + " and " + (p.owners().size() - 1) + " more";
+        String first = owner(firstOwner(p));
+        return p.owners().size() <= 1 ? first : first + " and " + (p.owners().size() - 1) + " more";
     }
 
     /**
@@ -538,7 +540,6 @@ public final class BuiltinRules {
                 for (PeerReport p : e.getValue()) {
                     SortedMap<String, String> id = Sample.labels("netns", e.getKey(), "remote", p.remote());
                     long connects = window.increase(List.of(id, "connects"), now, p.connects(), wm);
-                    double perSecond = window.rate(List.of(id, "failed"), now, p.failedTotal(), wm);
                     Map<String, Long> byReason = new TreeMap<>();
                     long failed = 0;
                     String top = null;
@@ -549,9 +550,8 @@ public final class BuiltinRules {
                         failed += n;
                         if (top == null || n > byReason.get(top)) top = r.getKey();
                     }
-                    double value;
-                    if (rate) value = perSecond;
-                    else value = connects < (long) settings.number("minConnects") ? Double.NaN : Math.min(1, (double) failed / connects);
+                    double value = rate ? window.rate(List.of(id, "failed"), now, p.failedTotal(), wm)
+                            : connects < (long) settings.number("minConnects") ? Double.NaN : Math.min(1, (double) failed / connects);
                     if (Double.isNaN(value) && failed == 0) continue;
                     SortedMap<String, String> details = ownerLabels(p);
                     if (top != null) details.put("reason", top);

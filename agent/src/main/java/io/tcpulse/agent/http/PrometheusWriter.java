@@ -471,60 +471,54 @@ public final class PrometheusWriter {
      * of each namespace summed into remote="other".
      */
     private void peersCarried(Snapshot s) {
-        record Row(String netns, String remote, io.tcpulse.agent.aggregate.Carried c, long connects) {}
-        Map<List<Object>, io.tcpulse.agent.aggregate.Carried> merged = new LinkedHashMap<>();
-        Map<List<Object>, Long> connects = new HashMap<>();
-        s.peers().forEach((netns, ps) -> ps.forEach(p -> {
-            merged.merge(List.of(netns, p.remote()), p.carried(), io.tcpulse.agent.aggregate.Carried::sum);
-            connects.merge(List.of(netns, p.remote()), p.connects(), Long::sum);
-        }));
-        record Ranked(long netns, String remote, io.tcpulse.agent.aggregate.Carried c, long connects) {}
-        List<Ranked> ranked = new java.util.ArrayList<>();
-        merged.forEach((k, c) -> {
-            long n = connects.get(k);
-            if (!c.isEmpty() || n > 0) ranked.add(new Ranked((Long) k.get(0), (String) k.get(1), c, n));
-        });
-        ranked.sort(Comparator.comparingLong((Ranked r) -> -(r.c().bytesSent() + r.c().bytesReceived() + r.c().retransmits()))
-                .thenComparingLong(Ranked::netns).thenComparing(Ranked::remote));
+        record Row(long netns, String remote, io.tcpulse.agent.aggregate.Carried c, long connects) {
+            Row plus(Row o) {
+                return new Row(netns, remote, io.tcpulse.agent.aggregate.Carried.sum(c, o.c), connects + o.connects);
+            }
+        }
+        // one row per (netns, remote): folded namespaces may share a destination
+        Map<List<Object>, Row> merged = new LinkedHashMap<>();
+        s.peers().forEach((netns, ps) -> ps.forEach(p -> merged.merge(List.of(netns, p.remote()),
+                new Row(netns, p.remote(), p.carried(), p.connects()), Row::plus)));
+        List<Row> ranked = new java.util.ArrayList<>(merged.values());
+        ranked.removeIf(r -> r.c().isEmpty() && r.connects() == 0);
+        ranked.sort(Comparator.comparingLong((Row r) -> -(r.c().bytesSent() + r.c().bytesReceived() + r.c().retransmits()))
+                .thenComparingLong(Row::netns).thenComparing(Row::remote));
         // the busiest destinations by name, the rest of each namespace summed into remote="other"
         List<Row> rows = new java.util.ArrayList<>();
         List<Row> rttRows = new java.util.ArrayList<>();
-        Map<Long, io.tcpulse.agent.aggregate.Carried> other = new TreeMap<>();
-        Map<Long, Long> otherConnects = new TreeMap<>();
+        Map<Long, Row> other = new TreeMap<>();
         Map<Long, Histogram> otherRtt = new TreeMap<>();
         for (int i = 0; i < ranked.size(); i++) {
-            Ranked r = ranked.get(i);
+            Row r = ranked.get(i);
             boolean own = i < PEERS_TOP && !OTHER.equals(r.remote());
-            if (own) {
-                rows.add(new Row(netnsLabel(r.netns()), r.remote(), r.c(), r.connects()));
-            } else {
-                other.merge(r.netns(), r.c(), io.tcpulse.agent.aggregate.Carried::sum);
-                otherConnects.merge(r.netns(), r.connects(), Long::sum);
-            }
+            if (own) rows.add(r);
+            else other.merge(r.netns(), new Row(r.netns(), OTHER, r.c(), r.connects()), Row::plus);
             if (own && i < PEER_RTT_TOP) {
-                if (r.c().rtt().count() > 0) rttRows.add(new Row(netnsLabel(r.netns()), r.remote(), r.c(), r.connects()));
+                if (r.c().rtt().count() > 0) rttRows.add(r);
             } else {
                 otherRtt.computeIfAbsent(r.netns(), n -> new Histogram()).add(r.c().rtt());
             }
         }
-        other.forEach((netns, c) -> rows.add(new Row(netnsLabel(netns), OTHER, c, otherConnects.get(netns))));
+        rows.addAll(other.values());
         // one group of lines per family, as the exposition format requires
         family("tcpulse_peer_connects_total", "counter",
                 "Connects this host made, by destination (the denominator of a connect failure ratio).");
-        for (Row r : rows) sample("tcpulse_peer_connects_total", r.connects(), "netns", r.netns(), "remote", r.remote());
+        for (Row r : rows) sample("tcpulse_peer_connects_total", r.connects(), "netns", netnsLabel(r.netns()), "remote", r.remote());
         family("tcpulse_peer_retransmits_total", "counter", "Segments retransmitted on connections this host opened, by destination (SYNs included).");
-        for (Row r : rows) sample("tcpulse_peer_retransmits_total", r.c().retransmits(), "netns", r.netns(), "remote", r.remote());
+        for (Row r : rows) sample("tcpulse_peer_retransmits_total", r.c().retransmits(), "netns", netnsLabel(r.netns()), "remote", r.remote());
         family("tcpulse_peer_segments_sent_total", "counter",
                 "Segments sent on connections this host opened, retransmits included (the denominator of a retransmit ratio), by destination.");
-        for (Row r : rows) sample("tcpulse_peer_segments_sent_total", r.c().segmentsSent(), "netns", r.netns(), "remote", r.remote());
+        for (Row r : rows) sample("tcpulse_peer_segments_sent_total", r.c().segmentsSent(), "netns", netnsLabel(r.netns()), "remote", r.remote());
         family("tcpulse_peer_bytes_total", "counter", "Data bytes of connections this host opened, by destination: sent (acknowledged by the peer) and received.");
         for (Row r : rows) {
-            sample("tcpulse_peer_bytes_total", r.c().bytesSent(), "netns", r.netns(), "remote", r.remote(), "direction", "sent");
-            sample("tcpulse_peer_bytes_total", r.c().bytesReceived(), "netns", r.netns(), "remote", r.remote(), "direction", "received");
+            String ns = netnsLabel(r.netns());
+            sample("tcpulse_peer_bytes_total", r.c().bytesSent(), "netns", ns, "remote", r.remote(), "direction", "sent");
+            sample("tcpulse_peer_bytes_total", r.c().bytesReceived(), "netns", ns, "remote", r.remote(), "direction", "received");
         }
         family("tcpulse_peer_rtt_seconds", "histogram",
                 "Smoothed RTT of connections this host opened: one sample per closed connection, one per live connection at the last walk.");
-        for (Row r : rttRows) histogram("tcpulse_peer_rtt_seconds", r.c().rtt(), "netns", r.netns(), "remote", r.remote());
+        for (Row r : rttRows) histogram("tcpulse_peer_rtt_seconds", r.c().rtt(), "netns", netnsLabel(r.netns()), "remote", r.remote());
         otherRtt.forEach((netns, h) -> {
             if (h.count() > 0) histogram("tcpulse_peer_rtt_seconds", h, "netns", netnsLabel(netns), "remote", OTHER);
         });
