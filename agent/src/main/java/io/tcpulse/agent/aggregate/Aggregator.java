@@ -285,6 +285,17 @@ public final class Aggregator implements SnapshotSource {
      */
     public void onWalk(WalkAccumulator walk, Map<Long, NetnsInfo> info, List<TransitionCount> transitionsAfter,
                        List<Probe.PortCount> ports, long walkMicros) {
+        onWalk(walk, info, null, transitionsAfter, ports, walkMicros);
+    }
+
+    /**
+     * @param transitionsBefore per namespace, the sum of its transition counters read before
+     *        the walk (null: not read); where the walk changed nothing, the counts kept since
+     *        the walk before are checked against it (drift)
+     */
+    public void onWalk(WalkAccumulator walk, Map<Long, NetnsInfo> info, Map<Long, Long> transitionsBefore,
+                       List<TransitionCount> transitionsAfter, List<Probe.PortCount> ports, long walkMicros) {
+        if (transitionsBefore != null) checkDrift(walk, transitionsBefore, transitionsAfter);
         walkCounts.clear();
         walk.stateCounts.forEach((ns, c) -> walkCounts.put(ns, c.clone()));
         Map<TransitionKey, Long> at = new HashMap<>();
@@ -323,8 +334,69 @@ public final class Aggregator implements SnapshotSource {
         peerTable.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
-        this.movesSilently = movesSilently(walk);
+        this.movesSilently = movesSilently(walk) || !stillAtWalk.containsAll(walk.walkedNetns());
         this.walkedSockets = walk.sockets;
+    }
+
+    /* states whose every change is a counted transition: a walk must find what the counters say */
+    private static final List<TcpState> CHECKED_STATES = List.of(TcpState.ESTABLISHED, TcpState.SYN_SENT,
+            TcpState.SYN_RECV, TcpState.FIN_WAIT1, TcpState.CLOSE_WAIT, TcpState.LAST_ACK, TcpState.LISTEN,
+            TcpState.CLOSING);
+    private long driftCheckedWalks, driftSockets, unsettledWalks;
+    private java.util.Set<Long> stillAtWalk = java.util.Set.of();
+    private final Map<String, Long> driftByState = new java.util.TreeMap<>();
+    {
+        for (TcpState st : CHECKED_STATES) driftByState.put(st.name(), 0L);
+    }
+    private long reconcileIntervalMillis;
+
+    /**
+     * Compares, in each namespace whose counters moved neither during this walk nor during
+     * the one before, the counts kept since that walk with the sockets found now: any
+     * difference is a change the counters missed. A socket that changes while a walk runs
+     * may be met before or after its change, so a walk during which its namespace moved is
+     * "unsettled": its counts may be off by such sockets until the next walk, which the
+     * probe loop then takes at once (lastWalkMovesSilently).
+     */
+    private void checkDrift(WalkAccumulator walk, Map<Long, Long> before, List<TransitionCount> after) {
+        Map<Long, Long> sums = new HashMap<>();
+        for (TransitionCount t : after) sums.merge(t.netns(), t.count(), Long::sum);
+        Map<Long, long[]> kept = countsAt(after);
+        java.util.Set<Long> stillNow = new java.util.HashSet<>();
+        for (long ns : walk.walkedNetns()) {
+            if (sums.getOrDefault(ns, 0L).equals(before.getOrDefault(ns, 0L))) stillNow.add(ns);
+            else unsettledWalks++;
+        }
+        java.util.Set<Long> stillBefore = stillAtWalk;
+        stillAtWalk = stillNow;
+        for (long ns : stillNow) {
+            // the counts kept are exact only from a walk that was itself still
+            if (!stillBefore.contains(ns)) continue;
+            long[] was = kept.get(ns), found = walk.stateCounts.get(ns);
+            driftCheckedWalks++;
+            for (TcpState st : CHECKED_STATES) {
+                long d = Math.abs((was == null ? 0 : was[st.kernel]) - (found == null ? 0 : found[st.kernel]));
+                if (d == 0) continue;
+                driftSockets += d;
+                driftByState.merge(st.name(), d, Long::sum);
+            }
+        }
+    }
+
+    /** The ProbeLoop's current reconciliation interval, for health. */
+    public void setReconcileInterval(long millis) {
+        this.reconcileIntervalMillis = millis;
+    }
+
+    /** Per namespace, counts by kernel state number: the last walk's plus what the given counters say happened since. */
+    private Map<Long, long[]> countsAt(List<TransitionCount> transitions) {
+        Map<Long, long[]> counts = new HashMap<>();
+        walkCounts.forEach((ns, c) -> counts.put(ns, c.clone()));
+        for (TransitionCount t : transitions) {
+            long delta = t.count() - transitionsAtWalk.getOrDefault(TransitionKey.of(t), 0L);
+            if (delta != 0) applyDelta(counts.computeIfAbsent(t.netns(), n -> new long[STATE_SLOTS]), t, delta);
+        }
+        return counts;
     }
 
     /** Each listener with the connections it accepted: live ones from the walk, the rest from events. */
@@ -400,12 +472,7 @@ public final class Aggregator implements SnapshotSource {
 
     /** Builds and publishes a new immutable snapshot. */
     public void publish() {
-        Map<Long, long[]> counts = new HashMap<>();
-        walkCounts.forEach((ns, c) -> counts.put(ns, c.clone()));
-        for (TransitionCount t : transitionsNow) {
-            long delta = t.count() - transitionsAtWalk.getOrDefault(TransitionKey.of(t), 0L);
-            if (delta != 0) applyDelta(counts.computeIfAbsent(t.netns(), n -> new long[STATE_SLOTS]), t, delta);
-        }
+        Map<Long, long[]> counts = countsAt(transitionsNow);
         Map<Long, Map<TcpState, Long>> states = new HashMap<>();
         counts.forEach((ns, c) -> {
             Map<TcpState, Long> m = new EnumMap<>(TcpState.class);
@@ -430,7 +497,8 @@ public final class Aggregator implements SnapshotSource {
                 kernelStats[0], consumed, kernelStats[2], kernelStats[3], kernelStats[4], decodeErrors,
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
                 kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap(),
-                programs, skippedWalks);
+                programs, skippedWalks,
+                new Health.Drift(driftCheckedWalks, driftSockets, driftByState, unsettledWalks, reconcileIntervalMillis));
     }
 
     /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */

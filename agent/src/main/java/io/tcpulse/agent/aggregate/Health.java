@@ -32,7 +32,27 @@ public record Health(
         Holders holders,             // the holders walks behind owners
         java.util.Map<String, Long> mapFullByMap, // mapFull split by the map that refused (issue 11)
         Programs programs,                         // the probe's own cost, and state changes it lost
-        long skippedWalks) {                       // walks skipped: nothing happened since the last one
+        long skippedWalks,                         // walks skipped: nothing happened since the last one
+        Drift drift) {                             // what reconciliation walks found counts had drifted by
+
+    /**
+     * Reconciliation: a walk checks the counts kept from transition counters since the
+     * walk before against the sockets it finds, in the states every change of which is a
+     * counted transition (not TIME_WAIT, FIN_WAIT2 or NEW_SYN_RECV, which change silently),
+     * in each namespace whose counters moved during neither walk. checkedWalks: namespace
+     * walks checked; sockets: the sum of the differences found (0 unless a change was
+     * missed); byState: that sum by state; unsettledWalks: namespace walks during which
+     * its counters moved (a socket changing then may be counted in its old state until the
+     * next walk); intervalMillis: the longest a quiet host goes between walks now.
+     */
+    public record Drift(long checkedWalks, long sockets, java.util.Map<String, Long> byState, long unsettledWalks,
+                        long intervalMillis) {
+        public static final Drift NONE = new Drift(0, 0, java.util.Map.of(), 0, 0);
+
+        public Drift {
+            byState = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(byState));
+        }
+    }
 
     /**
      * The attached programs as the kernel counts them. runStats: "on" (run time counted),
@@ -61,6 +81,7 @@ public record Health(
         errors = List.copyOf(errors);
         if (holders == null) holders = Holders.NONE;
         if (programs == null) programs = Programs.NONE;
+        if (drift == null) drift = Drift.NONE;
         mapFullByMap = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(mapFullByMap));
     }
 
@@ -71,7 +92,7 @@ public record Health(
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE, java.util.Map.of(), Programs.NONE, 0);
+                Holders.NONE, java.util.Map.of(), Programs.NONE, 0, Drift.NONE);
     }
 
     /** Without errors or an outage. */
@@ -86,7 +107,7 @@ public record Health(
     public Health withPrograms(Programs p) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, p, skippedWalks);
+                holders, mapFullByMap, p, skippedWalks, drift);
     }
 
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */

@@ -144,6 +144,23 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
+        walks(h);
+    }
+
+    /** What walks cost and what reconciliation found. */
+    private void walks(Health h) {
+        family("tcpulse_walk_seconds", "gauge", "Duration of the last walk of every namespace's sockets.");
+        sampleDouble("tcpulse_walk_seconds", h.lastWalkMicros() / 1e6);
+        counter("tcpulse_walks_skipped_total", "Walks skipped because nothing happened since the last one.", h.skippedWalks());
+        counter("tcpulse_walk_drift_checks_total",
+                "Namespace walks that checked the counts kept from transition counters (the namespace was still while walked).",
+                h.drift().checkedWalks());
+        counter("tcpulse_walk_unsettled_total",
+                "Namespace walks during which the namespace's sockets changed state: counts may be off by those sockets until the next walk, taken at once.",
+                h.drift().unsettledWalks());
+        family("tcpulse_walk_drift_sockets_total", "counter",
+                "Sockets by which a walk found the counts kept from transition counters wrong, by state (the states every change of which is counted); 0 unless a change was missed.");
+        h.drift().byState().forEach((st, n) -> sample("tcpulse_walk_drift_sockets_total", n, "state", st.toLowerCase(java.util.Locale.ROOT)));
     }
 
     /** Each attached program's kernel time, runs and recursion misses; state changes neither twin ran for. */

@@ -408,13 +408,20 @@ public final class Probe implements AutoCloseable {
      */
     public static String readInNetns(String netnsPath, String file) throws ProbeException {
         if (TcpulseNative.loadFailure() != null) throw new ProbeException("libtcpulse not loaded");
-        byte[] buf = new byte[256 * 1024];
-        int n = TcpulseNative.tcpulse__read_in_netns(netnsPath, file, buf, buf.length);
-        if (n < 0) {
-            throw new ProbeException("read " + file + " in " + (netnsPath == null ? "the agent's namespace" : netnsPath), -n, null);
+        Memory buf = READ_BUF.get();
+        while (true) {
+            int n = TcpulseNative.tcpulse__read_in_netns(netnsPath, file, buf, buf.size());
+            if (n < 0) {
+                throw new ProbeException("read " + file + " in " + (netnsPath == null ? "the agent's namespace" : netnsPath), -n, null);
+            }
+            if (n < buf.size() - 1) return new String(buf.getByteArray(0, n), StandardCharsets.UTF_8);
+            buf = new Memory(buf.size() * 2); // filled: the file may go on, read it again whole
+            READ_BUF.set(buf);
         }
-        return new String(buf, 0, n, StandardCharsets.UTF_8);
     }
+
+    /* reused: these files are read a few times a second, a fresh buffer each time was the idle agent's largest allocation */
+    private static final ThreadLocal<Memory> READ_BUF = ThreadLocal.withInitial(() -> new Memory(16 * 1024));
 
     /** Benchmark: the kernel generates n synthetic events on the calling CPU. */
     public void benchGenerate(int n) throws ProbeException {

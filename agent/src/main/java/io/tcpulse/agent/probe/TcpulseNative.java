@@ -44,7 +44,7 @@ final class TcpulseNative {
     static native int tcpulse__features(Pointer t);
     static native int tcpulse__feature(Pointer t, int i, byte[] name, long nameSize, byte[] what, long whatSize,
             byte[] reason, long reasonSize);
-    static native int tcpulse__read_in_netns(String netnsPath, String file, byte[] buf, long size);
+    static native int tcpulse__read_in_netns(String netnsPath, String file, Pointer buf, long size);
     static native int tcpulse__netns_cookie(String netnsPath, LongByReference cookie);
     static native int tcpulse__forget_netns(Pointer t, int netns, long netnsCookie);
     static native int tcpulse__ring_count(Pointer t);

@@ -69,12 +69,30 @@ class PrometheusWriterTest {
                 h.consumed(), h.lost(), h.sampledOut(), 7, h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
                 h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
                 h.outage(), h.holders(), new java.util.LinkedHashMap<>(java.util.Map.of("transitions", 0L, "port_counters", 5L,
-                "listen_owners", 2L, "sk_infos", 0L)), null, 0);
+                "listen_owners", 2L, "sk_infos", 0L)), null, 0, null);
         String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, split));
         assertTrue(out.contains("tcpulse_probe_map_full_total 7\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"port_counters\"} 5\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"listen_owners\"} 2\n"), out);
         assertEquals(4, out.lines().filter(l -> l.startsWith("tcpulse_probe_map_full_by_map_total{")).count());
+    }
+
+    @Test
+    void walksAndTheirDrift() {
+        var s = TestSnapshots.sample();
+        var h = s.health();
+        var drifted = new io.tcpulse.agent.aggregate.Health(h.probeAvailable(), h.cause(), h.mode(), h.seen(),
+                h.consumed(), h.lost(), h.sampledOut(), h.mapFull(), h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
+                h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
+                h.outage(), h.holders(), h.mapFullByMap(), null, 9,
+                new io.tcpulse.agent.aggregate.Health.Drift(5, 2, java.util.Map.of("ESTABLISHED", 2L, "LISTEN", 0L), 3, 40_000));
+        String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, drifted));
+        assertTrue(out.contains("\ntcpulse_walk_seconds 0.001234\n"), out);
+        assertTrue(out.contains("\ntcpulse_walks_skipped_total 9\n"), out);
+        assertTrue(out.contains("\ntcpulse_walk_drift_checks_total 5\n"), out);
+        assertTrue(out.contains("\ntcpulse_walk_unsettled_total 3\n"), out);
+        assertTrue(out.contains("\ntcpulse_walk_drift_sockets_total{state=\"established\"} 2\n"), out);
+        assertTrue(out.contains("\ntcpulse_walk_drift_sockets_total{state=\"listen\"} 0\n"), out);
     }
 
     @Test

@@ -63,10 +63,18 @@ class ProbeCostKernelTest {
         await(Duration.ofSeconds(5), () -> expected.equals(openings(transitionsOf(agent.port(), ns.inode()))),
                 () -> "storm of " + n + ": " + transitionsOf(agent.port(), ns.inode()));
 
+        // reconciliation: a walk of the still namespace finds what the counters kept through the storm
+        long checked = drift(healthOf(agent.port())).getLong("checkedWalks");
+        JsonObject[] drift = new JsonObject[1];
+        await(Duration.ofSeconds(15), () -> (drift[0] = drift(healthOf(agent.port()))).getLong("checkedWalks") > checked,
+                () -> "no walk checked the counts since the storm: " + drift[0]);
+        assertEquals(0, drift[0].getLong("sockets"), "counts the walk found wrong: " + drift[0]);
+
         String metrics = get(agent.port(), "/metrics").body();
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("tcpulse_probe_run_seconds_total{program=\"" + first.getString("name") + "\"} ")),
                 "run time per program in /metrics");
         assertTrue(metrics.contains("\ntcpulse_probe_state_changes_lost_total 0\n"), "lost state changes in /metrics");
+        assertTrue(metrics.contains("\ntcpulse_walk_drift_sockets_total{state=\"established\"} 0\n"), "drift in /metrics");
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("tcpulse_probe_recursion_misses_total{program=\"" + first.getString("name") + "\"} ")));
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("process_cpu_seconds_total ")), "the agent's CPU");
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("jvm_memory_used_bytes{area=\"heap\"} ")), "the agent's heap");
@@ -74,6 +82,10 @@ class ProbeCostKernelTest {
         assertTrue(self.getDouble("cpuSeconds") > 0 && self.getLong("heapUsedBytes") > 0 && self.getLong("residentBytes") > 0, self.encode());
     }
 
+
+    private static JsonObject drift(JsonObject health) {
+        return health.getJsonObject("walk").getJsonObject("drift");
+    }
 
     private static Map<String, JsonObject> programsByFeature(JsonObject health) {
         Map<String, JsonObject> out = new HashMap<>();
