@@ -167,6 +167,14 @@ bench_idle() {
     ss_est=$(ip netns exec "$ns" ss -Htn state established | wc -l)
     walk_us=$(health | json_num micros)
     echo "with $ss_est established (ss)       : ${busy}% of one core; the agent counts $have ($([[ $have == "$ss_est" ]] && echo exact || echo MISMATCH)); last walk ${walk_us} us"
+    # the walk (every namespace: kernel iterator, decode, aggregation) beside ss -tan of the namespace
+    local ss_ms=() t0 t1
+    for _ in 1 2 3; do
+        t0=$(date +%s%N); ip netns exec "$ns" ss -tan >/dev/null; t1=$(date +%s%N)
+        ss_ms+=("$(( (t1 - t0) / 1000000 ))")
+    done
+    echo "walk per socket                    : $(awk -v us="$walk_us" -v n="$ss_est" 'BEGIN { printf "%.0f", us * 1000 / n }') ns (the whole walk step); ss -tan of the namespace: $(printf "%s\n" "${ss_ms[@]}" | sort -n | sed -n 2p) ms (median of ${ss_ms[*]} ms)"
+    echo "reconciliation                     : a quiet host walks every $(health | json_num reconcileIntervalMillis) ms; drift $(health | sed -n 's/.*"drift":{"checkedWalks":\([0-9]*\),"sockets":\([0-9]*\).*/\2 sockets in \1 checked walks/p')"
     stop_agent
 }
 

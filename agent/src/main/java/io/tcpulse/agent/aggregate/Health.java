@@ -110,6 +110,12 @@ public record Health(
                 holders, mapFullByMap, p, skippedWalks, drift);
     }
 
+    public Health withWalks(long skipped, Drift d) {
+        return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
+                lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
+                holders, mapFullByMap, programs, skipped, d);
+    }
+
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */
     public String status() {
         return probeAvailable && outage == null ? "ok" : "degraded";

@@ -80,11 +80,7 @@ class PrometheusWriterTest {
     @Test
     void walksAndTheirDrift() {
         var s = TestSnapshots.sample();
-        var h = s.health();
-        var drifted = new io.tcpulse.agent.aggregate.Health(h.probeAvailable(), h.cause(), h.mode(), h.seen(),
-                h.consumed(), h.lost(), h.sampledOut(), h.mapFull(), h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
-                h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
-                h.outage(), h.holders(), h.mapFullByMap(), null, 9,
+        var drifted = s.health().withWalks(9,
                 new io.tcpulse.agent.aggregate.Health.Drift(5, 2, java.util.Map.of("ESTABLISHED", 2L, "LISTEN", 0L), 3, 40_000));
         String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, drifted));
         assertTrue(out.contains("\ntcpulse_walk_seconds 0.001234\n"), out);
