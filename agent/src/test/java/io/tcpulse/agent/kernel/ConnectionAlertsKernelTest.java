@@ -31,7 +31,7 @@ class ConnectionAlertsKernelTest {
                     "rules": {
                       "connectFailures": {"for": "0s", "window": "10m", "minConnects": 5},
                       "connectFailureRate": {"enabled": false},
-                      "retransmitRatio": {"for": "0s", "window": "10m", "minSegments": 10}
+                      "retransmitRatio": {"for": "0s", "window": "10m", "minSegments": 10, "threshold": 0.01, "clearBelow": 0.005}
                     }
                   }
                 }
@@ -52,10 +52,12 @@ class ConnectionAlertsKernelTest {
         assertEquals(1.0, refused.getDouble("value"), "every connect of the window failed: " + refused.encode());
         assertEquals(Long.toString(inode), refused.getJsonObject("labels").getString("netns"));
 
-        // every 4th segment towards the server lost: retransmits climb on the client side
+        // every other packet towards the server lost: retransmits climb on the client side. Which packets go
+        // (data, or pure ACKs that need no retransmit) depends on timing: a CI run with every 4th lost saw 1
+        // retransmit in 66 segments, hence the loss this high and the rule's threshold at 1% here
         ns.exec("nft", "add table inet loss");
         ns.exec("nft", "add chain inet loss out { type filter hook output priority 0 ; }");
-        ns.exec("nft", "add rule inet loss out tcp dport 8703 numgen inc mod 4 == 0 drop");
+        ns.exec("nft", "add rule inet loss out tcp dport 8703 numgen inc mod 2 == 0 drop");
         Process server = ns.spawn("python3", "-c", CarriedKernelTest.SERVER, "4", "8703", "1000");
         assertEquals("ready", new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream())).readLine());
         try {
@@ -63,7 +65,7 @@ class ConnectionAlertsKernelTest {
             JsonObject lossy = Wait.until(Duration.ofSeconds(20), () -> firing(agent, "retransmitRatio", inode, "127.0.0.1:8703"),
                     a -> a != null, a -> "retransmitRatio did not fire; alerts " + alerts(agent)
                             + "; peers " + peersOf(agent.port(), inode));
-            assertTrue(lossy.getDouble("value") >= 0.02, lossy.encode());
+            assertTrue(lossy.getDouble("value") >= 0.01, lossy.encode());
             JsonObject peer = peersOf(agent.port(), inode).get("127.0.0.1:8703");
             assertTrue(peer.getLong("retransmits") > 0 && peer.getLong("segmentsSent") > peer.getLong("retransmits"), peer.encode());
             assertEquals((double) peer.getLong("retransmits") / peer.getLong("segmentsSent"), peer.getDouble("retransmitRatio"), 1e-12);
