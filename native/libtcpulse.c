@@ -1087,7 +1087,8 @@ API int tcpulse__forget_netns(struct tcpulse *t, __u32 netns, __u64 netns_cookie
 }
 
 /* reads an iterator to its end into buf, counting what did not fit */
-static int read_walk(int iter_fd, char *buf, size_t buf_sz, size_t *total)
+/* stopped: the program asked to stop at a socket (listeners-only walks); EAGAIN then means the end */
+static int read_walk(int iter_fd, char *buf, size_t buf_sz, size_t *total, bool stopped_is_end)
 {
 	char scratch[4096];
 	ssize_t r;
@@ -1103,6 +1104,8 @@ static int read_walk(int iter_fd, char *buf, size_t buf_sz, size_t *total)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN && stopped_is_end)
+				return 0;
 			return -errno;
 		}
 		*total += r;
@@ -1211,8 +1214,30 @@ API int tcpulse__read_in_netns(const char *netns_path, const char *file, char *b
 	return total;
 }
 
+static int walk_netns(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz, size_t *needed,
+		      bool listeners_only);
+
 API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
 			  size_t *needed)
+{
+	return walk_netns(t, netns_path, buf, buf_sz, needed, false);
+}
+
+API int tcpulse__snapshot_listeners(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
+				    size_t *needed)
+{
+	int ret;
+
+	if (!t || !t->skel->bss)
+		return -EINVAL;
+	t->skel->bss->walk_listeners_only = 1;
+	ret = walk_netns(t, netns_path, buf, buf_sz, needed, true);
+	t->skel->bss->walk_listeners_only = 0;
+	return ret;
+}
+
+static int walk_netns(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz, size_t *needed,
+		      bool listeners_only)
 {
 	int self_ns, iter_fd, ret;
 	size_t total;
@@ -1233,7 +1258,7 @@ API int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, 
 			close(iter_fd);
 		return ret;
 	}
-	ret = read_walk(iter_fd, buf, buf_sz, &total);
+	ret = read_walk(iter_fd, buf, buf_sz, &total, listeners_only);
 	close(iter_fd);
 	if (ret < 0)
 		return ret;
@@ -1253,7 +1278,7 @@ static int read_iter_link(struct bpf_link *link, char *buf, size_t buf_sz, size_
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
-	ret = read_walk(fd, *total < buf_sz ? buf + *total : NULL, *total < buf_sz ? buf_sz - *total : 0, &n);
+	ret = read_walk(fd, *total < buf_sz ? buf + *total : NULL, *total < buf_sz ? buf_sz - *total : 0, &n, false);
 	close(fd);
 	*total += n;
 	return ret;

@@ -489,6 +489,13 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	return 0;
 }
 
+/*
+ * Set by libtcpulse around a listeners-only walk. iter/tcp visits every listener before
+ * the established hash, so the first other socket ends the walk: returning 1 makes read()
+ * stop there (EAGAIN once nothing is left to return) instead of visiting every connection.
+ */
+volatile __u32 walk_listeners_only = 0;
+
 SEC("iter/tcp")
 int walk_tcp(struct bpf_iter__tcp *ctx)
 {
@@ -499,6 +506,8 @@ int walk_tcp(struct bpf_iter__tcp *ctx)
 
 	if (!skc)
 		return 0;
+	if (walk_listeners_only && skc->skc_state != S_LISTEN)
+		return 1;
 	r.sock_id = sock_common_id(skc);
 	r.netns = netns_of(skc);
 	r.uid = ctx->uid;

@@ -311,6 +311,9 @@ int tcpulse__transitions(struct tcpulse *t, struct tcpulse_transition *out, int 
  */
 int tcpulse__snapshot(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
 		      size_t *needed);
+/* the same for the namespace's listeners only: the walk ends at the first other socket */
+int tcpulse__snapshot_listeners(struct tcpulse *t, const char *netns_path, void *buf, size_t buf_sz,
+				size_t *needed);
 /*
  * walks every process's descriptors (all namespaces: no setns) into buf as struct
  * tcpulse_holder records: TCP sockets held, then each process's namespace; returns their

@@ -265,17 +265,58 @@ public final class Aggregator implements SnapshotSource {
         skippedWalks++;
     }
 
+    /* timewait expiry moves sockstat's tw, which ProbeLoop.activity reads: not silent */
     private static boolean movesSilently(WalkAccumulator walk) {
+        return movesSilentlyButQueues(walk) || acceptQueued(walk.listeners);
+    }
+
+    private static boolean movesSilentlyButQueues(WalkAccumulator walk) {
         for (long[] c : walk.stateCounts.values()) {
-            if (c[TcpState.NEW_SYN_RECV.kernel] > 0) return true; // timewait expiry moves sockstat's tw: ProbeLoop.activity
+            if (c[TcpState.NEW_SYN_RECV.kernel] > 0) return true;
         }
         for (SocketRecord l : walk.listeners) {
-            if (l.acceptQueue() > 0 || l.synQueue() > 0) return true;
+            if (l.synQueue() > 0) return true;
         }
         return false;
     }
 
+    /** A listener with connections waiting for accept(): accept() drains them with no event. */
+    private static boolean acceptQueued(List<SocketRecord> listeners) {
+        for (SocketRecord l : listeners) {
+            if (l.acceptQueue() > 0) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Whether what may move silently since the last walk is only listeners' accept queues
+     * (no request socket, no SYN queue, a settled walk): walking the listeners then tells
+     * all a full walk would.
+     */
+    public boolean onlyAcceptQueuesMove() {
+        return onlyAcceptQueues;
+    }
+
+    /**
+     * A listeners-only walk: their queues and figures now, everything else as the last
+     * full walk found it. Taken when nothing happened but accept queues may drain.
+     */
+    public void onListenerWalk(List<SocketRecord> walked, Map<Long, NetnsInfo> info, List<Probe.PortCount> ports) {
+        this.listeners = List.copyOf(walked);
+        this.listenerStatus = withChildren(listenerTracker.update(walked, info, ListenerTracker.fold(ports), owners), lastChildren);
+        Map<Long, Map<String, Long>> ns = new HashMap<>(netstat);
+        info.forEach((n, i) -> ns.put(n, Map.copyOf(i.tcpExt())));
+        this.netstat = Map.copyOf(ns);
+        boolean queued = acceptQueued(walked);
+        this.movesSilently = queued;
+        this.onlyAcceptQueues = queued;
+        listenerWalks++;
+    }
+
     private volatile boolean movesSilently = true;
+    private volatile boolean onlyAcceptQueues;
+    private Map<Long, Map<Integer, WalkAccumulator.DestCount>> lastChildren = Map.of();
+    private long listenerWalks;
     private long skippedWalks;
 
     /**
@@ -314,7 +355,8 @@ public final class Aggregator implements SnapshotSource {
         this.transitionsNow = List.copyOf(transitionsAfter);
         this.listeners = List.copyOf(walk.listeners);
         for (long walked : walk.walkedNetns()) listenerChildren.keepOnly(walked, walk.listeningPorts(walked));
-        this.listenerStatus = withChildren(listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners), walk);
+        this.lastChildren = walk.children;
+        this.listenerStatus = withChildren(listenerTracker.update(walk.listeners, info, ListenerTracker.fold(ports), owners), walk.children);
         this.timewait = Map.copyOf(closing.timewait(walk, info, twEntries, wall));
         this.closewait = Map.copyOf(closing.closewait(walk, owners, info, System.nanoTime(), wall));
         Map<Long, Map<String, Long>> ns = new HashMap<>();
@@ -334,7 +376,9 @@ public final class Aggregator implements SnapshotSource {
         peerTable.decay();
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
-        this.movesSilently = movesSilently(walk) || !stillAtWalk.containsAll(walk.walkedNetns());
+        boolean settled = stillAtWalk.containsAll(walk.walkedNetns());
+        this.movesSilently = movesSilently(walk) || !settled;
+        this.onlyAcceptQueues = settled && acceptQueued(walk.listeners) && !movesSilentlyButQueues(walk);
         this.walkedSockets = walk.sockets;
     }
 
@@ -400,10 +444,10 @@ public final class Aggregator implements SnapshotSource {
     }
 
     /** Each listener with the connections it accepted: live ones from the walk, the rest from events. */
-    private List<ListenerStatus> withChildren(List<ListenerStatus> statuses, WalkAccumulator walk) {
+    private List<ListenerStatus> withChildren(List<ListenerStatus> statuses, Map<Long, Map<Integer, WalkAccumulator.DestCount>> children) {
         List<ListenerStatus> out = new ArrayList<>(statuses.size());
         for (ListenerStatus l : statuses) {
-            WalkAccumulator.DestCount live = walk.children.getOrDefault(l.netns(), Map.of()).get(l.port());
+            WalkAccumulator.DestCount live = children.getOrDefault(l.netns(), Map.of()).get(l.port());
             ListenerChildren.Row closed = listenerChildren.row(l.netns(), l.port());
             Carried carried = closed == null ? new Carried() : closed.carried.copy();
             Map<TcpState, Long> states = new EnumMap<>(TcpState.class);
@@ -498,7 +542,8 @@ public final class Aggregator implements SnapshotSource {
                 samplingRatio, lastWalkMillis, lastWalkMicros, walkedSockets,
                 kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap(),
                 programs, skippedWalks,
-                new Health.Drift(driftCheckedWalks, driftSockets, driftByState, unsettledWalks, reconcileIntervalMillis));
+                new Health.Drift(driftCheckedWalks, driftSockets, driftByState, unsettledWalks, reconcileIntervalMillis),
+                listenerWalks);
     }
 
     /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */

@@ -33,7 +33,8 @@ public record Health(
         java.util.Map<String, Long> mapFullByMap, // mapFull split by the map that refused (issue 11)
         Programs programs,                         // the probe's own cost, and state changes it lost
         long skippedWalks,                         // walks skipped: nothing happened since the last one
-        Drift drift) {                             // what reconciliation walks found counts had drifted by
+        Drift drift,                               // what reconciliation walks found counts had drifted by
+        long listenerWalks) {                      // listeners-only walks: only accept queues could move
 
     /**
      * Reconciliation: a walk checks the counts kept from transition counters since the
@@ -92,7 +93,7 @@ public record Health(
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE, java.util.Map.of(), Programs.NONE, 0, Drift.NONE);
+                Holders.NONE, java.util.Map.of(), Programs.NONE, 0, Drift.NONE, 0);
     }
 
     /** Without errors or an outage. */
@@ -107,13 +108,13 @@ public record Health(
     public Health withPrograms(Programs p) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, p, skippedWalks, drift);
+                holders, mapFullByMap, p, skippedWalks, drift, listenerWalks);
     }
 
     public Health withWalks(long skipped, Drift d) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, programs, skipped, d);
+                holders, mapFullByMap, programs, skipped, d, listenerWalks);
     }
 
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */

@@ -84,6 +84,11 @@ public final class WalkAccumulator {
         return java.util.Collections.unmodifiableSet(walkedNetns);
     }
 
+    /** The listeners walked, in walk order. */
+    public List<SocketRecord> listeners() {
+        return java.util.Collections.unmodifiableList(listeners);
+    }
+
     public void walked(long netns) {
         walkedNetns.add(netns);
         stateCounts.computeIfAbsent(netns, n -> new long[13]);

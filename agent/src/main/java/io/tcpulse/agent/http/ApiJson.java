@@ -52,6 +52,7 @@ final class ApiJson {
                         .put("micros", h.lastWalkMicros())
                         .put("sockets", h.walkedSockets())
                         .put("skipped", h.skippedWalks())
+                        .put("listenerWalks", h.listenerWalks())
                         .put("reconcileIntervalMillis", h.drift().intervalMillis())
                         .put("drift", new JsonObject()
                                 .put("checkedWalks", h.drift().checkedWalks())

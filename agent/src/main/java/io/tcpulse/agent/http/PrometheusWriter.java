@@ -152,6 +152,8 @@ public final class PrometheusWriter {
         family("tcpulse_walk_seconds", "gauge", "Duration of the last walk of every namespace's sockets.");
         sampleDouble("tcpulse_walk_seconds", h.lastWalkMicros() / 1e6);
         counter("tcpulse_walks_skipped_total", "Walks skipped because nothing happened since the last one.", h.skippedWalks());
+        counter("tcpulse_walks_listeners_only_total",
+                "Walks of listeners alone: nothing happened but a listener's accept queue may drain.", h.listenerWalks());
         counter("tcpulse_walk_drift_checks_total",
                 "Namespace walks that checked the counts kept from transition counters (the namespace was still while walked).",
                 h.drift().checkedWalks());

@@ -183,15 +183,29 @@ public final class Probe implements AutoCloseable {
      * the raw records, EventDecoder.SOCK_SIZE bytes each.
      */
     public ByteBuffer walk(String netnsPath) throws ProbeException {
+        return walk(netnsPath, false);
+    }
+
+    /**
+     * The namespace's listeners alone: the kernel visits them before any other socket and
+     * the walk ends there, so its cost does not grow with the connections.
+     */
+    public ByteBuffer walkListeners(String netnsPath) throws ProbeException {
+        return walk(netnsPath, true);
+    }
+
+    private ByteBuffer walk(String netnsPath, boolean listenersOnly) throws ProbeException {
         LongByReference needed = new LongByReference();
         for (int attempt = 0; ; attempt++) {
-            int n = TcpulseNative.tcpulse__snapshot(live(), netnsPath, walkBuf, walkBuf.size(), needed);
+            int n = listenersOnly
+                    ? TcpulseNative.tcpulse__snapshot_listeners(live(), netnsPath, walkBuf, walkBuf.size(), needed)
+                    : TcpulseNative.tcpulse__snapshot(live(), netnsPath, walkBuf, walkBuf.size(), needed);
             if (n >= 0) {
                 return walkBuf.getByteBuffer(0, (long) n * EventDecoder.SOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
             }
             if (n != -Errno.ENOSPC || attempt > 3) {
-                throw new ProbeException("tcpulse__snapshot(" + (netnsPath == null ? "own namespace" : netnsPath) + ")",
-                        -n, n == -Errno.ENOSPC ? null : lastError());
+                throw new ProbeException((listenersOnly ? "tcpulse__snapshot_listeners(" : "tcpulse__snapshot(")
+                        + (netnsPath == null ? "own namespace" : netnsPath) + ")", -n, n == -Errno.ENOSPC ? null : lastError());
             }
             // more sockets than room: grow with headroom, walk again
             walkBuf = new Memory(Math.max(walkBuf.size() * 2, needed.getValue() + needed.getValue() / 2));

@@ -202,11 +202,31 @@ public final class ProbeLoop implements AutoCloseable {
 
     private void walkUnlessQuiet() throws ProbeException {
         if (probe != null && activityAtWalk >= 0 && System.nanoTime() - walkedAtNanos < TimeUnit.MILLISECONDS.toNanos(reconcileMs())
-                && !aggregator.lastWalkMovesSilently() && activity(probe.transitions()) == activityAtWalk) {
-            aggregator.onWalkSkipped();
+                && (!aggregator.lastWalkMovesSilently() || aggregator.onlyAcceptQueuesMove())
+                && activity(probe.transitions()) == activityAtWalk) {
+            // nothing happened; accept() may still drain a queue without an event: the listeners tell
+            if (aggregator.lastWalkMovesSilently()) walkListeners();
+            else aggregator.onWalkSkipped();
             return;
         }
         walk();
+    }
+
+    /* each namespace the last full walk walked: what a listeners-only walk walks again */
+    private record Walked(long netns, long cookie, String path, int pid) {}
+    private List<Walked> walkedTargets = List.of();
+
+    /** Walks the listeners of the namespaces the last full walk walked, and nothing else. */
+    private void walkListeners() throws ProbeException {
+        long nowMs = System.currentTimeMillis();
+        Map<Long, NetnsInfo> info = new HashMap<>();
+        WalkAccumulator acc = new WalkAccumulator(Map.of());
+        for (Walked w : walkedTargets) {
+            info.put(w.netns(), info(w.netns(), w.cookie(), w.path(), w.pid(), nowMs));
+            collect(probe.walkListeners(w.path()), acc);
+        }
+        aggregator.onListenerWalk(acc.listeners(), info, probe.portCounters());
+        walkedSincePublish = true;
     }
 
     /** The longest a quiet host goes without a walk now. */
@@ -409,6 +429,15 @@ public final class ProbeLoop implements AutoCloseable {
             if (ns != own && p != null) walked.add(Map.entry(p.toString(), found.pids().getOrDefault(ns, 0)));
         }
         walkedNamespaces = walked;
+        List<Walked> targets = new java.util.ArrayList<>();
+        for (long ns : acc.walkedNetns()) {
+            Path p = found.paths().get(ns);
+            if (ns == own || p != null) {
+                targets.add(new Walked(ns, cookies.getOrDefault(ns, 0L), ns == own ? null : p.toString(),
+                        ns == own ? 0 : found.pids().getOrDefault(ns, 0)));
+            }
+        }
+        walkedTargets = targets;
         List<TransitionCount> transitions = probe.transitions();
         List<Probe.PortCount> ports = probe.portCounters();
         probe.forgetGoneNamespaces(alive, System.currentTimeMillis()); // from what those reads met

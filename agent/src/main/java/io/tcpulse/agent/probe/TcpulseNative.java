@@ -37,6 +37,7 @@ final class TcpulseNative {
     static native int tcpulse__stats(Pointer t, Pointer out, int n);
     static native int tcpulse__transitions(Pointer t, Pointer out, int max);
     static native int tcpulse__snapshot(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);
+    static native int tcpulse__snapshot_listeners(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);
     static native int tcpulse__holders(Pointer t, Pointer buf, long bufSize, LongByReference needed);
     static native int tcpulse__bench_generate(Pointer t, int n);
     static native int tcpulse__last_error(byte[] buf, long size);

@@ -69,7 +69,7 @@ class PrometheusWriterTest {
                 h.consumed(), h.lost(), h.sampledOut(), 7, h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
                 h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
                 h.outage(), h.holders(), new java.util.LinkedHashMap<>(java.util.Map.of("transitions", 0L, "port_counters", 5L,
-                "listen_owners", 2L, "sk_infos", 0L)), null, 0, null);
+                "listen_owners", 2L, "sk_infos", 0L)), null, 0, null, 0);
         String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, split));
         assertTrue(out.contains("tcpulse_probe_map_full_total 7\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"port_counters\"} 5\n"), out);

@@ -63,7 +63,7 @@ class QuietWalkKernelTest {
     }
 
     /** TCP segments and timewait sockets of the host's namespace: any change is activity. */
-    private static long hostActivity() throws Exception {
+    static long hostActivity() throws Exception {
         long tw = io.tcpulse.agent.host.NetnsInfoReader.timewait(Files.readString(Path.of("/proc/net/sockstat")));
         return hostSegments() + (tw << 40);
     }
