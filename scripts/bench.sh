@@ -59,6 +59,9 @@ stop_agent() { kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_p
 
 health() { curl -sf "http://127.0.0.1:$port/api/v1/health"; }
 
+# the last socket walk's duration (json_num micros would take the last "micros": the holders walk's)
+walk_micros() { health | sed -n 's/.*"walk":{"lastMillis":[0-9]*,"micros":\([0-9]*\).*/\1/p'; }
+
 prog_stat() { # run_time_ns or run_cnt of the agent's state-change program (newest loaded)
     bpftool -j prog show name on_state_change 2>/dev/null | tr '}' '\n' | tail -2 | json_num "$1"
 }
@@ -165,7 +168,7 @@ bench_idle() {
     busy=$(agent_cpu "$secs_idle")
     have=$(curl -sf "http://127.0.0.1:$port/api/v1/states?netns=$ino" | json_num ESTABLISHED)
     ss_est=$(ip netns exec "$ns" ss -Htn state established | wc -l)
-    walk_us=$(health | json_num micros)
+    walk_us=$(walk_micros)
     echo "with $ss_est established (ss)       : ${busy}% of one core; the agent counts $have ($([[ $have == "$ss_est" ]] && echo exact || echo MISMATCH)); last walk ${walk_us} us"
     # the walk (every namespace: kernel iterator, decode, aggregation) beside ss -tan of the namespace
     local ss_ms=() t0 t1
@@ -175,6 +178,21 @@ bench_idle() {
     done
     echo "walk per socket                    : $(awk -v us="$walk_us" -v n="$ss_est" 'BEGIN { printf "%.0f", us * 1000 / n }') ns (the whole walk step); ss -tan of the namespace: $(printf "%s\n" "${ss_ms[@]}" | sort -n | sed -n 2p) ms (median of ${ss_ms[*]} ms)"
     echo "reconciliation                     : a quiet host walks every $(health | json_num reconcileIntervalMillis) ms; drift $(health | sed -n 's/.*"drift":{"checkedWalks":\([0-9]*\),"sockets":\([0-9]*\).*/\2 sockets in \1 checked walks/p')"
+    # one listener more that never accepts, 5 connections waiting for accept(): accept() could drain
+    # them with no event, so the walks go on; they need walk the listeners only
+    ip netns exec "$ns" python3 -c "import socket, time
+s = socket.socket(); s.bind(('127.0.0.1', 9199)); s.listen(16); time.sleep(100000)" &
+    for _ in $(seq 50); do
+        [[ -n $(ip netns exec "$ns" ss -Hltn 'sport = :9199') ]] && break
+        sleep 0.2
+    done
+    ip netns exec "$ns" "$storm" connect --port 9199 --count 5 --close none >/dev/null &
+    sleep 10
+    local lw0 lw1
+    lw0=$(health | json_num listenerWalks); lw0=${lw0:-0}
+    busy=$(agent_cpu "$secs_idle")
+    lw1=$(health | json_num listenerWalks); lw1=${lw1:-0}
+    echo "and 5 connections queued for accept(): ${busy}% of one core; $((lw1 - lw0)) listeners-only walks in ${secs_idle} s"
     stop_agent
 }
 
@@ -202,7 +220,7 @@ bench_listeners() {
     sleep 20 # past start-up and most JIT compilation
     a0=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat"); p0=$(probe_thread_ticks)
     for _ in $(seq 30); do
-        us=$(health | json_num micros); sum=$((sum + us)); n=$((n + 1))
+        us=$(walk_micros); sum=$((sum + us)); n=$((n + 1))
         sleep 1
     done
     a1=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat"); p1=$(probe_thread_ticks)
@@ -278,7 +296,7 @@ bench_timewait() {
     jcmd "$agent_pid" GC.run >/dev/null 2>&1 || true
     heap=$(jcmd "$agent_pid" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -1)
     local walk_us
-    walk_us=$(health | json_num micros)
+    walk_us=$(walk_micros)
     stop_agent
     echo "TIME_WAIT in ss              : $ss_tw"
     echo "TIME_WAIT in the ledger      : $api_tw ($([[ $ss_tw == "$api_tw" ]] && echo exact || echo MISMATCH))"

@@ -222,8 +222,13 @@ public final class ProbeLoop implements AutoCloseable {
         Map<Long, NetnsInfo> info = new HashMap<>();
         WalkAccumulator acc = new WalkAccumulator(Map.of());
         for (Walked w : walkedTargets) {
-            info.put(w.netns(), info(w.netns(), w.cookie(), w.path(), w.pid(), nowMs));
-            collect(probe.walkListeners(w.path()), acc);
+            try {
+                collect(probe.walkListeners(w.path()), acc);
+                info.put(w.netns(), info(w.netns(), w.cookie(), w.path(), w.pid(), nowMs));
+            } catch (ProbeException e) {
+                if (w.path() == null || Errno.isExhaustion(e.errno())) throw e;
+                activityAtWalk = -1; // a namespace that went away: the full walk says what is left
+            }
         }
         aggregator.onListenerWalk(acc.listeners(), info, probe.portCounters());
         walkedSincePublish = true;
