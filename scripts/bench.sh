@@ -224,7 +224,7 @@ bench_listeners() {
         sleep 1
     done
     a1=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat"); p1=$(probe_thread_ticks)
-    listeners=$(curl -sf "http://127.0.0.1:$port/api/v1/listeners?netns=$(stat -L -c %i "/run/netns/$ns")" | grep -o '"port":' | wc -l)
+    listeners=$(curl -sf "http://127.0.0.1:$port/api/v1/listeners?netns=$(stat -L -c %i "/run/netns/$ns")" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
     stop_agent
     awk -v a=$((a1 - a0)) -v p=$((p1 - p0)) -v hz="$hz" -v us=$((sum / n)) -v n="$listeners" 'BEGIN {
         printf "listeners reported          : %d\n", n
