@@ -265,11 +265,10 @@ public final class Aggregator implements SnapshotSource {
         skippedWalks++;
     }
 
-    /* timewait expiry moves sockstat's tw, which ProbeLoop.activity reads: not silent */
-    private static boolean movesSilently(WalkAccumulator walk) {
-        return movesSilentlyButQueues(walk) || acceptQueued(walk.listeners);
-    }
-
+    /*
+     * Request sockets and SYN queues change with no event (timewait expiry moves sockstat's
+     * tw, which ProbeLoop.activity reads: not silent); accept queues apart, see acceptQueued.
+     */
     private static boolean movesSilentlyButQueues(WalkAccumulator walk) {
         for (long[] c : walk.stateCounts.values()) {
             if (c[TcpState.NEW_SYN_RECV.kernel] > 0) return true;
@@ -377,8 +376,9 @@ public final class Aggregator implements SnapshotSource {
         this.lastWalkMillis = wall;
         this.lastWalkMicros = walkMicros;
         boolean settled = stillAtWalk.containsAll(walk.walkedNetns());
-        this.movesSilently = movesSilently(walk) || !settled;
-        this.onlyAcceptQueues = settled && acceptQueued(walk.listeners) && !movesSilentlyButQueues(walk);
+        boolean silent = movesSilentlyButQueues(walk), queued = acceptQueued(walk.listeners);
+        this.movesSilently = silent || queued || !settled;
+        this.onlyAcceptQueues = settled && queued && !silent;
         this.walkedSockets = walk.sockets;
     }
 

@@ -197,8 +197,6 @@ public final class ProbeLoop implements AutoCloseable {
     static final long RECONCILE_MAX_MS = 300_000;
     private long walkedAtNanos, walkTookNanos;
     private long activityAtWalk = -1;
-    /* the namespaces of the last walk, as the walk read their files: path (null: own) and a pid inside */
-    private List<Map.Entry<String, Integer>> walkedNamespaces = List.of();
 
     private void walkUnlessQuiet() throws ProbeException {
         if (probe != null && activityAtWalk >= 0 && System.nanoTime() - walkedAtNanos < TimeUnit.MILLISECONDS.toNanos(reconcileMs())
@@ -212,16 +210,19 @@ public final class ProbeLoop implements AutoCloseable {
         walk();
     }
 
-    /* each namespace the last full walk walked: what a listeners-only walk walks again */
+    /*
+     * each namespace the last full walk walked, as it read their files (path null: the agent's
+     * own, a pid inside): what activity() reads and a listeners-only walk walks again
+     */
     private record Walked(long netns, long cookie, String path, int pid) {}
-    private List<Walked> walkedTargets = List.of();
+    private List<Walked> walkedNamespaces = List.of();
 
     /** Walks the listeners of the namespaces the last full walk walked, and nothing else. */
     private void walkListeners() throws ProbeException {
         long nowMs = System.currentTimeMillis();
         Map<Long, NetnsInfo> info = new HashMap<>();
         WalkAccumulator acc = new WalkAccumulator(Map.of());
-        for (Walked w : walkedTargets) {
+        for (Walked w : walkedNamespaces) {
             try {
                 collect(probe.walkListeners(w.path()), acc);
                 info.put(w.netns(), info(w.netns(), w.cookie(), w.path(), w.pid(), nowMs));
@@ -247,8 +248,8 @@ public final class ProbeLoop implements AutoCloseable {
     private long activity(List<TransitionCount> transitions) throws ProbeException {
         long n = probe.stats()[Probe.STAT_SEEN];
         for (TransitionCount t : transitions) n += t.count();
-        for (Map.Entry<String, Integer> ns : walkedNamespaces) {
-            NetnsInfoReader.Files f = files(ns.getKey(), ns.getValue());
+        for (Walked w : walkedNamespaces) {
+            NetnsInfoReader.Files f = files(w.path(), w.pid());
             long segments = NetnsInfoReader.tcpSegments(f.read("/proc/thread-self/net/snmp"));
             long timewait = NetnsInfoReader.timewait(f.read("/proc/thread-self/net/sockstat"));
             if (segments < 0 || timewait < 0) return -1; // unreadable: no proof of quiet
@@ -427,22 +428,15 @@ public final class ProbeLoop implements AutoCloseable {
         kernelLiveness(alive, cookies);
         cookies.values().removeIf(c -> c == 0);
         probe.liveNamespaces(cookies);
-        List<Map.Entry<String, Integer>> walked = new java.util.ArrayList<>();
-        walked.add(new java.util.AbstractMap.SimpleImmutableEntry<>(null, 0));
+        List<Walked> walked = new java.util.ArrayList<>();
+        walked.add(new Walked(own, cookies.getOrDefault(own, 0L), null, 0));
         for (long ns : acc.walkedNetns()) {
             Path p = found.paths().get(ns);
-            if (ns != own && p != null) walked.add(Map.entry(p.toString(), found.pids().getOrDefault(ns, 0)));
-        }
-        walkedNamespaces = walked;
-        List<Walked> targets = new java.util.ArrayList<>();
-        for (long ns : acc.walkedNetns()) {
-            Path p = found.paths().get(ns);
-            if (ns == own || p != null) {
-                targets.add(new Walked(ns, cookies.getOrDefault(ns, 0L), ns == own ? null : p.toString(),
-                        ns == own ? 0 : found.pids().getOrDefault(ns, 0)));
+            if (ns != own && p != null) {
+                walked.add(new Walked(ns, cookies.getOrDefault(ns, 0L), p.toString(), found.pids().getOrDefault(ns, 0)));
             }
         }
-        walkedTargets = targets;
+        walkedNamespaces = walked;
         List<TransitionCount> transitions = probe.transitions();
         List<Probe.PortCount> ports = probe.portCounters();
         probe.forgetGoneNamespaces(alive, System.currentTimeMillis()); // from what those reads met
