@@ -167,7 +167,7 @@ public final class ProbeLoop implements AutoCloseable {
             // a partial batch: let events gather for a tick instead of spinning on a trickle
             if (n > 0 && n < settings.batchEvents()) pause = TimeUnit.MILLISECONDS.toNanos(settings.tickMs());
             else if (n < 0) pause = untilDueNanos(now); // failed: its backoff runs
-            if (n > 0) publishSoonerAfterEvents();
+            if (n > 0) publishSooner();
         } else {
             pause = untilDueNanos(now);
         }
@@ -178,11 +178,17 @@ public final class ProbeLoop implements AutoCloseable {
             if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
                 nextWalk = now + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
             }
+            if (walkedSincePublish) publishSooner();
         }
         if (now - nextPublish >= -SLACK_NANOS) {
             inStep = Step.PUBLISH;
             boolean changed = changedSincePublish();
-            if (changed || now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS) - SLACK_NANOS) publish();
+            if (changed) {
+                publish(true);
+            } else if (now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS) - SLACK_NANOS) {
+                // the kernel saw nothing: its counters are those last read, but for the programs' run time
+                publish(now - countersReadAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_COUNTERS_MS));
+            }
             // nothing changed: the next snapshot is the once-a-second one, unless events come first
             nextPublish = changed ? now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs())
                     : publishedAtNanos + TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS);
@@ -191,8 +197,8 @@ public final class ProbeLoop implements AutoCloseable {
         if (pause > 0 && running) LockSupport.parkNanos(this, pause);
     }
 
-    /** Events came: the next snapshot within publishIntervalMs of the last, not at the quiet once-a-second. */
-    private void publishSoonerAfterEvents() {
+    /** Events came or a walk ran: the next snapshot within publishIntervalMs of the last, not at the quiet once-a-second. */
+    private void publishSooner() {
         long publish = publishedAtNanos + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
         if (nextPublish - publish > 0) nextPublish = publish;
     }
@@ -324,11 +330,16 @@ public final class ProbeLoop implements AutoCloseable {
     }
 
     /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
-    private void publish() {
+    /* a quiet host reads the counters (and the programs' cost) this often */
+    static final long QUIET_COUNTERS_MS = 10_000;
+    private long countersReadAtNanos;
+
+    private void publish(boolean readCounters) {
         publishedAtNanos = System.nanoTime();
         walkedSincePublish = false;
         eventsSincePublish = 0;
-        if (probe != null) supervisor.run(Step.COUNTERS, () -> {
+        if (readCounters) countersReadAtNanos = publishedAtNanos;
+        if (probe != null && readCounters) supervisor.run(Step.COUNTERS, () -> {
             List<ProgramCost> costs = probe.programCosts(); // before the stats: see Aggregator.onCounters
             long[] stats = probe.stats();
             seenAtPublish = stats[Probe.STAT_SEEN];
