@@ -146,8 +146,11 @@ bench_idle() {
     echo "== idle: the agent's CPU over ${secs_idle} s, quiet, then with $((procs * per)) idle established sockets"
     start_agent
     sleep 20 # past start-up and most JIT compilation
+    local w0 w1
+    w0=$(probe_thread_wakes)
     quiet=$(agent_cpu "$secs_idle")
-    echo "quiet host ($(ss -Htan | wc -l) TCP sockets)     : ${quiet}% of one core"
+    w1=$(probe_thread_wakes)
+    echo "quiet host ($(ss -Htan | wc -l) TCP sockets)     : ${quiet}% of one core; the probe thread woke $((w1 - w0)) times in ${secs_idle} s"
     # $procs servers that accept and hold, $procs clients that connect and hold: $per sockets a pair
     new_ns idle
     for i in $(seq 0 $((procs - 1))); do
@@ -207,6 +210,13 @@ probe_thread_ticks() { # CPU ticks of the agent's probe thread (polls and walks)
     local t
     for t in /proc/"$agent_pid"/task/*; do
         if [[ $(cat "$t/comm") == tcpulse-probe ]]; then awk '{print $14 + $15}' "$t/stat"; fi
+    done
+}
+
+probe_thread_wakes() { # times the probe thread went to sleep and was woken (voluntary context switches)
+    local t
+    for t in /proc/"$agent_pid"/task/*; do
+        if [[ $(cat "$t/comm") == tcpulse-probe ]]; then awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"; fi
     done
 }
 
