@@ -367,11 +367,13 @@ public final class ProbeLoop implements AutoCloseable {
         long max = TimeUnit.MILLISECONDS.toNanos(settings.maxOutageMillis());
         long every = Math.max(10, Math.min(1000, settings.maxOutageMillis() / 4));
         long reported = 0; // the start of the last outage reported (a failure streak's, or a stuck pass's)
+        long sleepMs = every;
         try {
             while (running) {
-                Thread.sleep(every);
+                Thread.sleep(sleepMs);
                 long now = System.nanoTime(), beat = heartbeatNanos, since = outageSinceNanos;
                 ProbeOutage o = outage;
+                sleepMs = untilOutageMs(now, beat, o != null ? since : 0, reported, max, every);
                 if (now - beat >= max && beat != reported) {
                     Step s = inStep;
                     String step = s == null ? "loop" : s.label;
@@ -393,6 +395,20 @@ public final class ProbeLoop implements AutoCloseable {
         } catch (InterruptedException e) {
             // stopping
         }
+    }
+
+    /*
+     * The watchdog sleeps until the first moment an outage could be due: the last beat, or
+     * the start of the failure streak, plus maxOutage (a healthy loop: about once per
+     * maxOutage, not every second). A later beat only moves that moment on; a streak that
+     * starts meanwhile is due after it. `every` once they are reported.
+     */
+    static long untilOutageMs(long now, long beat, long since, long reported, long max, long every) {
+        long until = Long.MAX_VALUE;
+        if (beat != reported) until = beat + max - now;
+        if (since != 0 && since != reported) until = Math.min(until, since + max - now);
+        if (until == Long.MAX_VALUE) return every;
+        return Math.max(10, TimeUnit.NANOSECONDS.toMillis(until) + 1);
     }
 
     /** Walks every namespace it can enter; the counters are read right after. */

@@ -112,8 +112,11 @@ class CarriedKernelTest {
             await(Duration.ofSeconds(15), () -> ns.ssCounts("state", "connected", "sport", "= :8601").equals(statesOf(listener(inode, 8601)))
                             && ns.ssCounts("state", "connected", "sport", "= :8601").getOrDefault("ESTABLISHED", 0L) == 4,
                     () -> "ss " + ns.ssCounts("state", "connected", "sport", "= :8601") + ", agent " + listener(inode, 8601));
-            assertTrue(metrics(inode).contains("tcpulse_listen_connections{netns=\"" + inode
-                    + "\",addr=\"127.0.0.1\",port=\"8601\",state=\"ESTABLISHED\"} 4\n"), "a listener's connections by state in /metrics");
+            String held4 = metrics(inode);
+            assertTrue(held4.contains("tcpulse_listen_connections{netns=\"" + inode
+                    + "\",addr=\"127.0.0.1\",port=\"8601\",state=\"ESTABLISHED\"} 4\n"), () -> "a listener's connections by state in /metrics: "
+                    + held4.lines().filter(l -> l.startsWith("tcpulse_listen_connections") || l.startsWith("tcpulse_metrics_other")).toList()
+                    + ", agent " + listener(inode, 8601));
         } finally {
             held.destroy();
         }

@@ -129,7 +129,8 @@ class FdFloodKernelTest {
                 // the drain and the counters need no descriptor: exact while the walk cannot run
                 expected = clientCloseRound(ns, 8211, 300);
                 await(WAIT, () -> expected.equals(monitor.transitions(inode)),
-                        () -> "transitions while out of descriptors: expected " + expected + " got " + monitor.transitions(inode));
+                        () -> "transitions while out of descriptors: expected " + expected + " got " + monitor.transitions(inode)
+                                + ", health " + monitor.json("/api/v1/health") + ", ss " + ns.ssCounts());
                 assertTrue(monitor.json("/api/v1/health").getJsonObject("probe").getValue("outage") != null,
                         "still out of descriptors while counting");
             }
