@@ -172,7 +172,8 @@ public final class ProbeLoop implements AutoCloseable {
             pause = untilDueNanos(now);
         }
         now = System.nanoTime();
-        if (now - nextWalk >= -SLACK_NANOS && supervisor.due(Step.WALK, now)) {
+        long slack = drainedNothing ? SLACK_NANOS : 0; // only a sleeping thread has wake-ups to share
+        if (now - nextWalk >= -slack && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
             // failed: due again once its backoff is over, sooner than the next period
             if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
@@ -180,12 +181,12 @@ public final class ProbeLoop implements AutoCloseable {
             }
             if (walkedSincePublish) publishSooner();
         }
-        if (now - nextPublish >= -SLACK_NANOS) {
+        if (now - nextPublish >= -slack) {
             inStep = Step.PUBLISH;
             boolean changed = changedSincePublish();
             if (changed) {
                 publish(true);
-            } else if (now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS) - SLACK_NANOS) {
+            } else if (now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS) - slack) {
                 // the kernel saw nothing: its counters are those last read, but for the programs' run time
                 publish(now - countersReadAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_COUNTERS_MS));
             }
