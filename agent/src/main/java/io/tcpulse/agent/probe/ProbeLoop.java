@@ -330,11 +330,14 @@ public final class ProbeLoop implements AutoCloseable {
         return supervisor.attempt(Step.COUNTERS, () -> probe.stats()[Probe.STAT_SEEN], -1L) != seenAtPublish;
     }
 
-    /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
-    /* a quiet host reads the counters (and the programs' cost) this often */
+    /*
+     * A quiet host reads the counters (and the programs' cost) this often: `seen` read first
+     * and unchanged says the transition counters are too (the programs count it after them).
+     */
     static final long QUIET_COUNTERS_MS = 10_000;
     private long countersReadAtNanos;
 
+    /** The counters when readCounters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
     private void publish(boolean readCounters) {
         publishedAtNanos = System.nanoTime();
         walkedSincePublish = false;
