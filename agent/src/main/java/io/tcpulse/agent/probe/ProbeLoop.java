@@ -175,9 +175,11 @@ public final class ProbeLoop implements AutoCloseable {
         long slack = drainedNothing ? SLACK_NANOS : 0; // only a sleeping thread has wake-ups to share
         if (now - nextWalk >= -slack && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
-            // failed: due again once its backoff is over, sooner than the next period
             if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
                 nextWalk = now + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
+            } else {
+                // failed: due again once its backoff is over (sooner than the next period); the loop sleeps till then
+                nextWalk = supervisor.dueAtNanos(Step.WALK, System.nanoTime());
             }
             if (walkedSincePublish) publishSooner();
         }

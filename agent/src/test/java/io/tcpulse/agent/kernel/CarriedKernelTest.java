@@ -136,7 +136,10 @@ class CarriedKernelTest {
         await(Duration.ofSeconds(20), () -> {
             long segs = retransSegs(ns);
             JsonObject p4 = peers(inode).get("127.0.0.1:8603"), p6 = peers(inode).get("[::1]:8604");
+            // the server side closes after the client (a lost FIN is retransmitted): its listener's figures too
             return p4 != null && p4.getLong("bytesSent") == 4_000_000 && p6 != null && p6.getLong("bytesSent") == 2_100_000
+                    && listener(inode, 8603).getLong("bytesReceived") == 4_000_000
+                    && listener(inode, 8604).getLong("bytesReceived") == 2_100_000
                     && segs > 0 && segs == placed(inode);
         }, () -> "TcpRetransSegs " + retransSegs(ns) + ", placed " + placed(inode) + ": peers " + peers(inode)
                 + ", listeners " + listener(inode, 8603) + " " + listener(inode, 8604));
