@@ -12,6 +12,7 @@ import io.tcpulse.agent.host.ProcSnapshotter;
 import io.tcpulse.agent.model.ProbeOutage;
 import io.tcpulse.agent.model.ProgramCost;
 import io.tcpulse.agent.model.SocketRecord;
+import io.tcpulse.agent.model.TcpState;
 import io.tcpulse.agent.model.TransitionCount;
 import io.tcpulse.agent.probe.Supervisor.Step;
 
@@ -500,6 +501,22 @@ public final class ProbeLoop implements AutoCloseable {
     private record Sysctls(NetnsInfo info, long cookie, long atMs) {}
     private final Map<Long, Sysctls> sysctls = new HashMap<>();
 
+    /*
+     * A walk with a listener whose queues hold connections is not reused: accept() drains the
+     * accept queue, and requests expire from the SYN queue, with no segment and no transition
+     * (a reused walk brought back a queue the listeners-only walk had seen drained).
+     */
+    private static boolean changesSilently(ByteBuffer raw) {
+        ByteBuffer b = raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at + EventDecoder.SOCK_SIZE <= b.limit(); at += EventDecoder.SOCK_SIZE) {
+            if ((b.get(at + EventDecoder.SK_STATE) & 0xff) == TcpState.LISTEN.kernel
+                    && (b.getInt(at + EventDecoder.SK_ACK_BACKLOG) != 0 || b.getInt(at + EventDecoder.SK_SYN_QLEN) != 0)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private ByteBuffer walkOrReuse(long netns, long cookie, String path, NetnsInfo ni, Map<Long, Long> activity,
                                    long nowMs) throws ProbeException {
         long segments = ni == null ? -1 : ni.tcpSegments();
@@ -510,7 +527,7 @@ public final class ProbeLoop implements AutoCloseable {
             return c.raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         }
         ByteBuffer raw = probe.walk(path);
-        if (raw.limit() <= CACHE_MAX_BYTES) {
+        if (raw.limit() <= CACHE_MAX_BYTES && !changesSilently(raw)) {
             ByteBuffer copy = ByteBuffer.allocate(raw.limit()).order(ByteOrder.LITTLE_ENDIAN);
             copy.put(raw.duplicate());
             copy.flip();

@@ -78,6 +78,10 @@ class ListenerWalkKernelTest {
             assertEquals("5", out.readLine());
             await(Duration.ofSeconds(5), () -> acceptQueue(ns.inode()) == 0, () -> "accept queue after accept(): " + listener(ns.inode()) + ", walk " + walk() + ", now " + System.currentTimeMillis());
             JsonObject w = walk();
+            // and stays so: a full walk (these requests are activity) must not bring back an older walk's queue
+            long lastFull = w.getLong("lastMillis");
+            await(Duration.ofSeconds(15), () -> walk().getLong("lastMillis") > lastFull, () -> "no full walk: " + walk());
+            assertEquals(0, acceptQueue(ns.inode()), () -> "after a full walk: " + listener(ns.inode()));
             if (w.getLong("lastMillis") == fullWalk) {
                 // no full walk came between: the listeners-only walk told the drained queue
                 assertTrue(w.getLong("listenerWalks") > 0, w.encode());
