@@ -206,19 +206,17 @@ bench_pipeline() {
     done
 }
 
-probe_thread_ticks() { # CPU ticks of the agent's probe thread (polls and walks)
+probe_thread() { # the /proc task directory of the agent's probe thread (polls and walks)
     local t
     for t in /proc/"$agent_pid"/task/*; do
-        if [[ $(cat "$t/comm") == tcpulse-probe ]]; then awk '{print $14 + $15}' "$t/stat"; fi
+        if [[ $(cat "$t/comm") == tcpulse-probe ]]; then echo "$t"; fi
     done
 }
 
-probe_thread_wakes() { # times the probe thread went to sleep and was woken (voluntary context switches)
-    local t
-    for t in /proc/"$agent_pid"/task/*; do
-        if [[ $(cat "$t/comm") == tcpulse-probe ]]; then awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"; fi
-    done
-}
+probe_thread_ticks() { awk '{print $14 + $15}' "$(probe_thread)/stat"; }
+
+# times the probe thread went to sleep and was woken (voluntary context switches)
+probe_thread_wakes() { awk '/^voluntary_ctxt_switches/ {print $2}' "$(probe_thread)/status"; }
 
 bench_listeners() {
     echo "== listeners: the walk with 1,000 listeners every second"
