@@ -167,9 +167,11 @@ public final class ProbeLoop implements AutoCloseable {
         now = System.nanoTime();
         if (now - nextWalk >= 0 && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
-            // failed: due again once its backoff is over, sooner than the next period
             if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
                 nextWalk = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
+            } else {
+                // failed: due again once its backoff is over (sooner than the next period); the loop sleeps till then
+                nextWalk = supervisor.dueAtNanos(Step.WALK, System.nanoTime());
             }
         }
         if (now - nextPublish >= 0) {

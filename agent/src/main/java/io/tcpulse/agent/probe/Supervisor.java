@@ -126,6 +126,12 @@ final class Supervisor implements StepGuard {
         return st.streak == 0 || nowNanos - st.retryAtNanos >= 0;
     }
 
+    /** When the step may run next: now, or when its backoff is over. */
+    long dueAtNanos(Step step, long nowNanos) {
+        State st = states.get(step);
+        return st.streak == 0 ? nowNanos : st.retryAtNanos;
+    }
+
     /** Runs body as step when it is due: its result, or orElse when it failed or is not due. */
     <T> T attempt(Step step, Callable<T> body, T orElse) {
         if (!due(step, nanoTime.getAsLong())) return orElse;

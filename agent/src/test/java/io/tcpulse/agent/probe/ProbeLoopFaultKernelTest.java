@@ -71,6 +71,16 @@ class ProbeLoopFaultKernelTest {
         };
     }
 
+    /** CPU time of the agents' probe threads in this JVM. */
+    private static long probeThreadCpuNanos() {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().equals("tcpulse-probe")) sum += Math.max(0, mx.getThreadCpuTime(t.getId()));
+        }
+        return sum;
+    }
+
     @AfterEach
     void clearFaults() {
         FAULTS.clear();
@@ -106,6 +116,11 @@ class ProbeLoopFaultKernelTest {
         assertNotNull(outage, "no outage reported after 3 s of failing walks: " + health());
         assertEquals("IllegalStateException", outage.errno());
         assertEquals(outage.sinceMillis() + 3000, outage.exitAtMillis());
+        // between the walk's retries the loop sleeps (it once spun through every backoff: a core)
+        long cpu0 = probeThreadCpuNanos();
+        Thread.sleep(2_000);
+        long spent = probeThreadCpuNanos() - cpu0;
+        assertTrue(spent < 500_000_000L, "the probe thread used " + spent / 1_000_000 + " ms of CPU in 2 s of failing walks");
 
         FAULTS.remove(Step.WALK);
         await(WAIT, () -> "ok".equals(health().getString("status")), () -> "never back to ok: " + health());
