@@ -2,7 +2,8 @@
 /*
  * The event stream: one ring buffer per CPU (the loader sizes them), a per-CPU
  * sampling window above the configured rate, and reserve/submit with the wake-up
- * deferred until a ring holds cfg_wakeup_bytes. Losses are counted, never silent.
+ * deferred until a ring holds cfg_wakeup_bytes, or made at once for the first event
+ * after the consumer went to sleep. Losses are counted, never silent.
  */
 #ifndef __TCPULSE_EVENTS_BPF_H
 #define __TCPULSE_EVENTS_BPF_H
@@ -96,12 +97,28 @@ static __always_inline struct tcpulse_event *reserve_event(void **ringp)
 	return e;
 }
 
-/* submit without waking the consumer, unless this record crossed the backlog mark */
+/*
+ * Set by libtcpulse when the consumer found every ring empty and goes to sleep for
+ * long (tcpulse__poll with TCPULSE_POLL_WAKE_ON_EVENT); the first event after wakes it
+ * and clears the flag. A plain load on the hot path: CPUs racing on it wake it twice at
+ * most. An event submitted in the instant the flag is being set may miss it: the next
+ * event, or the consumer's own timeout, wakes it then (it is a delay, nothing is lost).
+ */
+volatile __u32 consumer_asleep = 0;
+
+/* submit without waking the consumer, unless it sleeps or this record crossed the backlog mark */
 static __always_inline void submit_event(void *rb, struct tcpulse_event *e)
 {
-	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
-	__u64 rec = sizeof(*e) + 8; /* ring header */
+	__u64 avail, rec = sizeof(*e) + 8; /* ring header */
 
+	if (consumer_asleep) {
+		consumer_asleep = 0;
+		stat_add(TCPULSE_STAT_WAKEUPS_ASLEEP, 1);
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		stat_add(TCPULSE_STAT_SUBMITTED, 1);
+		return;
+	}
+	avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
 	if (avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + rec) {
 		stat_add(TCPULSE_STAT_WAKEUPS, 1);
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);

@@ -236,7 +236,8 @@ static const struct {
 	L_VALUE(TCPULSE_STAT_SAMPLED_OUT), L_VALUE(TCPULSE_STAT_MAP_FULL), L_VALUE(TCPULSE_STAT_WAKEUPS),
 	L_VALUE(TCPULSE_STAT_REMEMBERED), L_VALUE(TCPULSE_STAT_TWIN_HANDLED),
 	L_VALUE(TCPULSE_STAT_MAP_FULL_TRANSITIONS), L_VALUE(TCPULSE_STAT_MAP_FULL_PORT_COUNTERS),
-	L_VALUE(TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS), L_VALUE(TCPULSE_STAT_MAP_FULL_SK_INFOS), L_VALUE(TCPULSE_STAT_MAX),
+	L_VALUE(TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS), L_VALUE(TCPULSE_STAT_MAP_FULL_SK_INFOS),
+	L_VALUE(TCPULSE_STAT_WAKEUPS_ASLEEP), L_VALUE(TCPULSE_STAT_MAX), L_VALUE(TCPULSE_POLL_WAKE_ON_EVENT),
 };
 
 API int tcpulse__layout(char *buf, size_t buf_sz)
@@ -803,7 +804,7 @@ fail:
 	return NULL;
 }
 
-API int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms)
+API int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms, int flags)
 {
 	int ret;
 
@@ -821,15 +822,37 @@ API int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_m
 	if (ret < 0 && ret != -E2BIG)
 		return ret;
 	if (!t->out_len && timeout_ms) {
-		/* nothing ready: sleep until a backlog wake-up or the tick */
-		ret = ring_buffer__poll(t->rb, timeout_ms);
-		if (ret < 0 && ret != -EINTR && ret != -E2BIG)
-			return ret;
-		if (ret != -E2BIG) {
+		bool asleep = (flags & TCPULSE_POLL_WAKE_ON_EVENT) && t->skel->bss;
+
+		if (asleep) {
+			/*
+			 * The first event from now on wakes us. Set before looking at the rings
+			 * once more (a full barrier between): an event submitted before the
+			 * programs could see the flag is found by this look instead.
+			 */
+			__atomic_store_n(&t->skel->bss->consumer_asleep, 1, __ATOMIC_SEQ_CST);
 			ret = ring_buffer__consume(t->rb);
 			if (ret < 0 && ret != -E2BIG)
-				return ret;
+				goto awake;
 		}
+		if (!t->out_len) {
+			/* nothing ready: sleep until a wake-up or the timeout */
+			ret = ring_buffer__poll(t->rb, timeout_ms);
+			if (ret < 0 && ret != -EINTR && ret != -E2BIG)
+				goto awake;
+			if (ret != -E2BIG) {
+				ret = ring_buffer__consume(t->rb);
+				if (ret < 0 && ret != -E2BIG)
+					goto awake;
+			}
+		}
+		ret = 0;
+awake:
+		/* awake again: the programs need not wake us (they cleared it if they did) */
+		if (asleep)
+			__atomic_store_n(&t->skel->bss->consumer_asleep, 0, __ATOMIC_RELAXED);
+		if (ret < 0)
+			return ret;
 	}
 	return t->out_len / sizeof(struct tcpulse_event);
 }

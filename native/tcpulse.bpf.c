@@ -70,7 +70,6 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	stat_add(TCPULSE_STAT_SEEN, 1);
 	netns = netns_of(skc);
 
 	/* exact counters first: they do not depend on sampling or ring space */
@@ -86,6 +85,11 @@ static __always_inline int handle_state_change(struct sock *sk, __u64 sock_cooki
 		flags |= TCPULSE_F_TIMEWAIT | (sub == S_FIN_WAIT2 ? TCPULSE_F_TW_FIN_WAIT2 : 0);
 		count_transition(cookie, netns, oldstate, sub, 1);
 	}
+	/*
+	 * Seen after the counters (atomic adds, ordered before this one): a reader that finds
+	 * `seen` unchanged since it read the counters knows they are unchanged too.
+	 */
+	stat_add(TCPULSE_STAT_SEEN, 1);
 
 	/* remember owner and timing: a socket's first transition creates its entry */
 	if (oldstate == S_CLOSE && (newstate == S_SYN_SENT || newstate == S_LISTEN)) {

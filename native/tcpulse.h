@@ -246,6 +246,8 @@ enum tcpulse_stat {
 	TCPULSE_STAT_MAP_FULL_PORT_COUNTERS = 9,
 	TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS = 10,
 	TCPULSE_STAT_MAP_FULL_SK_INFOS = 11,
+	/* consumer wake-ups by the first event after it went to sleep (TCPULSE_POLL_WAKE_ON_EVENT) */
+	TCPULSE_STAT_WAKEUPS_ASLEEP = 12,
 	TCPULSE_STAT_MAX = 16,
 };
 
@@ -297,8 +299,10 @@ int tcpulse__layout(char *buf, size_t buf_sz);
 
 /* loads and attaches everything; NULL and *err = -errno on failure */
 struct tcpulse *tcpulse__open(const struct tcpulse_opts *opts, int *err);
+/* tcpulse__poll flags: while it waits, the first event submitted wakes it (else only a backlog does) */
+#define TCPULSE_POLL_WAKE_ON_EVENT 1
 /* copies whole events into buf; waits up to timeout_ms when none are ready */
-int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms);
+int tcpulse__poll(struct tcpulse *t, void *buf, size_t buf_sz, int timeout_ms, int flags);
 /* sums the per-CPU TCPULSE_STAT_* counters into out[0..n) */
 int tcpulse__stats(struct tcpulse *t, __u64 *out, int n);
 /* copies up to max summed transition counters; returns how many */

@@ -543,7 +543,8 @@ public final class Aggregator implements SnapshotSource {
                 kernelStats[Probe.STAT_REMEMBERED], startedMillis, probeFeatures, probeErrors, outage, holders.stats(), mapFullByMap(),
                 programs, skippedWalks,
                 new Health.Drift(driftCheckedWalks, driftSockets, driftByState, unsettledWalks, reconcileIntervalMillis),
-                listenerWalks);
+                listenerWalks,
+                new Health.Wakeups(kernelStats[Probe.STAT_WAKEUPS], kernelStats[Probe.STAT_WAKEUPS_ASLEEP]));
     }
 
     /** TCPULSE_STAT_MAP_FULL split by map; empty without a probe. */

@@ -34,7 +34,16 @@ public record Health(
         Programs programs,                         // the probe's own cost, and state changes it lost
         long skippedWalks,                         // walks skipped: nothing happened since the last one
         Drift drift,                               // what reconciliation walks found counts had drifted by
-        long listenerWalks) {                      // listeners-only walks: only accept queues could move
+        long listenerWalks,                        // listeners-only walks: only accept queues could move
+        Wakeups wakeups) {                         // what woke the event consumer
+
+    /**
+     * The kernel's wake-ups of the event consumer: backlog, a ring past its wake-up mark;
+     * firstEvent, the first event after the consumer found the rings empty and went to sleep.
+     */
+    public record Wakeups(long backlog, long firstEvent) {
+        public static final Wakeups NONE = new Wakeups(0, 0);
+    }
 
     /**
      * Reconciliation: a walk checks the counts kept from transition counters since the
@@ -83,6 +92,7 @@ public record Health(
         if (holders == null) holders = Holders.NONE;
         if (programs == null) programs = Programs.NONE;
         if (drift == null) drift = Drift.NONE;
+        if (wakeups == null) wakeups = Wakeups.NONE;
         mapFullByMap = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(mapFullByMap));
     }
 
@@ -93,7 +103,7 @@ public record Health(
                   List<ProbeFeature> features, List<ProbeError> errors, ProbeOutage outage) {
         this(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                Holders.NONE, java.util.Map.of(), Programs.NONE, 0, Drift.NONE, 0);
+                Holders.NONE, java.util.Map.of(), Programs.NONE, 0, Drift.NONE, 0, Wakeups.NONE);
     }
 
     /** Without errors or an outage. */
@@ -108,13 +118,13 @@ public record Health(
     public Health withPrograms(Programs p) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, p, skippedWalks, drift, listenerWalks);
+                holders, mapFullByMap, p, skippedWalks, drift, listenerWalks, wakeups);
     }
 
     public Health withWalks(long skipped, Drift d) {
         return new Health(probeAvailable, cause, mode, seen, consumed, lost, sampledOut, mapFull, decodeErrors, samplingRatio,
                 lastWalkMillis, lastWalkMicros, walkedSockets, rememberedSockets, startedMillis, features, errors, outage,
-                holders, mapFullByMap, programs, skipped, d, listenerWalks);
+                holders, mapFullByMap, programs, skipped, d, listenerWalks, wakeups);
     }
 
     /** "ok" while the probe is attached and every step of collection succeeds; "degraded" otherwise. */

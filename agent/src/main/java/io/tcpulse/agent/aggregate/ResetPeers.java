@@ -21,7 +21,12 @@ final class ResetPeers {
     static final int TOP = 50;
 
     /** family 0 is the "other" bucket */
-    private record Key(int family, long addrHigh, long addrLow, int localPort, int state, boolean sent) {}
+    private record Key(int family, long addrHigh, long addrLow, int localPort, int state, boolean sent) {
+        boolean is(int family, long addrHigh, long addrLow, int localPort, int state, boolean sent) {
+            return this.family == family && this.addrHigh == addrHigh && this.addrLow == addrLow
+                    && this.localPort == localPort && this.state == state && this.sent == sent;
+        }
+    }
 
     private final Map<Long, Map<Key, long[]>> byNetns = new HashMap<>();
     /* RSTs come in runs with the same key (a storm, a scan): the last one skips the maps */
@@ -34,9 +39,10 @@ final class ResetPeers {
         boolean sent = EventDecoder.kind(b, at) == EventDecoder.KIND_RESET_SENT;
         // a connect()ed socket's local port is ephemeral: such RSTs share local port 0
         boolean active = (EventDecoder.flags(b, at) & Event.F_ACTIVE) != 0;
-        Key k = new Key(EventDecoder.family(b, at), EventDecoder.remoteAddrHigh(b, at), EventDecoder.remoteAddrLow(b, at),
-                active ? 0 : EventDecoder.localPort(b, at), EventDecoder.oldState(b, at), sent);
-        if (netns != lastNetns || !k.equals(lastKey)) {
+        int family = EventDecoder.family(b, at), port = active ? 0 : EventDecoder.localPort(b, at), state = EventDecoder.oldState(b, at);
+        long high = EventDecoder.remoteAddrHigh(b, at), low = EventDecoder.remoteAddrLow(b, at);
+        if (netns != lastNetns || lastKey == null || !lastKey.is(family, high, low, port, state, sent)) {
+            Key k = new Key(family, high, low, port, state, sent);
             Map<Key, long[]> m = byNetns.computeIfAbsent(netns, n -> new HashMap<>());
             long[] n = m.get(k);
             if (n == null) {

@@ -144,6 +144,11 @@ public final class PrometheusWriter {
         counter("tcpulse_probe_decode_errors_total", "Records the agent could not decode.", h.decodeErrors());
         family("tcpulse_probe_remembered_sockets", "gauge", "Sockets the kernel side keeps an entry for (owner, birth, state times).");
         sample("tcpulse_probe_remembered_sockets", h.rememberedSockets());
+        family("tcpulse_probe_wakeups_total", "counter",
+                "Wake-ups of the agent's event consumer by the kernel, by cause: backlog (a ring past its wake-up mark), "
+                        + "first_event (the first event after the consumer went to sleep on empty rings).");
+        sample("tcpulse_probe_wakeups_total", h.wakeups().backlog(), "cause", "backlog");
+        sample("tcpulse_probe_wakeups_total", h.wakeups().firstEvent(), "cause", "first_event");
         walks(h);
     }
 

@@ -84,7 +84,10 @@ final class NativeContract {
         put(m, "TCPULSE_STAT_MAP_FULL_PORT_COUNTERS", Probe.STAT_MAP_FULL_FIRST + 1);
         put(m, "TCPULSE_STAT_MAP_FULL_LISTEN_OWNERS", Probe.STAT_MAP_FULL_FIRST + 2);
         put(m, "TCPULSE_STAT_MAP_FULL_SK_INFOS", Probe.STAT_MAP_FULL_FIRST + 3);
+        put(m, "TCPULSE_STAT_WAKEUPS", Probe.STAT_WAKEUPS);
+        put(m, "TCPULSE_STAT_WAKEUPS_ASLEEP", Probe.STAT_WAKEUPS_ASLEEP);
         put(m, "TCPULSE_STAT_MAX", Probe.STAT_MAX);
+        put(m, "TCPULSE_POLL_WAKE_ON_EVENT", Probe.POLL_WAKE_ON_EVENT);
         return m;
     }
 

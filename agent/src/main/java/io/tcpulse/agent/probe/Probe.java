@@ -48,7 +48,9 @@ public final class Probe implements AutoCloseable {
 
     public static final int STAT_SEEN = 0, STAT_SUBMITTED = 1, STAT_LOST = 2, STAT_SAMPLED_OUT = 3,
             STAT_MAP_FULL = 4, STAT_WAKEUPS = 5, STAT_REMEMBERED = 6, STAT_TWIN_HANDLED = 7,
-            STAT_MAP_FULL_FIRST = 8, STAT_MAX = 16;
+            STAT_MAP_FULL_FIRST = 8, STAT_WAKEUPS_ASLEEP = 12, STAT_MAX = 16;
+    /** tcpulse__poll: the first event submitted while it waits wakes it. */
+    static final int POLL_WAKE_ON_EVENT = 1;
     /** The maps whose full inserts are counted apart, in the order of TCPULSE_STAT_MAP_FULL_* from 8. */
     public static final java.util.List<String> MAP_FULL_MAPS = java.util.List.of("transitions", "port_counters",
             "listen_owners", "sk_infos");
@@ -140,9 +142,12 @@ public final class Probe implements AutoCloseable {
         return String.join(" | ", java.util.Arrays.asList(lines).subList(Math.max(0, lines.length - 4), lines.length));
     }
 
-    /** Copies up to buf.size()/EVENT_SIZE events into buf; waits up to timeoutMs when none are ready. */
-    public int poll(Memory buf, int timeoutMs) throws ProbeException {
-        int n = TcpulseNative.tcpulse__poll(live(), buf, buf.size(), timeoutMs);
+    /**
+     * Copies up to buf.size()/EVENT_SIZE events into buf; waits up to timeoutMs when none are
+     * ready, until a ring holds a backlog or, with wakeOnEvent, until the first event.
+     */
+    public int poll(Memory buf, int timeoutMs, boolean wakeOnEvent) throws ProbeException {
+        int n = TcpulseNative.tcpulse__poll(live(), buf, buf.size(), timeoutMs, wakeOnEvent ? POLL_WAKE_ON_EVENT : 0);
         if (n < 0 && n != -Errno.EINTR) throw new ProbeException("tcpulse__poll", -n, null);
         return Math.max(n, 0);
     }

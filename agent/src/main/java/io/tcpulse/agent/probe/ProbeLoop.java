@@ -143,12 +143,17 @@ public final class ProbeLoop implements AutoCloseable {
     }
 
     /*
-     * Idle means asleep: the kernel wakes the consumer only when a ring is past
-     * cfg_wakeup_bytes, so the drain blocks in poll() until the next step is due (at most
-     * MAX_POLL_MS) instead of waking on a fixed tick; a storm still wakes it at once.
-     * (Snapshots stay every publishIntervalMs: the ages they carry are computed then.)
+     * Idle means asleep. While events flow the kernel wakes the consumer only when a ring
+     * is past cfg_wakeup_bytes, and the drain blocks in poll() until the next step is due.
+     * Once a wait found nothing, the next one asks the kernel to wake it at the first event
+     * (TCPULSE_POLL_WAKE_ON_EVENT): a quiet host's thread sleeps until a step is really due
+     * (a snapshot a second, the walk when something may have moved) instead of looking
+     * every publishIntervalMs, and the first event after quiet is drained at once.
      */
-    static final long MAX_POLL_MS = 500;
+    static final long MAX_POLL_MS = 1_000;
+    /* steps due this close to now run in this pass: a quiet host's walk checks and snapshots share their wake-ups */
+    private static final long SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private boolean drainedNothing;
 
     /** One pass: drain the rings until the next step is due, walk when due, publish when due. */
     private void pass(Memory buf) {
@@ -157,15 +162,19 @@ public final class ProbeLoop implements AutoCloseable {
         if (probe != null && supervisor.due(Step.DRAIN, now)) {
             inStep = Step.DRAIN;
             int timeoutMs = pollTimeoutMs(now);
-            int n = supervisor.attempt(Step.DRAIN, () -> drain(buf, timeoutMs), -1);
+            boolean wakeOnEvent = drainedNothing;
+            int n = supervisor.attempt(Step.DRAIN, () -> drain(buf, timeoutMs, wakeOnEvent), -1);
+            drainedNothing = n == 0;
             // a partial batch: let events gather for a tick instead of spinning on a trickle
             if (n > 0 && n < settings.batchEvents()) pause = TimeUnit.MILLISECONDS.toNanos(settings.tickMs());
             else if (n < 0) pause = untilDueNanos(now); // failed: its backoff runs
+            if (n > 0) publishSooner();
         } else {
             pause = untilDueNanos(now);
         }
         now = System.nanoTime();
-        if (now - nextWalk >= 0 && supervisor.due(Step.WALK, now)) {
+        long slack = drainedNothing ? SLACK_NANOS : 0; // only a sleeping thread has wake-ups to share
+        if (now - nextWalk >= -slack && supervisor.due(Step.WALK, now)) {
             inStep = Step.WALK;
             if (supervisor.run(Step.WALK, this::walkUnlessQuiet)) {
                 nextWalk = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.walkIntervalMs());
@@ -173,14 +182,29 @@ public final class ProbeLoop implements AutoCloseable {
                 // failed: due again once its backoff is over (sooner than the next period); the loop sleeps till then
                 nextWalk = supervisor.dueAtNanos(Step.WALK, System.nanoTime());
             }
+            if (walkedSincePublish) publishSooner();
         }
-        if (now - nextPublish >= 0) {
+        if (now - nextPublish >= -slack) {
             inStep = Step.PUBLISH;
-            if (!unchangedSincePublish(now)) publish();
-            nextPublish = now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
+            boolean changed = changedSincePublish();
+            if (changed) {
+                publish(true);
+            } else if (now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS) - slack) {
+                // the kernel saw nothing: its counters are those last read, but for the programs' run time
+                publish(now - countersReadAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_COUNTERS_MS));
+            }
+            // nothing changed: the next snapshot is the once-a-second one, unless events come first
+            nextPublish = changed ? now + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs())
+                    : publishedAtNanos + TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS);
         }
         inStep = null;
         if (pause > 0 && running) LockSupport.parkNanos(this, pause);
+    }
+
+    /** Events came or a walk ran: the next snapshot within publishIntervalMs of the last, not at the quiet once-a-second. */
+    private void publishSooner() {
+        long publish = publishedAtNanos + TimeUnit.MILLISECONDS.toNanos(settings.publishIntervalMs());
+        if (nextPublish - publish > 0) nextPublish = publish;
     }
 
     /*
@@ -273,9 +297,12 @@ public final class ProbeLoop implements AutoCloseable {
         return (int) TimeUnit.NANOSECONDS.toMillis(untilDueNanos(now) + 999_999);
     }
 
-    /** One poll of the rings (blocking up to timeoutMs when they are empty) into the aggregator; the events it handed over. */
-    private int drain(Memory buf, int timeoutMs) throws ProbeException {
-        int n = probe.poll(buf, timeoutMs);
+    /**
+     * One poll of the rings (blocking up to timeoutMs when they are empty, until the first
+     * event with wakeOnEvent) into the aggregator; the events it handed over.
+     */
+    private int drain(Memory buf, int timeoutMs, boolean wakeOnEvent) throws ProbeException {
+        int n = probe.poll(buf, timeoutMs, wakeOnEvent);
         if (n > 0) {
             eventsSincePublish += n;
             ByteBuffer batch = buf.getByteBuffer(0, (long) n * EventDecoder.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
@@ -292,7 +319,6 @@ public final class ProbeLoop implements AutoCloseable {
         return "refused (" + Errno.name(-r) + "): BPF_ENABLE_STATS needs CAP_SYS_ADMIN; sysctl kernel.bpf_stats_enabled=1 counts for every program";
     }
 
-    /** The counters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
     /*
      * A snapshot is built when something happened since the last one (an event drained, a
      * walk, the kernel saw an event), else once a second (the ages it carries, history,
@@ -302,19 +328,25 @@ public final class ProbeLoop implements AutoCloseable {
     private long publishedAtNanos, seenAtPublish = -1, eventsSincePublish;
     private boolean walkedSincePublish;
 
-    private boolean unchangedSincePublish(long now) {
-        if (probe == null || walkedSincePublish || eventsSincePublish > 0 || seenAtPublish < 0
-                || now - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(QUIET_PUBLISH_MS)) {
-            return false;
-        }
-        return supervisor.attempt(Step.COUNTERS, () -> probe.stats()[Probe.STAT_SEEN], -1L) == seenAtPublish;
+    private boolean changedSincePublish() {
+        if (probe == null || walkedSincePublish || eventsSincePublish > 0 || seenAtPublish < 0) return true;
+        return supervisor.attempt(Step.COUNTERS, () -> probe.stats()[Probe.STAT_SEEN], -1L) != seenAtPublish;
     }
 
-    private void publish() {
+    /*
+     * A quiet host reads the counters (and the programs' cost) this often: `seen` read first
+     * and unchanged says the transition counters are too (the programs count it after them).
+     */
+    static final long QUIET_COUNTERS_MS = 10_000;
+    private long countersReadAtNanos;
+
+    /** The counters when readCounters, then a snapshot; when the snapshot cannot be built, the health alone, so the failure shows. */
+    private void publish(boolean readCounters) {
         publishedAtNanos = System.nanoTime();
         walkedSincePublish = false;
         eventsSincePublish = 0;
-        if (probe != null) supervisor.run(Step.COUNTERS, () -> {
+        if (readCounters) countersReadAtNanos = publishedAtNanos;
+        if (probe != null && readCounters) supervisor.run(Step.COUNTERS, () -> {
             List<ProgramCost> costs = probe.programCosts(); // before the stats: see Aggregator.onCounters
             long[] stats = probe.stats();
             seenAtPublish = stats[Probe.STAT_SEEN];
@@ -342,11 +374,13 @@ public final class ProbeLoop implements AutoCloseable {
         long max = TimeUnit.MILLISECONDS.toNanos(settings.maxOutageMillis());
         long every = Math.max(10, Math.min(1000, settings.maxOutageMillis() / 4));
         long reported = 0; // the start of the last outage reported (a failure streak's, or a stuck pass's)
+        long sleepMs = every;
         try {
             while (running) {
-                Thread.sleep(every);
+                Thread.sleep(sleepMs);
                 long now = System.nanoTime(), beat = heartbeatNanos, since = outageSinceNanos;
                 ProbeOutage o = outage;
+                sleepMs = untilOutageMs(now, beat, o != null ? since : 0, reported, max, every);
                 if (now - beat >= max && beat != reported) {
                     Step s = inStep;
                     String step = s == null ? "loop" : s.label;
@@ -368,6 +402,20 @@ public final class ProbeLoop implements AutoCloseable {
         } catch (InterruptedException e) {
             // stopping
         }
+    }
+
+    /*
+     * The watchdog sleeps until the first moment an outage could be due: the last beat, or
+     * the start of the failure streak, plus maxOutage (a healthy loop: about once per
+     * maxOutage, not every second). A later beat only moves that moment on; a streak that
+     * starts meanwhile is due after it. `every` once they are reported.
+     */
+    static long untilOutageMs(long now, long beat, long since, long reported, long max, long every) {
+        long until = Long.MAX_VALUE;
+        if (beat != reported) until = beat + max - now;
+        if (since != 0 && since != reported) until = Math.min(until, since + max - now);
+        if (until == Long.MAX_VALUE) return every;
+        return Math.max(10, TimeUnit.NANOSECONDS.toMillis(until) + 1);
     }
 
     /** Walks every namespace it can enter; the counters are read right after. */

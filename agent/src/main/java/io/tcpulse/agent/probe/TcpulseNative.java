@@ -33,7 +33,7 @@ final class TcpulseNative {
     static native int tcpulse__prog_stats(Pointer t, Pointer out, int max);
     static native int tcpulse__run_stats(Pointer t);
     static native Pointer tcpulse__open(Pointer opts, IntByReference err);
-    static native int tcpulse__poll(Pointer t, Pointer buf, long bufSize, int timeoutMs);
+    static native int tcpulse__poll(Pointer t, Pointer buf, long bufSize, int timeoutMs, int flags);
     static native int tcpulse__stats(Pointer t, Pointer out, int n);
     static native int tcpulse__transitions(Pointer t, Pointer out, int max);
     static native int tcpulse__snapshot(Pointer t, String netnsPath, Pointer buf, long bufSize, LongByReference needed);

@@ -69,8 +69,11 @@ class PrometheusWriterTest {
                 h.consumed(), h.lost(), h.sampledOut(), 7, h.decodeErrors(), h.samplingRatio(), h.lastWalkMillis(),
                 h.lastWalkMicros(), h.walkedSockets(), h.rememberedSockets(), h.startedMillis(), h.features(), h.errors(),
                 h.outage(), h.holders(), new java.util.LinkedHashMap<>(java.util.Map.of("transitions", 0L, "port_counters", 5L,
-                "listen_owners", 2L, "sk_infos", 0L)), null, 0, null, 0);
+                "listen_owners", 2L, "sk_infos", 0L)), null, 0, null, 0,
+                new io.tcpulse.agent.aggregate.Health.Wakeups(3, 11));
         String out = PrometheusWriter.write(s.withHealth(TestSnapshots.WALL, split));
+        assertTrue(out.contains("tcpulse_probe_wakeups_total{cause=\"backlog\"} 3\n"), out);
+        assertTrue(out.contains("tcpulse_probe_wakeups_total{cause=\"first_event\"} 11\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_total 7\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"port_counters\"} 5\n"), out);
         assertTrue(out.contains("tcpulse_probe_map_full_by_map_total{map=\"listen_owners\"} 2\n"), out);
