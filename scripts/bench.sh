@@ -8,7 +8,8 @@
 #   scripts/bench.sh listeners  agent CPU with 1,000 listeners walked every second
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
 #   scripts/bench.sh bounded    20,000 idle listeners walked: agent heap and CPU, /metrics size and scrape time
-#   scripts/bench.sh all        everything above
+#   scripts/bench.sh hotspots   where the state-change program's time goes, by source line (needs perf)
+#   scripts/bench.sh all        everything above but hotspots
 # SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 5) how many
 # without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
 # AGENT_ARGS="--max-events-per-sec 0" streams every event).
@@ -129,6 +130,48 @@ bench_storm() {
         printf "events lost                 : %d\n", lost
         printf "kernel ns per event         : %.0f  (bpf_stats, state-change program, %d runs)\n", rc ? tns / rc : 0, rc
     }'
+}
+
+# Where the state-change program's time goes: perf samples the whole machine (-a -g) during a
+# FIN storm; each sample inside the program counts once, at the program's own frame in its
+# call chain (inclusive: time in a helper counts at the line that called it), named by
+# tcpulse-jitlines' table of JIT offsets to source lines.
+bench_hotspots() {
+    command -v perf >/dev/null || { echo "bench: hotspots needs perf (apt-get install linux-perf)" >&2; return 1; }
+    local jitlines=agent/target/native/bin/tcpulse-jitlines data id
+    [[ -x $jitlines ]] || mvn -B -q -DskipTests package
+    echo "== hotspots: the state-change program's time by source line, FIN storm of ${secs}s (perf -a -g, 4999 Hz)"
+    data=$(mktemp -d)
+    start_agent
+    new_ns warm; STORM_CLOSE=client storm_here 4 >/dev/null; ip netns del "$ns"
+    id=$(bpftool -j prog show name on_state_change | tr '}' '\n' | tail -2 | json_num id)
+    "$jitlines" "$id" >"$data/lines"
+    new_ns hot
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=0
+    perf record -q -a -g -F 4999 -o "$data/perf.data" -- \
+        ip netns exec "$ns" "$storm" storm --seconds "$secs" --close client --port 9000 >/dev/null 2>&1
+    ip netns del "$ns"
+    stop_agent
+    perf script -i "$data/perf.data" -F ip,sym,symoff 2>/dev/null | python3 -c '
+import bisect, collections, sys
+lines = sorted((int(a, 16), n, s.strip()) for a, n, s in (l.rstrip("\n").split("\t", 2) for l in open(sys.argv[1])))
+starts = [a for a, _, _ in lines]
+by_line, total, samples = collections.Counter(), 0, 0
+for chain in sys.stdin.read().split("\n\n"):
+    frames = [f.split() for f in chain.strip().split("\n") if f.strip()]
+    samples += bool(frames)
+    for f in frames:
+        if len(f) > 1 and f[1].split("+")[0].endswith("_on_state_change"):
+            at = int(f[1].split("+")[1], 16) - 1  # a return address: the call before it
+            i = bisect.bisect_right(starts, at) - 1
+            by_line[(lines[i][1], lines[i][2]) if i >= 0 else ("?", "")] += 1
+            total += 1
+            break
+print("samples %d, in the state-change program %d (%.1f%% of both CPUs)" % (samples, total, 100.0 * total / max(1, samples)))
+for (n, src), c in by_line.most_common(int(sys.argv[2])):
+    print("%5.1f%%  %-22s %s" % (100.0 * c / total, n, src[:100] or "(no source line: code the compiler made)"))
+' "$data/lines" "${TOP:-20}"
+    rm -rf "$data"
 }
 
 agent_ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
@@ -320,6 +363,7 @@ case ${1:-all} in
     listeners) bench_listeners ;;
     timewait) bench_timewait ;;
     bounded) bench_bounded ;;
+    hotspots) bench_hotspots ;;
     all) bench_storm; STORM_CLOSE=client bench_storm; bench_idle; bench_pipeline; bench_listeners; bench_timewait; bench_bounded ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
