@@ -63,7 +63,7 @@ health() { curl -sf "http://127.0.0.1:$port/api/v1/health"; }
 # the last socket walk's duration (json_num micros would take the last "micros": the holders walk's)
 walk_micros() { health | sed -n 's/.*"walk":{"lastMillis":[0-9]*,"micros":\([0-9]*\).*/\1/p'; }
 
-prog_stat() { # run_time_ns or run_cnt of the agent's state-change program (newest loaded)
+prog_stat() { # a field (id, run_time_ns, run_cnt) of the agent's state-change program (newest loaded)
     bpftool -j prog show name on_state_change 2>/dev/null | tr '}' '\n' | tail -2 | json_num "$1"
 }
 
@@ -144,7 +144,7 @@ bench_hotspots() {
     data=$(mktemp -d)
     start_agent
     new_ns warm; STORM_CLOSE=client storm_here 4 >/dev/null; ip netns del "$ns"
-    id=$(bpftool -j prog show name on_state_change | tr '}' '\n' | tail -2 | json_num id)
+    id=$(prog_stat id)
     "$jitlines" "$id" >"$data/lines"
     new_ns hot
     ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_tw_buckets=0

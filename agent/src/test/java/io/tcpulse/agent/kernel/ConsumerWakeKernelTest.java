@@ -42,11 +42,7 @@ class ConsumerWakeKernelTest {
     }
 
     private JsonObject events() {
-        try {
-            return getJson(agent.port(), "/api/v1/health").getJsonObject("events");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return healthOf(agent.port()).getJsonObject("events");
     }
 
     private static long wakeups(JsonObject events) {

@@ -124,11 +124,7 @@ class ListenerWalkKernelTest {
     }
 
     private JsonObject walk() {
-        try {
-            return getJson(agent.port(), "/api/v1/health").getJsonObject("walk");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return healthOf(agent.port()).getJsonObject("walk");
     }
 
     private long acceptQueue(long inode) {
