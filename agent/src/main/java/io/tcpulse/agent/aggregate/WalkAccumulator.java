@@ -6,6 +6,7 @@ import io.tcpulse.agent.probe.EventDecoder;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -72,6 +73,8 @@ public final class WalkAccumulator {
     final Set<Long> walkedNetns = new HashSet<>();
     private final Map<Long, Set<Integer>> listeningPorts = new HashMap<>();
     private final Map<Long, int[]> ephemeralRange;
+    /* the kernel's default ip_local_port_range */
+    private static final int[] DEFAULT_EPHEMERAL = {32768, 60999};
     long sockets;
 
     /** @param ephemeralRange per netns [low, high] of ip_local_port_range, to tell outbound sockets */
@@ -100,8 +103,10 @@ public final class WalkAccumulator {
         TcpState state = TcpState.ofKernel(stateNum);
         if (state == null) return;
         long netns = Integer.toUnsignedLong(b.getInt(at + SK_NETNS));
+        if (netns != cur.netns) enter(netns);
         boolean timewait = (b.get(at + SK_FLAGS) & SK_TIMEWAIT) != 0;
-        count(netns, state);
+        sockets++;
+        cur.counts[stateNum]++;
         if (state == TcpState.LISTEN || (!timewait && (state == TcpState.CLOSE_WAIT
                 || state == TcpState.FIN_WAIT2 || state == TcpState.LAST_ACK))) {
             SocketRecord r = EventDecoder.decodeSock(b, at);
@@ -117,29 +122,113 @@ public final class WalkAccumulator {
             return;
         }
         if (state == TcpState.NEW_SYN_RECV) return;
-        int family = b.getShort(at + SK_FAMILY) & 0xffff;
         int localPort = b.getShort(at + SK_SPORT) & 0xffff;
         if (timewait && state == TcpState.TIME_WAIT) {
             timeWaitTotal.merge(netns, 1L, Long::sum);
             timeWaitByLocalPort.computeIfAbsent(netns, n -> new HashMap<>()).merge(localPort, 1L, Long::sum);
         }
-        if (!isOutbound(netns, localPort)) {
+        if (cur.listening.get(localPort) || localPort < cur.low || localPort > cur.high) {
             DestCount c = childOf(netns, localPort);
             if (c == null) return;
-            if (timewait) c.states[state.kernel]++;
-            else c.live(state.kernel, b, at);
+            if (timewait) c.states[stateNum]++;
+            else c.live(stateNum, b, at);
             return;
         }
-        Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
-                io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
-        DestCount c = outbound.computeIfAbsent(d, k -> new DestCount());
+        DestCount c = outbound(netns, b, at);
         if (!timewait) {
-            c.live(state.kernel, b, at);
+            c.live(stateNum, b, at);
             return;
         }
-        c.states[state.kernel]++;
+        c.states[stateNum]++;
         if (state == TcpState.TIME_WAIT) c.timeWait++;
         else c.otherTw++;
+    }
+
+    /*
+     * Where the records of the namespace being walked go. A walk lists one namespace after
+     * another, 100,000 sockets in a row in a busy one: per socket, an array index and a bit,
+     * not map lookups (a reconciliation walk runs every minute or so, mostly before the JIT
+     * has compiled this).
+     */
+    private static final class Current {
+        long netns = -1;
+        long[] counts;
+        BitSet listening;
+        int low, high;
+        Map<Integer, DestCount> children; // null until the namespace's first child
+    }
+
+    private final Current cur = new Current();
+    private final Map<Long, BitSet> listeningBits = new HashMap<>();
+
+    private void enter(long netns) {
+        cur.netns = netns;
+        cur.counts = stateCounts.computeIfAbsent(netns, n -> new long[13]);
+        cur.listening = listeningBits.computeIfAbsent(netns, n -> new BitSet());
+        int[] range = ephemeralRange.getOrDefault(netns, DEFAULT_EPHEMERAL);
+        cur.low = range[0];
+        cur.high = range[1];
+        cur.children = children.get(netns);
+    }
+
+    /*
+     * An outbound socket's destination, found by its raw endpoints: the text of the
+     * addresses (what Dest holds) is written once per destination, not once per socket.
+     */
+    private static final class RawDest {
+        long netns, s0, s1, d0, d1;
+        int portFamily;
+
+        RawDest set(long netns, ByteBuffer b, int at) {
+            this.netns = netns;
+            s0 = b.getLong(at + SK_SADDR);
+            s1 = b.getLong(at + SK_SADDR + 8);
+            d0 = b.getLong(at + SK_DADDR);
+            d1 = b.getLong(at + SK_DADDR + 8);
+            portFamily = (b.getShort(at + SK_DPORT) & 0xffff) | (b.getShort(at + SK_FAMILY) << 16);
+            return this;
+        }
+
+        RawDest copy() {
+            RawDest c = new RawDest();
+            c.netns = netns;
+            c.s0 = s0;
+            c.s1 = s1;
+            c.d0 = d0;
+            c.d1 = d1;
+            c.portFamily = portFamily;
+            return c;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof RawDest r && r.netns == netns && r.s0 == s0 && r.s1 == s1 && r.d0 == d0
+                    && r.d1 == d1 && r.portFamily == portFamily;
+        }
+
+        @Override
+        public int hashCode() {
+            long h = netns * 31 + s0;
+            h = h * 31 + s1;
+            h = h * 31 + d0;
+            h = h * 31 + d1;
+            h = h * 31 + portFamily;
+            return (int) (h ^ (h >>> 32));
+        }
+    }
+
+    private final RawDest lookup = new RawDest();
+    private final Map<RawDest, DestCount> outboundRaw = new HashMap<>();
+
+    private DestCount outbound(long netns, ByteBuffer b, int at) {
+        DestCount c = outboundRaw.get(lookup.set(netns, b, at));
+        if (c != null) return c;
+        int family = b.getShort(at + SK_FAMILY) & 0xffff;
+        Dest d = new Dest(netns, addr(b, at + SK_SADDR, family),
+                io.tcpulse.agent.model.Addresses.endpoint(addr(b, at + SK_DADDR, family), b.getShort(at + SK_DPORT) & 0xffff));
+        c = outbound.computeIfAbsent(d, k -> new DestCount());
+        outboundRaw.put(lookup.copy(), c);
+        return c;
     }
 
     /** The ports the walk found listening in netns. */
@@ -149,9 +238,16 @@ public final class WalkAccumulator {
 
     /** The live children of the listener on port, or null when no listener of the namespace has it. */
     private DestCount childOf(long netns, int port) {
-        Set<Integer> ports = listeningPorts.get(netns);
-        if (ports == null || !ports.contains(port)) return null;
-        return children.computeIfAbsent(netns, n -> new HashMap<>()).computeIfAbsent(port, p -> new DestCount());
+        BitSet ports = netns == cur.netns ? cur.listening : listeningBits.get(netns);
+        if (ports == null || !ports.get(port)) return null;
+        Map<Integer, DestCount> byPort = netns == cur.netns ? cur.children : null;
+        if (byPort == null) {
+            byPort = children.computeIfAbsent(netns, n -> new HashMap<>());
+            if (netns == cur.netns) cur.children = byPort;
+        }
+        DestCount c = byPort.get(port);
+        if (c == null) byPort.put(port, c = new DestCount());
+        return c;
     }
 
     /** A decoded record (from /proc in degraded mode, or from acceptRaw). */
@@ -162,6 +258,7 @@ public final class WalkAccumulator {
             case LISTEN -> {
                 listeners.add(r);
                 listeningPorts.computeIfAbsent(r.netns(), n -> new HashSet<>()).add(r.localPort());
+                listeningBits.computeIfAbsent(r.netns(), n -> new BitSet()).set(r.localPort());
             }
             case CLOSE_WAIT -> closeWait.add(r);
             case FIN_WAIT2, LAST_ACK -> {
@@ -183,7 +280,7 @@ public final class WalkAccumulator {
     /** Outbound: the local port is no listener's and lies in the ephemeral range. */
     private boolean isOutbound(long netns, int localPort) {
         if (listeningPorts.getOrDefault(netns, Set.of()).contains(localPort)) return false;
-        int[] range = ephemeralRange.getOrDefault(netns, new int[] {32768, 60999});
+        int[] range = ephemeralRange.getOrDefault(netns, DEFAULT_EPHEMERAL);
         return localPort >= range[0] && localPort <= range[1];
     }
 

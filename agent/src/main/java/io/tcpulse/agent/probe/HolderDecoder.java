@@ -4,10 +4,14 @@ import io.tcpulse.agent.model.Holder;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.AbstractMap;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Decodes the holders walk: struct tcpulse_holder records (native/tcpulse.h). */
 public final class HolderDecoder {
@@ -31,10 +35,11 @@ public final class HolderDecoder {
     }
 
     public static Walk decode(ByteBuffer b, int n) {
-        Map<Long, List<Holder>> byInode = new HashMap<>(Math.max(16, n * 4 / 3));
+        SocketIndex byInode = new SocketIndex(n);
         Map<Long, Long> namespaces = new HashMap<>();
         // records come grouped by process: the last process's name and namespace are reused
-        Holder last = null;
+        String lastComm = null;
+        long lastComm0 = 0, lastComm1 = 0;
         long lastNetns = -1, lastCookie = -1;
         for (int i = 0; i < n; i++) {
             int at = i * SIZE;
@@ -48,19 +53,14 @@ public final class HolderDecoder {
                 lastCookie = cookie;
             }
             if (kind != KIND_SOCKET) continue;
-            int pid = b.getInt(at + TGID);
-            String comm = last != null && last.pid() == pid && sameComm(b, at + COMM, last.comm()) ? last.comm() : comm(b, at + COMM);
-            Holder h = new Holder(pid, comm, b.getInt(at + FD), b.getLong(at + CGROUP_ID));
-            last = h;
-            long ino = b.getLong(at + INO);
-            List<Holder> l = byInode.putIfAbsent(ino, List.of(h)); // most sockets have one holder
-            if (l == null) continue;
-            if (!(l instanceof ArrayList)) byInode.put(ino, l = new ArrayList<>(l));
-            int same = indexOfPid(l, h.pid());
-            if (same < 0) l.add(h);
-            else if (Integer.compareUnsigned(h.fd(), l.get(same).fd()) < 0) l.set(same, h);
+            long comm0 = b.getLong(at + COMM), comm1 = b.getLong(at + COMM + 8);
+            if (lastComm == null || comm0 != lastComm0 || comm1 != lastComm1) {
+                lastComm = comm(b, at + COMM);
+                lastComm0 = comm0;
+                lastComm1 = comm1;
+            }
+            byInode.add(b.getLong(at + INO), b.getInt(at + TGID), lastComm, b.getInt(at + FD), b.getLong(at + CGROUP_ID));
         }
-        inPidOrder(byInode);
         return new Walk(byInode, namespaces, n);
     }
 
@@ -71,19 +71,95 @@ public final class HolderDecoder {
         }
     }
 
+    /*
+     * Socket inode -> holders, read-only. A walk lists every descriptor of the host (100,000
+     * and more) but only a few sockets are ever asked about (listeners, CLOSE_WAIT): records
+     * go into flat arrays with an open-addressing index, and a socket's holders become
+     * objects when asked for. The walk runs every 10-30 s, mostly before the JIT has
+     * compiled this: per record a few array stores, no map entry, no boxing.
+     */
+    private static final class SocketIndex extends AbstractMap<Long, List<Holder>> {
+        private final long[] ino, cgroup;
+        private final int[] pid, fd, next; // next: the record before it of the same inode, -1: none
+        private final String[] comm;
+        private final long[] slotIno;
+        private final int[] slotLast; // the inode's last record, -1: empty slot
+        private int records, sockets;
+
+        SocketIndex(int capacity) {
+            ino = new long[capacity];
+            cgroup = new long[capacity];
+            pid = new int[capacity];
+            fd = new int[capacity];
+            next = new int[capacity];
+            comm = new String[capacity];
+            int slots = Integer.highestOneBit(Math.max(16, capacity * 2 - 1)) << 1;
+            slotIno = new long[slots];
+            slotLast = new int[slots];
+            Arrays.fill(slotLast, -1);
+        }
+
+        void add(long inode, int p, String c, int f, long cg) {
+            int r = records++;
+            ino[r] = inode;
+            pid[r] = p;
+            comm[r] = c;
+            fd[r] = f;
+            cgroup[r] = cg;
+            int slot = slot(inode);
+            if (slotLast[slot] < 0) {
+                slotIno[slot] = inode;
+                sockets++;
+            }
+            next[r] = slotLast[slot];
+            slotLast[slot] = r;
+        }
+
+        private int slot(long inode) {
+            int mask = slotIno.length - 1;
+            int i = (int) ((inode * 0x9E3779B97F4A7C15L) >>> 32) & mask;
+            while (slotLast[i] >= 0 && slotIno[i] != inode) i = (i + 1) & mask;
+            return i;
+        }
+
+        /** One holder per process (its lowest fd), in pid order; null: no process holds it. */
+        @Override
+        public List<Holder> get(Object key) {
+            if (!(key instanceof Long inode)) return null;
+            int r = slotLast[slot(inode)];
+            if (r < 0) return null;
+            List<Holder> out = new ArrayList<>(1);
+            for (; r >= 0; r = next[r]) {
+                int same = indexOfPid(out, pid[r]);
+                Holder h = new Holder(pid[r], comm[r], fd[r], cgroup[r]);
+                if (same < 0) out.add(h);
+                else if (Integer.compareUnsigned(h.fd(), out.get(same).fd()) < 0) out.set(same, h);
+            }
+            out.sort((x, y) -> Integer.compare(x.pid(), y.pid()));
+            return List.copyOf(out);
+        }
+
+        @Override
+        public boolean containsKey(Object key) {
+            return key instanceof Long inode && slotLast[slot(inode)] >= 0;
+        }
+
+        @Override
+        public int size() {
+            return sockets;
+        }
+
+        @Override
+        public Set<Entry<Long, List<Holder>>> entrySet() {
+            Map<Long, List<Holder>> all = new HashMap<>(Math.max(16, sockets * 4 / 3));
+            for (int i = 0; i < slotIno.length; i++) if (slotLast[i] >= 0) all.put(slotIno[i], get(slotIno[i]));
+            return Collections.unmodifiableMap(all).entrySet();
+        }
+    }
+
     private static int indexOfPid(List<Holder> l, int pid) {
         for (int i = 0; i < l.size(); i++) if (l.get(i).pid() == pid) return i;
         return -1;
-    }
-
-    private static boolean sameComm(ByteBuffer b, int at, String comm) {
-        if (comm.length() > 16) return false;
-        for (int i = 0; i < 16; i++) {
-            int c = b.get(at + i) & 0xff;
-            if (i == comm.length()) return c == 0;
-            if (c != comm.charAt(i)) return false; // a non-ASCII name decodes afresh
-        }
-        return comm.length() == 16;
     }
 
     private static String comm(ByteBuffer b, int at) {
