@@ -80,11 +80,12 @@ static __always_inline __u32 context_level(void)
 	if (!cfg_stack_level)
 		return 0;
 	task = bpf_get_current_task_btf();
+	/* direct loads through the BTF pointer: a probe read each cost more than the rest */
 	if (bpf_core_field_exists(((struct bpf_raw_tp_link___cookie *)0)->cookie))
-		here = (__u64)BPF_CORE_READ((struct task_struct___run_ctx *)task, bpf_ctx);
+		here = (__u64)((struct task_struct___run_ctx *)task)->bpf_ctx;
 	else
 		here = (__u64)&marker;
-	bottom = (__u64)BPF_CORE_READ(task, stack);
+	bottom = (__u64)task->stack;
 	/* the task's registers sit at the top of its stack */
 	top = (__u64)bpf_task_pt_regs(task);
 	return here >= bottom && here < top ? 0 : 1;

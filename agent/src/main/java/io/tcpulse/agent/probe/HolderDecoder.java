@@ -79,7 +79,7 @@ public final class HolderDecoder {
      * compiled this: per record a few array stores, no map entry, no boxing.
      */
     private static final class SocketIndex extends AbstractMap<Long, List<Holder>> {
-        private final long[] ino, cgroup;
+        private final long[] cgroup;
         private final int[] pid, fd, next; // next: the record before it of the same inode, -1: none
         private final String[] comm;
         private final long[] slotIno;
@@ -87,7 +87,6 @@ public final class HolderDecoder {
         private int records, sockets;
 
         SocketIndex(int capacity) {
-            ino = new long[capacity];
             cgroup = new long[capacity];
             pid = new int[capacity];
             fd = new int[capacity];
@@ -101,7 +100,6 @@ public final class HolderDecoder {
 
         void add(long inode, int p, String c, int f, long cg) {
             int r = records++;
-            ino[r] = inode;
             pid[r] = p;
             comm[r] = c;
             fd[r] = f;

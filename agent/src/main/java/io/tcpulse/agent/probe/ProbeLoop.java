@@ -216,11 +216,12 @@ public final class ProbeLoop implements AutoCloseable {
      * same: it waits, up to QUIET_REWALK_MS, which also bounds how late a namespace with no
      * TCP at all is seen to come or go. An idle host walks every QUIET_REWALK_MS, or
      * RECONCILE_COST_FACTOR times what the last walk took where that is longer (at most
-     * RECONCILE_MAX_MS): such reconciliation walks cost at most 0.5% of a core. With
-     * 100,000 sockets a walk takes 0.2-0.33 s here: a quiet host walks every 40-65 s.
+     * RECONCILE_MAX_MS): such reconciliation walks cost at most 0.25% of a core. With
+     * 100,000 sockets a walk (and naming its listeners' owners) takes 0.1-0.2 s here: a quiet
+     * host walks every 40-80 s.
      */
     static final long QUIET_REWALK_MS = 10_000;
-    static final long RECONCILE_COST_FACTOR = 200;
+    static final long RECONCILE_COST_FACTOR = 400;
     static final long RECONCILE_MAX_MS = 300_000;
     private long walkedAtNanos, walkTookNanos;
     private long activityAtWalk = -1;
