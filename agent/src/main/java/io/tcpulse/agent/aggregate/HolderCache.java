@@ -10,8 +10,8 @@ import java.util.function.LongSupplier;
  * only when something asks: a CLOSE_WAIT socket or a listener to name, namespaces whose
  * end is in question. Reused while younger than {@link #MAX_AGE_NS}; an unknown socket
  * makes a new one at most every {@link #MIN_INTERVAL_NS}; both stretch with a walk's size
- * (100k sockets: about 0.25 s), to 30 s and 10 s at most, so the kernel's walks cost 1-2% of
- * a core up to about 120k sockets and owners are never more than 30 s stale.
+ * (100k sockets: about 0.1 s), to 30 s and 10 s at most, so the kernel's walks cost under 1%
+ * of a core up to about 120k sockets and owners are never more than 30 s stale.
  * Probe thread only.
  */
 public final class HolderCache {
@@ -22,9 +22,11 @@ public final class HolderCache {
     /* how far long walks stretch both: owners stay at most this stale */
     static final long MAX_AGE_CAP_NS = TimeUnit.SECONDS.toNanos(30), MIN_INTERVAL_CAP_NS = TimeUnit.SECONDS.toNanos(10);
     /*
-     * What a walk costs per record, measured with 100k sockets (docs/design.md#owners): the
-     * kernel's walk and its decode about 2.5 us, a /proc scan about 15 us per socket. From
-     * the size, not the last duration: a cold JVM or a busy host would stretch it for nothing.
+     * What a walk is taken to cost per record (docs/design.md#owners): the kernel's walk and
+     * its decode 2.5 us, as first measured with 100k sockets (since the decode went to flat
+     * arrays, about 1 us: kept at 2.5 so owners cost under 1% of a core), a /proc scan about
+     * 15 us per socket. From the size, not the last duration: a cold JVM or a busy host
+     * would stretch it for nothing.
      */
     static final long KERNEL_NS_PER_RECORD = 2_500, PROC_NS_PER_RECORD = 15_000;
 
