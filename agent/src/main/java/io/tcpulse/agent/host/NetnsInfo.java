@@ -17,12 +17,20 @@ public record NetnsInfo(
         int twReuse,                // net.ipv4.tcp_tw_reuse
         long maxTwBuckets,          // net.ipv4.tcp_max_tw_buckets
         int finTimeoutSeconds,      // net.ipv4.tcp_fin_timeout
-        long tcpSegments) {         // Tcp InSegs + OutSegs (/proc/net/snmp): any TCP activity moves it
+        long tcpSegments,           // Tcp InSegs + OutSegs (/proc/net/snmp): any TCP activity moves it
+        long sockets) {             // sockstat TCP inuse + tw: about what a walk lists (-1: unknown)
+
+    public NetnsInfo(Map<String, Long> tcpExt, long orphans, int syncookies, int maxSynBacklog, int somaxconn,
+                     int portLow, int portHigh, int reservedPorts, int twReuse, long maxTwBuckets,
+                     int finTimeoutSeconds, long tcpSegments) {
+        this(tcpExt, orphans, syncookies, maxSynBacklog, somaxconn, portLow, portHigh, reservedPorts, twReuse,
+                maxTwBuckets, finTimeoutSeconds, tcpSegments, -1);
+    }
 
     /** The same sysctls with fresh counters (sysctls are re-read less often than counters). */
     public NetnsInfo withCounters(NetnsInfo fresh) {
         return new NetnsInfo(fresh.tcpExt, fresh.orphans, syncookies, maxSynBacklog, somaxconn, portLow, portHigh,
-                reservedPorts, twReuse, maxTwBuckets, finTimeoutSeconds, fresh.tcpSegments);
+                reservedPorts, twReuse, maxTwBuckets, finTimeoutSeconds, fresh.tcpSegments, fresh.sockets);
     }
 
     /** Usable ephemeral ports: the range minus reserved ports. */

@@ -18,16 +18,18 @@ public final class NetnsInfoReader {
 
     /** Only the counters (netstat, sockstat, snmp); sysctls left at their defaults. */
     public static NetnsInfo readCounters(Files f) {
+        String sockstat = f.read("/proc/thread-self/net/sockstat");
         return new NetnsInfo(tcpExt(f.read("/proc/thread-self/net/netstat")),
-                orphans(f.read("/proc/thread-self/net/sockstat")), 1, 128, 4096, 32768, 60999, 0, 2, 262144, 60,
-                tcpSegments(f.read("/proc/thread-self/net/snmp")));
+                orphans(sockstat), 1, 128, 4096, 32768, 60999, 0, 2, 262144, 60,
+                tcpSegments(f.read("/proc/thread-self/net/snmp")), sockets(sockstat));
     }
 
     public static NetnsInfo read(Files f) {
         int[] range = ints(f.read("/proc/sys/net/ipv4/ip_local_port_range"), 32768, 60999);
+        String sockstat = f.read("/proc/thread-self/net/sockstat");
         return new NetnsInfo(
                 tcpExt(f.read("/proc/thread-self/net/netstat")),
-                orphans(f.read("/proc/thread-self/net/sockstat")),
+                orphans(sockstat),
                 ints(f.read("/proc/sys/net/ipv4/tcp_syncookies"), 1)[0],
                 ints(f.read("/proc/sys/net/ipv4/tcp_max_syn_backlog"), 128)[0],
                 ints(f.read("/proc/sys/net/core/somaxconn"), 4096)[0],
@@ -36,7 +38,7 @@ public final class NetnsInfoReader {
                 ints(f.read("/proc/sys/net/ipv4/tcp_tw_reuse"), 2)[0],
                 longOr(f.read("/proc/sys/net/ipv4/tcp_max_tw_buckets"), 262144),
                 ints(f.read("/proc/sys/net/ipv4/tcp_fin_timeout"), 60)[0],
-                tcpSegments(f.read("/proc/thread-self/net/snmp")));
+                tcpSegments(f.read("/proc/thread-self/net/snmp")), sockets(sockstat));
     }
 
     /** Tcp InSegs + OutSegs from /proc/net/snmp, -1 when unreadable. */
@@ -77,6 +79,12 @@ public final class NetnsInfoReader {
     /** "TCP: inuse 5 orphan 2 tw 0 ..." -> 2 */
     static long orphans(String sockstat) {
         return Math.max(0, sockstatTcp(sockstat, "orphan"));
+    }
+
+    /** TCP sockets in use plus timewait sockets (sockstat "inuse" + "tw"), -1 when unreadable. */
+    public static long sockets(String sockstat) {
+        long inuse = sockstatTcp(sockstat, "inuse"), tw = sockstatTcp(sockstat, "tw");
+        return inuse < 0 ? -1 : inuse + Math.max(0, tw);
     }
 
     /** Timewait sockets of the namespace (sockstat "tw"), -1 when unreadable. */

@@ -188,6 +188,21 @@ public final class Probe implements AutoCloseable {
      * the raw records, EventDecoder.SOCK_SIZE bytes each.
      */
     public ByteBuffer walk(String netnsPath) throws ProbeException {
+        return walk(netnsPath, -1);
+    }
+
+    /* a walk that does not fit is walked again: room for this many records more than expected */
+    static final long WALK_HEADROOM = 1024, WALK_HINT_MAX = 1 << 20;
+
+    /**
+     * The same with about how many records to expect (sockstat's count; -1: unknown), so
+     * that the first walk of a large namespace fits at once instead of being walked twice.
+     */
+    public ByteBuffer walk(String netnsPath, long expected) throws ProbeException {
+        if (expected > 0) {
+            long want = (Math.min(expected, WALK_HINT_MAX) * 5 / 4 + WALK_HEADROOM) * EventDecoder.SOCK_SIZE;
+            if (want > walkBuf.size()) walkBuf = new Memory(want);
+        }
         return walk(netnsPath, false);
     }
 

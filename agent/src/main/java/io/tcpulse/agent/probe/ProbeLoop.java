@@ -577,7 +577,7 @@ public final class ProbeLoop implements AutoCloseable {
                 && c.transitions == transitions && nowMs - c.atMs < IDLE_REWALK_MS) {
             return c.raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         }
-        ByteBuffer raw = probe.walk(path);
+        ByteBuffer raw = probe.walk(path, ni == null ? -1 : ni.sockets());
         if (raw.limit() <= CACHE_MAX_BYTES && !changesSilently(raw)) {
             ByteBuffer copy = ByteBuffer.allocate(raw.limit()).order(ByteOrder.LITTLE_ENDIAN);
             copy.put(raw.duplicate());
