@@ -71,7 +71,6 @@ public final class WalkAccumulator {
     final Map<Long, Map<Integer, Long>> timeWaitByLocalPort = new HashMap<>();
     final Map<Long, Long> timeWaitTotal = new HashMap<>();
     final Set<Long> walkedNetns = new HashSet<>();
-    private final Map<Long, Set<Integer>> listeningPorts = new HashMap<>();
     private final Map<Long, int[]> ephemeralRange;
     /* the kernel's default ip_local_port_range */
     private static final int[] DEFAULT_EPHEMERAL = {32768, 60999};
@@ -111,12 +110,12 @@ public final class WalkAccumulator {
                 || state == TcpState.FIN_WAIT2 || state == TcpState.LAST_ACK))) {
             SocketRecord r = EventDecoder.decodeSock(b, at);
             accept(r, false);
-            if (state != TcpState.LISTEN && isOutbound(netns, r.localPort())) {
+            if (state != TcpState.LISTEN && isOutbound(r.localPort())) {
                 DestCount c = outbound.computeIfAbsent(new Dest(netns, io.tcpulse.agent.model.Addresses.text(r.local()),
                         io.tcpulse.agent.model.Addresses.endpoint(r.remote(), r.remotePort())), k -> new DestCount());
                 c.live(state.kernel, r.carried());
             } else if (state != TcpState.LISTEN) {
-                DestCount c = childOf(netns, r.localPort());
+                DestCount c = childOf(r.localPort());
                 if (c != null) c.live(state.kernel, r.carried());
             }
             return;
@@ -127,8 +126,8 @@ public final class WalkAccumulator {
             timeWaitTotal.merge(netns, 1L, Long::sum);
             timeWaitByLocalPort.computeIfAbsent(netns, n -> new HashMap<>()).merge(localPort, 1L, Long::sum);
         }
-        if (cur.listening.get(localPort) || localPort < cur.low || localPort > cur.high) {
-            DestCount c = childOf(netns, localPort);
+        if (!isOutbound(localPort)) {
+            DestCount c = childOf(localPort);
             if (c == null) return;
             if (timewait) c.states[stateNum]++;
             else c.live(stateNum, b, at);
@@ -233,20 +232,19 @@ public final class WalkAccumulator {
 
     /** The ports the walk found listening in netns. */
     public Set<Integer> listeningPorts(long netns) {
-        return listeningPorts.getOrDefault(netns, Set.of());
+        BitSet ports = listeningBits.get(netns);
+        if (ports == null) return Set.of();
+        Set<Integer> out = new HashSet<>();
+        ports.stream().forEach(out::add);
+        return out;
     }
 
-    /** The live children of the listener on port, or null when no listener of the namespace has it. */
-    private DestCount childOf(long netns, int port) {
-        BitSet ports = netns == cur.netns ? cur.listening : listeningBits.get(netns);
-        if (ports == null || !ports.get(port)) return null;
-        Map<Integer, DestCount> byPort = netns == cur.netns ? cur.children : null;
-        if (byPort == null) {
-            byPort = children.computeIfAbsent(netns, n -> new HashMap<>());
-            if (netns == cur.netns) cur.children = byPort;
-        }
-        DestCount c = byPort.get(port);
-        if (c == null) byPort.put(port, c = new DestCount());
+    /** The live children of the listener on port in the namespace being walked, or null when none of its listeners has it. */
+    private DestCount childOf(int port) {
+        if (!cur.listening.get(port)) return null;
+        if (cur.children == null) cur.children = children.computeIfAbsent(cur.netns, n -> new HashMap<>());
+        DestCount c = cur.children.get(port);
+        if (c == null) cur.children.put(port, c = new DestCount());
         return c;
     }
 
@@ -257,7 +255,6 @@ public final class WalkAccumulator {
         switch (r.state()) {
             case LISTEN -> {
                 listeners.add(r);
-                listeningPorts.computeIfAbsent(r.netns(), n -> new HashSet<>()).add(r.localPort());
                 listeningBits.computeIfAbsent(r.netns(), n -> new BitSet()).set(r.localPort());
             }
             case CLOSE_WAIT -> closeWait.add(r);
@@ -277,11 +274,9 @@ public final class WalkAccumulator {
         stateCounts.computeIfAbsent(netns, n -> new long[13])[state.kernel]++;
     }
 
-    /** Outbound: the local port is no listener's and lies in the ephemeral range. */
-    private boolean isOutbound(long netns, int localPort) {
-        if (listeningPorts.getOrDefault(netns, Set.of()).contains(localPort)) return false;
-        int[] range = ephemeralRange.getOrDefault(netns, DEFAULT_EPHEMERAL);
-        return localPort >= range[0] && localPort <= range[1];
+    /** Outbound, in the namespace being walked: the local port is no listener's and lies in the ephemeral range. */
+    private boolean isOutbound(int localPort) {
+        return !cur.listening.get(localPort) && localPort >= cur.low && localPort <= cur.high;
     }
 
     private static String addr(ByteBuffer b, int at, int family) {

@@ -20,13 +20,6 @@ public record NetnsInfo(
         long tcpSegments,           // Tcp InSegs + OutSegs (/proc/net/snmp): any TCP activity moves it
         long sockets) {             // sockstat TCP inuse + tw: about what a walk lists (-1: unknown)
 
-    public NetnsInfo(Map<String, Long> tcpExt, long orphans, int syncookies, int maxSynBacklog, int somaxconn,
-                     int portLow, int portHigh, int reservedPorts, int twReuse, long maxTwBuckets,
-                     int finTimeoutSeconds, long tcpSegments) {
-        this(tcpExt, orphans, syncookies, maxSynBacklog, somaxconn, portLow, portHigh, reservedPorts, twReuse,
-                maxTwBuckets, finTimeoutSeconds, tcpSegments, -1);
-    }
-
     /** The same sysctls with fresh counters (sysctls are re-read less often than counters). */
     public NetnsInfo withCounters(NetnsInfo fresh) {
         return new NetnsInfo(fresh.tcpExt, fresh.orphans, syncookies, maxSynBacklog, somaxconn, portLow, portHigh,

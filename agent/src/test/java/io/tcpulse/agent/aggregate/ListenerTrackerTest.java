@@ -21,7 +21,7 @@ class ListenerTrackerTest {
     }
 
     static Map<Long, NetnsInfo> overflows(long n) {
-        return Map.of(NS, new NetnsInfo(Map.of("ListenOverflows", n), 0, 1, 128, 4096, 32768, 60999, 0, 2, 262144, 60, 0));
+        return Map.of(NS, new NetnsInfo(Map.of("ListenOverflows", n), 0, 1, 128, 4096, 32768, 60999, 0, 2, 262144, 60, 0, -1));
     }
 
     static long overflowsOf(List<ListenerStatus> ls, int port) {
