@@ -9,10 +9,12 @@
 #   scripts/bench.sh timewait   the largest TIME_WAIT population a storm reaches: ledger vs ss, heap
 #   scripts/bench.sh bounded    20,000 idle listeners walked: agent heap and CPU, /metrics size and scrape time
 #   scripts/bench.sh hotspots   where the state-change program's time goes, by source line (needs perf)
-#   scripts/bench.sh all        everything above but hotspots
+#   scripts/bench.sh floor      the FIN storm with 1 and 2 empty programs on the tracepoint: the
+#                               kernel's cost of calling any per-change probe, before it does work
+#   scripts/bench.sh all        everything above but hotspots and floor
 # SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 5) how many
 # without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
-# AGENT_ARGS="--max-events-per-sec 0" streams every event).
+# AGENT_ARGS="--max-events-per-sec 0" streams every event); JAVA_OPTS adds JVM options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "bench: run as root (BPF, namespaces)" >&2; exit 1; }
@@ -46,7 +48,7 @@ json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -1; }
 
 start_agent() {
     # shellcheck disable=SC2086
-    java "$@" -jar "$jar" --listen "127.0.0.1:$port" ${AGENT_ARGS:-} >/tmp/tcpulse-bench-agent.log 2>&1 &
+    java ${JAVA_OPTS:-} "$@" -jar "$jar" --listen "127.0.0.1:$port" ${AGENT_ARGS:-} >/tmp/tcpulse-bench-agent.log 2>&1 &
     agent_pid=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && return
@@ -363,6 +365,39 @@ bench_timewait() {
     echo "walk of the namespace        : $walk_us us"
 }
 
+# The same FIN storm with nothing attached, then 1 and 2 empty tp_btf programs on
+# sock:inet_sock_set_state (tcpulse-floor), rounds interleaved: what any probe that runs per
+# state change costs before its first instruction. tcpulse attaches two programs (the twin).
+bench_floor() {
+    local floor=agent/target/native/bin/tcpulse-floor rounds=${ROUNDS:-5} r n rate fpid base
+    [[ -x $floor ]] || mvn -B -q -DskipTests package
+    echo "== floor: FIN storm conn/s with 0, 1 and 2 empty programs on the tracepoint (${secs}s each, $rounds rounds)"
+    local -a cost1=() cost2=()
+    new_ns floor
+    for r in $(seq "$rounds"); do
+        local line="round $r:"
+        for n in 0 1 2; do
+            fpid=
+            if ((n > 0)); then
+                "$floor" "$n" >/dev/null & fpid=$!
+                sleep 1
+            fi
+            rate=$(STORM_CLOSE=client storm_here "$secs" | json_num connPerSec)
+            [[ -n $fpid ]] && { kill "$fpid"; wait "$fpid" 2>/dev/null || true; }
+            ((n == 0)) && base=$rate
+            ((n == 1)) && cost1+=("$(awk -v a="$base" -v b="$rate" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }')")
+            ((n == 2)) && cost2+=("$(awk -v a="$base" -v b="$rate" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }')")
+            line+=$(printf "  %d: %6.0f" "$n" "$rate")
+        done
+        echo "$line conn/s  (cost ${cost1[-1]}%, ${cost2[-1]}%)"
+    done
+    ip netns del "$ns"
+    printf "cost of 1 empty program, median : %s%%  (rounds: %s)\n" \
+        "$(printf "%s\n" "${cost1[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")" "${cost1[*]}"
+    printf "cost of 2 empty programs, median: %s%%  (rounds: %s)\n" \
+        "$(printf "%s\n" "${cost2[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")" "${cost2[*]}"
+}
+
 case ${1:-all} in
     storm) bench_storm ;;
     storm-fin) STORM_CLOSE=client bench_storm ;;
@@ -372,6 +407,7 @@ case ${1:-all} in
     timewait) bench_timewait ;;
     bounded) bench_bounded ;;
     hotspots) bench_hotspots ;;
+    floor) bench_floor ;;
     all) bench_storm; STORM_CLOSE=client bench_storm; bench_idle; bench_pipeline; bench_listeners; bench_timewait; bench_bounded ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
 esac
