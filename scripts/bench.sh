@@ -14,7 +14,8 @@
 #   scripts/bench.sh all        everything above but hotspots and floor
 # SECONDS_PER_RUN (default 10) sets the length of each storm run, ROUNDS (default 5) how many
 # without/with pairs the storm runs; AGENT_ARGS adds agent options (e.g.
-# AGENT_ARGS="--max-events-per-sec 0" streams every event); JAVA_OPTS adds JVM options.
+# AGENT_ARGS="--max-events-per-sec 0" streams every event); JAVA_OPTS replaces the JVM options,
+# by default those of the shipped unit (systemd/tcpulse.service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "bench: run as root (BPF, namespaces)" >&2; exit 1; }
@@ -23,6 +24,8 @@ jar=agent/target/tcpulse.jar
 storm=agent/target/native/bin/tcpulse-storm
 [[ -f $jar && -x $storm ]] || mvn -B -q -DskipTests package
 secs=${SECONDS_PER_RUN:-10}
+# the agent runs as the unit runs it
+jvm_opts=${JAVA_OPTS-$(sed -n 's|^ExecStart=/usr/bin/java \(.*\) -jar .*|\1|p' systemd/tcpulse.service)}
 port=${BENCH_PORT:-9479}
 namespaces=()
 agent_pid=
@@ -48,7 +51,7 @@ json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -1; }
 
 start_agent() {
     # shellcheck disable=SC2086
-    java ${JAVA_OPTS:-} "$@" -jar "$jar" --listen "127.0.0.1:$port" ${AGENT_ARGS:-} >/tmp/tcpulse-bench-agent.log 2>&1 &
+    java $jvm_opts "$@" -jar "$jar" --listen "127.0.0.1:$port" ${AGENT_ARGS:-} >/tmp/tcpulse-bench-agent.log 2>&1 &
     agent_pid=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && return
@@ -255,7 +258,8 @@ s = socket.socket(); s.bind(('127.0.0.1', 9199)); s.listen(16); time.sleep(10000
 bench_pipeline() {
     echo "== pipeline: synthetic events (BPF_PROG_TEST_RUN) drained, decoded, aggregated by Java"
     for rate in 5000000 8000000; do
-        java -jar "$jar" bench-pipeline --events 30000000 --rate "$rate"
+        # shellcheck disable=SC2086
+        java $jvm_opts -jar "$jar" bench-pipeline --events 30000000 --rate "$rate"
     done
 }
 

@@ -41,7 +41,7 @@ install -d "$root/usr/bin"
 cat >"$root/usr/bin/tcpulse" <<'WRAPPER'
 #!/bin/sh
 # tcpulse's command line: the agent's jar (tcpulse --help)
-exec java -jar /usr/lib/tcpulse/tcpulse.jar "$@"
+exec java -XX:TieredStopAtLevel=1 -jar /usr/lib/tcpulse/tcpulse.jar "$@"
 WRAPPER
 chmod 0755 "$root/usr/bin/tcpulse"
 install -D -m 0644 systemd/tcpulse.service "$root/lib/systemd/system/tcpulse.service"

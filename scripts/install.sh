@@ -103,7 +103,7 @@ trap 'rm -f "$wrapper"' EXIT
 cat >"$wrapper" <<'EOF'
 #!/bin/sh
 # installed by tcpulse's scripts/install.sh: runs the agent's jar (e.g. `tcpulse check`)
-exec java -jar /usr/lib/tcpulse/tcpulse.jar "$@"
+exec java -XX:TieredStopAtLevel=1 -jar /usr/lib/tcpulse/tcpulse.jar "$@"
 EOF
 put "$wrapper" /usr/bin/tcpulse 0755
 
@@ -127,7 +127,7 @@ fi
 if [[ ! -d /run/systemd/system ]]; then
     say "systemd is not running here (PID 1 is $(ps -o comm= -p 1 2>/dev/null || echo unknown)):"
     say "  skipped daemon-reload and enable; the unit takes effect on a systemd host."
-    say "  run it by hand: java -jar /usr/lib/tcpulse/tcpulse.jar --config /etc/tcpulse/tcpulse.yml"
+    say "  run it by hand: tcpulse --config /etc/tcpulse/tcpulse.yml"
     exit 0
 fi
 systemctl daemon-reload

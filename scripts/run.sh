@@ -7,6 +7,6 @@ scripts/install-deps.sh build
 mvn -B -q -DskipTests package
 if [[ $(id -u) -ne 0 ]]; then
     echo "tcpulse: not root: the BPF probe needs root or CAP_BPF+CAP_PERFMON; trying sudo" >&2
-    exec sudo java -jar agent/target/tcpulse.jar "$@"
+    exec sudo java -XX:TieredStopAtLevel=1 -jar agent/target/tcpulse.jar "$@"
 fi
-exec java -jar agent/target/tcpulse.jar "$@"
+exec java -XX:TieredStopAtLevel=1 -jar agent/target/tcpulse.jar "$@"

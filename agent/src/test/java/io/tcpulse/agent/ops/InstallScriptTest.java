@@ -59,7 +59,7 @@ class InstallScriptTest {
                 Files.readString(root.resolve("etc/systemd/system/tcpulse.service")));
         assertEquals("rw-r--r--", mode(root.resolve("usr/lib/tcpulse/tcpulse.jar")));
         assertEquals("rwxr-xr-x", mode(root.resolve("usr/bin/tcpulse")));
-        assertTrue(Files.readString(root.resolve("usr/bin/tcpulse")).contains("exec java -jar /usr/lib/tcpulse/tcpulse.jar \"$@\""));
+        assertTrue(Files.readString(root.resolve("usr/bin/tcpulse")).contains("exec java -XX:TieredStopAtLevel=1 -jar /usr/lib/tcpulse/tcpulse.jar \"$@\""));
 
         String second = script("install.sh", root, jar);
         assertFalse(second.contains("installed  /usr") || second.contains("updated"), second);
