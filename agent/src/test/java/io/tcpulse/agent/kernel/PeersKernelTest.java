@@ -85,7 +85,7 @@ class PeersKernelTest {
                         && p.containsKey("127.0.0.1:8501") && p.get("127.0.0.1:8501").getLong("connects") == 15
                         && p.get("10.99.0.5:80").getJsonObject("failed").getLong("timeout") == 3
                         && p.containsKey("[fd99::5]:443") && p.get("[fd99::5]:443").getJsonObject("failed").getLong("timeout") == 2;
-            }, () -> "peers " + peers(inode));
+            }, () -> "peers " + peers(inode) + "\n" + eventPath(inode));
             Map<String, JsonObject> p = peers(inode);
             assertEquals(failed(7, 0), failedOf(p.get("127.0.0.1:8502")));
             assertEquals(7, p.get("127.0.0.1:8502").getLong("connects"));
@@ -156,6 +156,21 @@ class PeersKernelTest {
 
     private static String connect(Netns ns, String host, int port, int n) throws Exception {
         return ns.exec("python3", "-c", CONNECT, host, Integer.toString(port), Integer.toString(n)).strip();
+    }
+
+    /*
+     * Where events about the namespace went, for a failure message: the kernel's counts of
+     * its transitions and the pipeline's losses (once in CI two IPv6 timeouts never reached
+     * their peer row: this tells whether the kernel saw them).
+     */
+    private String eventPath(long inode) {
+        try {
+            JsonObject health = new JsonObject(get(agent.port(), "/api/v1/health").body());
+            return "transitions " + get(agent.port(), "/api/v1/transitions?netns=" + inode).body()
+                    + "\nhealth events " + health.getJsonObject("events") + "\nhealth probe " + health.getJsonObject("probe");
+        } catch (Exception e) {
+            return "(no diagnostics: " + e + ")";
+        }
     }
 
     private Map<String, JsonObject> peers(long inode) {
