@@ -49,6 +49,12 @@ new_ns() {
 
 json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -1; }
 
+# how much slower RATE is than BASE, in percent: cost_pct BASE RATE
+cost_pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }'; }
+
+# the median of the arguments (the lower one of an even count)
+median() { printf "%s\n" "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
 start_agent() {
     # shellcheck disable=SC2086
     java $jvm_opts "$@" -jar "$jar" --listen "127.0.0.1:$port" ${AGENT_ARGS:-} >/tmp/tcpulse-bench-agent.log 2>&1 &
@@ -111,7 +117,7 @@ bench_storm() {
         seen=$((seen + $(echo "$h1" | json_num seen) - $(echo "$h0" | json_num seen)))
         cons=$((cons + $(echo "$h1" | json_num consumed) - $(echo "$h0" | json_num consumed)))
         lost=$((lost + $(echo "$h1" | json_num lost) - $(echo "$h0" | json_num lost)))
-        costs+=("$(awk -v a="$c0" -v b="$c1" -v c="$c2" 'BEGIN { printf "%.1f", 100 * (1 - 2 * b / (a + c)) }')")
+        costs+=("$(cost_pct "$(awk -v a="$c0" -v c="$c2" 'BEGIN { print (a + c) / 2 }')" "$c1")")
         printf "round %d: %6.0f -> %6.0f -> %6.0f conn/s  (cost %s%%)  CLOSE->SYN_SENT %s of %s connects (%s)\n" "$r" "$c0" "$c1" "$c2" \
             "${costs[-1]}" "$syn_sent" "$conns" "$([[ $syn_sent == "$conns" ]] && echo exact || echo MISMATCH)"
     done
@@ -394,17 +400,15 @@ bench_floor() {
             rate=$(STORM_CLOSE=client storm_here "$secs" | json_num connPerSec)
             [[ -n $fpid ]] && { kill "$fpid"; wait "$fpid" 2>/dev/null || true; }
             ((n == 0)) && base=$rate
-            ((n == 1)) && cost1+=("$(awk -v a="$base" -v b="$rate" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }')")
-            ((n == 2)) && cost2+=("$(awk -v a="$base" -v b="$rate" 'BEGIN { printf "%.1f", 100 * (1 - b / a) }')")
+            ((n == 1)) && cost1+=("$(cost_pct "$base" "$rate")")
+            ((n == 2)) && cost2+=("$(cost_pct "$base" "$rate")")
             line+=$(printf "  %d: %6.0f" "$n" "$rate")
         done
         echo "$line conn/s  (cost ${cost1[-1]}%, ${cost2[-1]}%)"
     done
     ip netns del "$ns"
-    printf "cost of 1 empty program, median : %s%%  (rounds: %s)\n" \
-        "$(printf "%s\n" "${cost1[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")" "${cost1[*]}"
-    printf "cost of 2 empty programs, median: %s%%  (rounds: %s)\n" \
-        "$(printf "%s\n" "${cost2[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")" "${cost2[*]}"
+    printf "cost of 1 empty program, median : %s%%  (rounds: %s)\n" "$(median "${cost1[@]}")" "${cost1[*]}"
+    printf "cost of 2 empty programs, median: %s%%  (rounds: %s)\n" "$(median "${cost2[@]}")" "${cost2[*]}"
 }
 
 case ${1:-all} in

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 mvn -B -q -DskipTests package
+sudo=()
 if [[ $(id -u) -ne 0 ]]; then
     echo "tcpulse: not root: the BPF probe needs root or CAP_BPF+CAP_PERFMON; trying sudo" >&2
-    exec sudo java -XX:TieredStopAtLevel=1 -jar agent/target/tcpulse.jar "$@"
+    sudo=(sudo)
 fi
-exec java -XX:TieredStopAtLevel=1 -jar agent/target/tcpulse.jar "$@"
+exec "${sudo[@]}" java -XX:TieredStopAtLevel=1 -jar agent/target/tcpulse.jar "$@"
